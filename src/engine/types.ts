@@ -1,0 +1,107 @@
+/**
+ * The rollout state machine and the engine's inputs and outputs.
+ *
+ *   idle --start--> progressing --advance--> progressing ... --promote--> promoted
+ *                     |   ^  \
+ *            pause/   |   |   `--rollback (gate, alarm, kill, timeout)--> rolled-back
+ *   approval/timeout/ v   | resume/approve
+ *   drift           paused --abort--> aborted
+ *
+ * promoted, rolled-back and aborted are terminal for a rollout; the next release starts a new one.
+ * A paused rollout is still guarded: a failing gate or alarm rolls it back.
+ */
+import type { GateEvidence, GateVerdict } from "../analysis/types.js";
+import type { Weights } from "../policy/types.js";
+
+export type Phase = "idle" | "progressing" | "paused" | "promoted" | "rolled-back" | "aborted";
+export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(["promoted", "rolled-back", "aborted"]);
+
+export type PauseReason = "operator" | "approval" | "timeout" | "drift";
+
+export type Action = "advance" | "hold" | "pause-for-approval" | "promote" | "rollback" | "noop";
+
+/** Version labels of the two sides of a release. */
+export interface Release {
+  /** Version serving now (the stable slot). */
+  stable: string;
+  /** Version being released (the canary slot). */
+  canary: string;
+}
+
+export interface RolloutState {
+  rolloutId: string;
+  phase: Phase;
+  release: Release;
+  /** Index of the current step in policy.steps; -1 before the first step. */
+  stepIndex: number;
+  /** Epoch ms when the current step's weights were applied (or its hold restarted). */
+  stepStartedAt: number;
+  /** Epoch ms when the rollout started. */
+  startedAt: number;
+  /** Weights the controller last applied. */
+  weights: Weights;
+  /** Where a rollback goes: the all-stable weights recorded when the rollout started. */
+  lastKnownGood: Weights;
+  pause?: { reason: PauseReason; since: number; note?: string };
+  /** Step indexes an operator approved. */
+  approvals: number[];
+  /** Epoch ms the rollout reached a terminal phase, and why. */
+  endedAt?: number;
+  outcome?: string;
+}
+
+/** What the world looks like at decision time. Absent fields are missing data, never healthy. */
+export interface Evidence {
+  /** Gate alarm states by alarm name; an alarm with no entry is missing data. */
+  alarms: Record<string, "OK" | "ALARM" | "INSUFFICIENT_DATA">;
+  /** Per comparison gate (by gate name). */
+  gates: Record<string, GateEvidence>;
+  /** Global freeze: blocks every advance, promotion and start. */
+  freeze: boolean;
+  /** Per-service kill switch: an in-flight rollout rolls back at once. */
+  killSwitch: boolean;
+  /** Weights read from the listener, for drift detection; absent when not read. */
+  actualWeights?: Weights;
+}
+
+export interface Decision {
+  action: Action;
+  /** Weights that must be in effect after this decision. */
+  weights: Weights;
+  /**
+   * Whether the controller writes `weights` to the listener: true for advance, promote, rollback,
+   * resume and onDrift=reapply; false for hold and noop (a drift hold leaves the listener alone).
+   * Writing is idempotent, so a repeated rollback writes the same weights again.
+   */
+  applyWeights: boolean;
+  /** The state to persist (equal to the input state when nothing changed). */
+  state: RolloutState;
+  /** Human-readable reason, recorded in the audit trail. */
+  reason: string;
+  /** True when phase, step or weights changed (a transition worth a history record and an event). */
+  transition: boolean;
+  verdicts: GateVerdict[];
+  /** Set when the listener disagreed with the recorded weights. */
+  drift?: { actual: Weights; recorded: Weights };
+}
+
+/** Operator and pipeline commands the engine applies to a rollout. */
+export type Command =
+  | { type: "start"; rolloutId: string; release: Release }
+  | { type: "promote"; note?: string }
+  | { type: "abort"; note?: string }
+  | { type: "approve"; note?: string }
+  | { type: "pause"; note?: string }
+  | { type: "resume"; note?: string }
+  | { type: "kill"; note?: string };
+
+export type CommandErrorCode = "frozen" | "killed" | "in-progress" | "not-active" | "not-paused" | "nothing-to-approve";
+
+/** A command that cannot apply in the current state: the reason, and nothing changed. */
+export interface CommandRejection {
+  ok: false;
+  code: CommandErrorCode;
+  message: string;
+}
+
+export type CommandResult = { ok: true; decision: Decision } | CommandRejection;

@@ -1,0 +1,3 @@
+export * from "./policy/index.js";
+export * from "./engine/index.js";
+export * from "./analysis/index.js";

@@ -1,0 +1,6 @@
+export * from "./duration.js";
+export * from "./errors.js";
+export * from "./presets.js";
+export * from "./resolve.js";
+export * from "./schema.js";
+export * from "./types.js";

@@ -1,0 +1,56 @@
+/**
+ * Risk profiles: ladders and gate settings a service picks with `profile: "standard"` and
+ * overrides field by field. They hold no alarm names (those are per service; the components add
+ * an alarm gate for the alarms they create).
+ */
+import type { PolicyInput, ProfileName } from "./schema.js";
+
+export const PRESETS: Record<ProfileName, PolicyInput> = {
+  /** Internal tools, low blast radius: two quick steps. */
+  low: {
+    strategy: {
+      type: "canary",
+      steps: [
+        { percent: 10, hold: "5m" },
+        { percent: 50, hold: "5m" },
+      ],
+    },
+    gates: [{ type: "errorRate", holdBand: 0.5, rollbackBand: 1, minSamples: 100 }],
+    timeouts: { maxHold: "20m", onTimeout: "pause" },
+  },
+  /** The default ladder: 1 -> 5 -> 25 -> 50 -> 100 %, ten minutes a step. */
+  standard: {
+    strategy: {
+      type: "canary",
+      steps: [
+        { percent: 1, hold: "10m" },
+        { percent: 5, hold: "10m" },
+        { percent: 25, hold: "10m" },
+        { percent: 50, hold: "10m" },
+      ],
+    },
+    gates: [
+      { type: "errorRate", holdBand: 0.1, rollbackBand: 0.25, minSamples: 200 },
+      { type: "latency", percentile: 99, holdBand: 50, rollbackBand: 200, minSamples: 200 },
+    ],
+    timeouts: { maxHold: "40m", onTimeout: "pause" },
+  },
+  /** Payments-grade: starts at 0.1 %, longer holds, a human approves before the last step. */
+  high: {
+    strategy: {
+      type: "canary",
+      steps: [
+        { percent: 0.1, hold: "15m" },
+        { percent: 1, hold: "15m" },
+        { percent: 5, hold: "15m" },
+        { percent: 25, hold: "15m" },
+        { percent: 50, hold: "15m", approval: true },
+      ],
+    },
+    gates: [
+      { type: "errorRate", holdBand: 0.05, rollbackBand: 0.2, minSamples: 300 },
+      { type: "latency", percentile: 99, holdBand: 25, rollbackBand: 100, minSamples: 300 },
+    ],
+    timeouts: { maxHold: "1h", onTimeout: "rollback" },
+  },
+};
