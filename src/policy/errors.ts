@@ -83,7 +83,7 @@ export function fromZodIssues(issues: z.core.$ZodIssue[], knownKeys: ReadonlySet
       out.push({ path: "", message: "must be an object (a RolloutPolicy)" });
       continue;
     }
-    if (issue.code === "invalid_type" && issue.input === undefined) {
+    if ((issue.code === "invalid_type" || issue.code === "invalid_value") && "input" in issue && issue.input === undefined) {
       out.push({ path: formatPath(issue.path), message: "is required" });
       continue;
     }
