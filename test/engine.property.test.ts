@@ -68,7 +68,7 @@ function evidenceFor(kind: Kind, state: RolloutState, now: number): Evidence {
 }
 
 /** Replays a random history of ticks and commands, checking invariants on every decision. */
-function replay(policy: RolloutPolicy, events: fc.Infer<typeof eventArb>[], check: (d: Decision, before: RolloutState, ev: Evidence | undefined, now: number) => void): void {
+function replay(policy: RolloutPolicy, events: Array<typeof eventArb extends fc.Arbitrary<infer T> ? T : never>, check: (d: Decision, before: RolloutState, ev: Evidence | undefined, now: number) => void): void {
   let now = Date.UTC(2026, 0, 1);
   let state = idleState(policy, "none", now);
   let rollouts = 0;
