@@ -10,7 +10,7 @@
 import { evaluateComparisonGate } from "../analysis/gate.js";
 import type { GateVerdict } from "../analysis/types.js";
 import { formatDuration } from "../policy/duration.js";
-import { isComparisonGate, type AlarmGate, type Gate, type ResolvedStep, type RolloutPolicy, type Weights } from "../policy/types.js";
+import { isComparisonGate, type AlarmGate, type Gate, type HookPoint, type ResolvedStep, type RolloutPolicy, type Weights } from "../policy/types.js";
 import {
   TERMINAL_PHASES,
   type Action,
@@ -18,6 +18,8 @@ import {
   type CommandResult,
   type Decision,
   type Evidence,
+  type HookRequest,
+  type HookResult,
   type RolloutState,
 } from "./types.js";
 
@@ -68,13 +70,14 @@ function make(
     !weightsEqual(next.weights, state.weights) ||
     next.stepStartedAt !== state.stepStartedAt ||
     next.pause?.reason !== state.pause?.reason ||
-    next.approvals.length !== state.approvals.length;
+    next.approvals.length !== state.approvals.length ||
+    next.entering !== state.entering;
   const applyWeights = action === "advance" || action === "promote" || action === "rollback";
-  return { action, weights: next.weights, applyWeights, state: next, reason, transition, verdicts, ...(drift ? { drift } : {}) };
+  return { action, weights: next.weights, applyWeights, state: next, reason, transition, verdicts, rings: [], hooks: [], ...(drift ? { drift } : {}) };
 }
 
 function rollback(state: RolloutState, now: number, reason: string, verdicts: GateVerdict[] = [], phase: "rolled-back" | "aborted" = "rolled-back", drift?: Decision["drift"]): Decision {
-  const { pause: _pause, ...rest } = state;
+  const { pause: _pause, entering: _entering, ...rest } = state;
   const next: RolloutState = { ...rest, phase, weights: state.lastKnownGood, endedAt: now, outcome: reason };
   return make("rollback", state, next, reason, verdicts, drift);
 }
@@ -120,6 +123,10 @@ export function evaluateGates(policy: RolloutPolicy, step: ResolvedStep, state: 
 
 /** Decide what a tick (or an alarm event) does to the rollout. */
 export function decide(policy: RolloutPolicy, state: RolloutState, evidence: Evidence, now: number): Decision {
+  return finish(policy, state, decideTick(policy, state, evidence, now));
+}
+
+function decideTick(policy: RolloutPolicy, state: RolloutState, evidence: Evidence, now: number): Decision {
   if (state.phase === "idle") return make("noop", state, state, "no release in progress");
   if (TERMINAL_PHASES.has(state.phase)) {
     return make("noop", state, state, `rollout ${state.rolloutId} is ${state.phase}${state.outcome ? `: ${state.outcome}` : ""}`);
@@ -153,6 +160,10 @@ export function decide(policy: RolloutPolicy, state: RolloutState, evidence: Evi
     return rollback(state, now, `${describeStep(policy, state.stepIndex)} failed: ${failing.map((v) => v.reason).join("; ")}`, verdicts, "rolled-back", drift);
   }
 
+  if (state.entering && state.phase === "progressing") {
+    return enterCurrentStep(policy, state, now, verdicts);
+  }
+
   if (state.phase === "paused") {
     const why = state.pause?.reason === "approval" ? "awaiting approval" : `paused (${state.pause?.reason ?? "operator"})`;
     return hold(state, `${describeStep(policy, state.stepIndex)} ${why} since ${new Date(state.pause?.since ?? now).toISOString()}`, verdicts, drift);
@@ -176,6 +187,19 @@ export function decide(policy: RolloutPolicy, state: RolloutState, evidence: Evi
 
   if (evidence.freeze) return hold(state, `${describeStep(policy, state.stepIndex)} passed, but a global freeze is on: not advancing`, verdicts);
 
+  const isLast = state.stepIndex === policy.steps.length - 1;
+  const hooks = hookStatus(policy, state, ["afterStep", ...(isLast ? (["beforePromote"] as const) : [])], state.stepIndex);
+  if (hooks.failed) return rollback(state, now, `${describeStep(policy, state.stepIndex)}: ${hooks.failed}`, verdicts);
+  if (hooks.pending.length > 0) {
+    if (elapsed >= step.maxHoldMs) {
+      const why = `${describeStep(policy, state.stepIndex)}: hooks ${hooks.pending.map((h) => h.name).join(", ")} undecided after ${formatDuration(elapsed)}`;
+      if (step.onTimeout === "rollback") return rollback(state, now, `${why}; onTimeout=rollback`, verdicts);
+      const next: RolloutState = { ...state, phase: "paused", pause: { reason: "timeout", since: now } };
+      return make("hold", state, next, `${why}; paused for an operator (onTimeout=pause)`, verdicts);
+    }
+    return withHooks(hold(state, `${describeStep(policy, state.stepIndex)} passed its gates; running hooks ${hooks.pending.map((h) => `${h.name} (${h.point})`).join(", ")}`, verdicts), hooks.pending);
+  }
+
   if (step.approval && !state.approvals.includes(state.stepIndex)) {
     const next: RolloutState = { ...state, phase: "paused", pause: { reason: "approval", since: now } };
     return make("pause-for-approval", state, next, `${describeStep(policy, state.stepIndex)} passed its gates; waiting for an operator to approve`, verdicts);
@@ -192,8 +216,85 @@ function advance(policy: RolloutPolicy, state: RolloutState, now: number, why: s
     const next: RolloutState = { ...rest, phase: "promoted", weights: allCanary(policy), endedAt: now, outcome: `promoted ${state.release.canary}` };
     return make("promote", state, next, `${why}; promoting ${state.release.canary} to 100 %`, verdicts);
   }
+  if (hookRequests(policy, "beforeStep", nextIndex).length > 0) {
+    // The step is chosen, but traffic shifts only once its beforeStep hooks pass.
+    const next: RolloutState = { ...rest, phase: "progressing", stepIndex: nextIndex, stepStartedAt: now, entering: true };
+    return enterCurrentStep(policy, next, now, verdicts, make("hold", state, next, `${why}; running beforeStep hooks of ${describeStep(policy, nextIndex)}`, verdicts));
+  }
   const next: RolloutState = { ...rest, phase: "progressing", stepIndex: nextIndex, stepStartedAt: now, weights: nextStep.weights };
   return make("advance", state, next, `${why}; advancing to ${describeStep(policy, nextIndex)}`, verdicts);
+}
+
+/** The key under which a hook's result is recorded in the rollout state. */
+export function hookKey(point: HookPoint, stepIndex: number, name: string): string {
+  return `${point}:${stepIndex}:${name}`;
+}
+
+/** Every hook that applies at a point of a step. */
+export function hookRequests(policy: RolloutPolicy, point: HookPoint, stepIndex: number): HookRequest[] {
+  return policy.hooks
+    .filter((h) => h.at.includes(point) && (!h.steps || point === "beforePromote" || point === "afterRollback" || h.steps.includes(stepIndex)))
+    .map((h) => ({ key: hookKey(point, stepIndex, h.name), name: h.name, point, stepIndex, functionArn: h.functionArn, timeoutMs: h.timeoutMs }));
+}
+
+/** Which hooks failed and which still need to run (no result yet, or they asked to be retried). */
+function hookStatus(policy: RolloutPolicy, state: RolloutState, points: ReadonlyArray<HookPoint>, stepIndex: number): { failed?: string; pending: HookRequest[] } {
+  const pending: HookRequest[] = [];
+  for (const point of points) {
+    for (const req of hookRequests(policy, point, stepIndex)) {
+      const result = state.hookResults?.[req.key];
+      if (result?.status === "fail" || result?.status === "timeout") {
+        return { failed: `hook ${req.name} (${point}) ${result.status === "timeout" ? "timed out" : "failed"}: ${result.reason}`, pending };
+      }
+      if (result?.status !== "pass") pending.push(req);
+    }
+  }
+  return { pending };
+}
+
+function withHooks(d: Decision, hooks: HookRequest[]): Decision {
+  return { ...d, hooks };
+}
+
+/** Entering a step whose beforeStep hooks must pass before its weights are applied. */
+function enterCurrentStep(policy: RolloutPolicy, state: RolloutState, now: number, verdicts: GateVerdict[], decisionIfPending?: Decision): Decision {
+  const step = policy.steps[state.stepIndex]!;
+  const hooks = hookStatus(policy, state, ["beforeStep"], state.stepIndex);
+  if (hooks.failed) return rollback(state, now, `before ${describeStep(policy, state.stepIndex)}: ${hooks.failed}`, verdicts);
+  if (hooks.pending.length > 0) {
+    if (!decisionIfPending && now - state.stepStartedAt >= step.maxHoldMs) {
+      const why = `beforeStep hooks of ${describeStep(policy, state.stepIndex)} undecided after ${formatDuration(now - state.stepStartedAt)}`;
+      if (step.onTimeout === "rollback") return rollback(state, now, `${why}; onTimeout=rollback`, verdicts);
+      const next: RolloutState = { ...state, phase: "paused", pause: { reason: "timeout", since: now } };
+      return make("hold", state, next, `${why}; paused for an operator (onTimeout=pause)`, verdicts);
+    }
+    return withHooks(
+      decisionIfPending ?? hold(state, `entering ${describeStep(policy, state.stepIndex)}: waiting for beforeStep hooks ${hooks.pending.map((h) => h.name).join(", ")}`, verdicts),
+      hooks.pending,
+    );
+  }
+  const { entering: _entering, ...rest } = state;
+  const next: RolloutState = { ...rest, stepStartedAt: now, weights: step.weights };
+  return make("advance", decisionIfPending ? decisionIfPending.state : state, next, `beforeStep hooks passed; entering ${describeStep(policy, state.stepIndex)}`, verdicts);
+}
+
+/** Records a hook's answer in the rollout state (the controller persists it, then decides again). */
+export function recordHookResult(state: RolloutState, key: string, result: HookResult): RolloutState {
+  return { ...state, hookResults: { ...state.hookResults, [key]: result } };
+}
+
+/** Rings that route to the canary in a state: the current step's, or none once the rollout ended. */
+export function canaryRings(policy: RolloutPolicy, state: RolloutState): string[] {
+  if (state.phase !== "progressing" && state.phase !== "paused") return [];
+  const index = state.entering ? state.stepIndex - 1 : state.stepIndex;
+  return policy.steps[index]?.rings ?? [];
+}
+
+/** Adds what every decision carries: ring routing, and afterRollback hooks on a rollback. */
+function finish(policy: RolloutPolicy, before: RolloutState, d: Decision): Decision {
+  const rings = canaryRings(policy, d.state);
+  const hooks = d.action === "rollback" && before.phase !== d.state.phase ? [...d.hooks, ...hookRequests(policy, "afterRollback", before.stepIndex)] : d.hooks;
+  return { ...d, rings, hooks };
 }
 
 function fmt(w: Weights): string {
@@ -211,6 +312,11 @@ const ACTIVE = (s: RolloutState) => s.phase === "progressing" || s.phase === "pa
  * change nothing. Repeating a rollback-type command on a finished rollout is a no-op.
  */
 export function applyCommand(policy: RolloutPolicy, state: RolloutState, command: Command, evidence: Pick<Evidence, "freeze" | "killSwitch">, now: number): CommandResult {
+  const result = applyCommandInner(policy, state, command, evidence, now);
+  return result.ok ? { ok: true, decision: finish(policy, state, result.decision) } : result;
+}
+
+function applyCommandInner(policy: RolloutPolicy, state: RolloutState, command: Command, evidence: Pick<Evidence, "freeze" | "killSwitch">, now: number): CommandResult {
   const note = "note" in command && command.note ? ` (${command.note})` : "";
   switch (command.type) {
     case "start": {
@@ -219,6 +325,7 @@ export function applyCommand(policy: RolloutPolicy, state: RolloutState, command
       if (evidence.killSwitch) return reject("killed", "the kill switch is on for this service: turn it off before starting a release");
       const first = policy.steps[0]!;
       const lkg = allStable(policy);
+      const gated = hookRequests(policy, "beforeStep", 0).length > 0;
       const next: RolloutState = {
         rolloutId: command.rolloutId,
         phase: "progressing",
@@ -226,11 +333,16 @@ export function applyCommand(policy: RolloutPolicy, state: RolloutState, command
         stepIndex: 0,
         stepStartedAt: now,
         startedAt: now,
-        weights: first.weights,
+        weights: gated ? lkg : first.weights,
         lastKnownGood: lkg,
         approvals: [],
+        ...(gated ? { entering: true } : {}),
       };
-      return { ok: true, decision: make("advance", state, next, `release ${command.release.canary} started (stable ${command.release.stable || "none"}): ${describeStep(policy, 0)}${note}`) };
+      const started = `release ${command.release.canary} started (stable ${command.release.stable || "none"})${note}`;
+      if (gated) {
+        return { ok: true, decision: enterCurrentStep(policy, next, now, [], make("hold", state, next, `${started}; running beforeStep hooks of ${describeStep(policy, 0)}`)) };
+      }
+      return { ok: true, decision: make("advance", state, next, `${started}: ${describeStep(policy, 0)}`) };
     }
     case "kill":
     case "abort": {

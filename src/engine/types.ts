@@ -11,7 +11,7 @@
  * A paused rollout is still guarded: a failing gate or alarm rolls it back.
  */
 import type { GateEvidence, GateVerdict } from "../analysis/types.js";
-import type { Weights } from "../policy/types.js";
+import type { HookPoint, Weights } from "../policy/types.js";
 
 export type Phase = "idle" | "progressing" | "paused" | "promoted" | "rolled-back" | "aborted";
 export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(["promoted", "rolled-back", "aborted"]);
@@ -45,9 +45,33 @@ export interface RolloutState {
   pause?: { reason: PauseReason; since: number; note?: string };
   /** Step indexes an operator approved. */
   approvals: number[];
+  /**
+   * The current step is chosen but its weights are not applied yet: its beforeStep hooks are
+   * still running. `weights` are still the previous step's.
+   */
+  entering?: boolean;
+  /** Results of lifecycle hooks, by hookKey(point, stepIndex, name). */
+  hookResults?: Record<string, HookResult>;
   /** Epoch ms the rollout reached a terminal phase, and why. */
   endedAt?: number;
   outcome?: string;
+}
+
+/** A lifecycle hook's answer. A timeout counts as a failure. */
+export interface HookResult {
+  status: "pass" | "fail" | "retry-later" | "timeout";
+  reason: string;
+  at: number;
+}
+
+/** A hook the controller must invoke now (then record the result and decide again). */
+export interface HookRequest {
+  key: string;
+  name: string;
+  point: HookPoint;
+  stepIndex: number;
+  functionArn: string;
+  timeoutMs: number;
 }
 
 /** What the world looks like at decision time. Absent fields are missing data, never healthy. */
@@ -83,6 +107,10 @@ export interface Decision {
   verdicts: GateVerdict[];
   /** Set when the listener disagreed with the recorded weights. */
   drift?: { actual: Weights; recorded: Weights };
+  /** Audience rings that must route to the canary after this decision (the rest route to stable). */
+  rings: string[];
+  /** Lifecycle hooks to invoke now. afterRollback hooks are informational: they cannot undo a rollback. */
+  hooks: HookRequest[];
 }
 
 /** Operator and pipeline commands the engine applies to a rollout. */

@@ -7,7 +7,7 @@ import { parseDuration } from "./duration.js";
 import { fromZodIssues, PolicyError, type PolicyIssue } from "./errors.js";
 import { PRESETS } from "./presets.js";
 import { policySchema, type GateInput, type PolicyInput } from "./schema.js";
-import type { Gate, ResolvedStep, RolloutPolicy, Weights } from "./types.js";
+import type { Gate, Hook, ResolvedStep, Ring, RolloutPolicy, Weights } from "./types.js";
 
 export const DEFAULTS = {
   alpha: 0.01,
@@ -63,7 +63,8 @@ function mergeProfile(input: PolicyInput): PolicyInput {
 }
 
 interface RawStep {
-  percent: number;
+  percent?: number;
+  ring?: string;
   hold: string;
   approval?: boolean;
   gates?: string[];
@@ -218,6 +219,31 @@ function resolve(input: PolicyInput, issues: PolicyIssue[]): RolloutPolicy | und
     return undefined;
   }
 
+  const stepMaxHold = (raw: RawStep, holdMs: number, path: string, at: (f: string) => string): number => {
+    const maxHoldMs = raw.maxHold !== undefined ? (parseDuration(raw.maxHold) ?? 0) : (policyMaxHold ?? holdMs * DEFAULTS.maxHoldFactor);
+    if (maxHoldMs < holdMs) {
+      issues.push({
+        path: raw.maxHold !== undefined ? at("maxHold") : "timeouts.maxHold",
+        message: `must be at least the step's hold (${raw.hold}${raw.maxHold === undefined ? ` at ${path}` : ""})`,
+      });
+    }
+    return maxHoldMs;
+  };
+  const stepGates = (raw: RawStep, path: string): string[] => {
+    (raw.gates ?? []).forEach((name, g) => {
+      if (!gateNames.includes(name)) {
+        issues.push({
+          path: `${path}.gates[${g}]`,
+          message: `unknown gate "${name}"; defined gates: ${gateNames.length ? gateNames.join(", ") : "(none)"}`,
+        });
+      }
+    });
+    return raw.gates ?? gateNames;
+  };
+  const rings = resolveRings(input, issues);
+  const ringNames = rings.map((r) => r.name);
+  const activeRings: string[] = [];
+  let sawPercentStep = false;
   expanded.steps.forEach((raw, i) => {
     const path = expanded.pathOf(i);
     const at = (field: string) => (path.startsWith("strategy.steps[") ? `${path}.${field}` : path);
@@ -228,54 +254,66 @@ function resolve(input: PolicyInput, issues: PolicyIssue[]): RolloutPolicy | und
         message: `must be at least 1m: CloudWatch metrics arrive per minute, so a shorter hold gathers no evidence`,
       });
     }
-    const minPercent = isBlueGreen ? 0 : Number.MIN_VALUE;
-    if (raw.percent < minPercent || (!isBlueGreen && raw.percent <= 0)) {
+    if (raw.ring !== undefined || raw.percent === undefined) {
+      if (raw.ring !== undefined && raw.percent !== undefined) {
+        issues.push({ path: at("ring"), message: "set percent or ring, not both: a ring step sends an audience, not a share of traffic" });
+      } else if (raw.ring === undefined) {
+        issues.push({ path: at("percent"), message: "is required (or set ring to target an audience ring)" });
+      } else if (!ringNames.includes(raw.ring)) {
+        issues.push({ path: at("ring"), message: `unknown ring "${raw.ring}"; defined rings: ${ringNames.length ? ringNames.join(", ") : "(none: add them under rings)"}` });
+      } else if (sawPercentStep) {
+        issues.push({ path: at("ring"), message: "ring steps must come before percentage steps: widen by audience first, then by share of traffic" });
+      } else if (activeRings.includes(raw.ring)) {
+        issues.push({ path: at("ring"), message: `ring "${raw.ring}" is already on the canary from an earlier step` });
+      } else {
+        activeRings.push(raw.ring);
+      }
+      steps.push({
+        index: i,
+        percent: 0,
+        weights: weightsFor(0, weightTotal),
+        holdMs,
+        maxHoldMs: stepMaxHold(raw, holdMs, path, at),
+        onTimeout: raw.onTimeout ?? policyOnTimeout,
+        approval: raw.approval ?? false,
+        gates: stepGates(raw, path),
+        ...(raw.ring !== undefined ? { ring: raw.ring } : {}),
+        rings: [...activeRings],
+      });
+      return;
+    }
+    sawPercentStep = true;
+    const percent = raw.percent;
+    if (percent < 0 || (!isBlueGreen && percent <= 0)) {
       issues.push({ path: at("percent"), message: "must be greater than 0" });
-    } else if (raw.percent >= 100) {
+    } else if (percent >= 100) {
       issues.push({
         path: at("percent"),
         message: "must be below 100: promotion to 100 % follows the last step automatically; remove this step",
       });
     }
-    const weights = weightsFor(raw.percent, weightTotal);
-    if (!isBlueGreen && raw.percent > 0 && raw.percent < 100 && weights.canary === 0) {
+    const weights = weightsFor(percent, weightTotal);
+    if (!isBlueGreen && percent > 0 && percent < 100 && weights.canary === 0) {
       issues.push({
         path: at("percent"),
-        message: `${raw.percent} % is below the smallest weight (1 of ${weightTotal} = ${round1((100 / weightTotal))} %); raise it or raise weightTotal`,
+        message: `${percent} % is below the smallest weight (1 of ${weightTotal} = ${round1((100 / weightTotal))} %); raise it or raise weightTotal`,
       });
     }
-    if (previous && raw.percent <= previous.percent) {
+    if (previous && percent <= previous.percent) {
       issues.push({ path: at("percent"), message: `must be greater than the previous step (${previous.percent})` });
-    } else if (previous && weights.canary <= previous.canary && raw.percent < 100) {
+    } else if (previous && weights.canary <= previous.canary && percent < 100) {
       issues.push({
         path: at("percent"),
         message: `maps to the same ALB weight as the previous step (${previous.canary} of ${weightTotal}); widen the gap or raise weightTotal`,
       });
     }
-    previous = { percent: raw.percent, canary: weights.canary };
+    previous = { percent, canary: weights.canary };
 
-    const maxHoldMs =
-      raw.maxHold !== undefined
-        ? (parseDuration(raw.maxHold) ?? 0)
-        : (policyMaxHold ?? holdMs * DEFAULTS.maxHoldFactor);
-    if (maxHoldMs < holdMs) {
-      issues.push({
-        path: raw.maxHold !== undefined ? at("maxHold") : "timeouts.maxHold",
-        message: `must be at least the step's hold (${raw.hold}${raw.maxHold === undefined ? ` at ${path}` : ""})`,
-      });
-    }
-    const stepGates = raw.gates ?? gateNames;
-    (raw.gates ?? []).forEach((name, g) => {
-      if (!gateNames.includes(name)) {
-        issues.push({
-          path: `${path}.gates[${g}]`,
-          message: `unknown gate "${name}"; defined gates: ${gateNames.length ? gateNames.join(", ") : "(none)"}`,
-        });
-      }
-    });
-    if (isBlueGreen && raw.percent === 0) {
+    const maxHoldMs = stepMaxHold(raw, holdMs, path, at);
+    const gatesOfStep = stepGates(raw, path);
+    if (isBlueGreen && percent === 0) {
       gates.forEach((gate, g) => {
-        if (gate.type !== "alarm" && stepGates.includes(gate.name)) {
+        if (gate.type !== "alarm" && gatesOfStep.includes(gate.name)) {
           issues.push({
             path: `gates[${g}]`,
             message: `gate "${gate.name}" (${gate.type}) compares canary traffic, but a blue-green bake at testPercent 0 sends none; set strategy.testPercent above 0 or judge the bake with alarm gates`,
@@ -285,13 +323,14 @@ function resolve(input: PolicyInput, issues: PolicyIssue[]): RolloutPolicy | und
     }
     steps.push({
       index: i,
-      percent: raw.percent,
+      percent,
       weights,
       holdMs,
       maxHoldMs,
       onTimeout: raw.onTimeout ?? policyOnTimeout,
       approval: raw.approval ?? false,
-      gates: stepGates,
+      gates: gatesOfStep,
+      rings: [...activeRings],
     });
   });
 
@@ -304,8 +343,70 @@ function resolve(input: PolicyInput, issues: PolicyIssue[]): RolloutPolicy | und
     alpha: input.analysis?.alpha ?? DEFAULTS.alpha,
     onDrift: input.onDrift ?? DEFAULTS.onDrift,
     weightTotal,
+    rings,
+    hooks: resolveHooks(input, steps.length, issues),
+    hookFunctions: input.hookFunctions ?? {},
     source: input,
   };
+}
+
+const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/;
+
+function resolveRings(input: PolicyInput, issues: PolicyIssue[]): Ring[] {
+  const seen = new Set<string>();
+  return (input.rings ?? []).map((r, i) => {
+    const headers = [...(r.match.headers ?? [])];
+    const sourceIps = r.match.sourceIps ?? [];
+    if (headers.length === 0 && !r.match.cookie && sourceIps.length === 0) {
+      issues.push({ path: `rings[${i}].match`, message: "needs at least one of headers, cookie or sourceIps: a ring with no match would send nobody (or everybody)" });
+    }
+    sourceIps.forEach((ip, k) => {
+      if (!CIDR.test(ip)) issues.push({ path: `rings[${i}].match.sourceIps[${k}]`, message: `"${ip}" is not a CIDR block (e.g. 10.0.0.0/8)` });
+    });
+    if (seen.has(r.name)) issues.push({ path: `rings[${i}].name`, message: `duplicate ring name "${r.name}"` });
+    seen.add(r.name);
+    return { name: r.name, match: { headers, ...(r.match.cookie ? { cookie: r.match.cookie } : {}), sourceIps } };
+  });
+}
+
+const MAX_HOOK_TIMEOUT_MS = 15 * 60_000;
+
+function resolveHooks(input: PolicyInput, stepCount: number, issues: PolicyIssue[]): Hook[] {
+  const functions = input.hookFunctions ?? {};
+  const names = new Set<string>();
+  return (input.hooks ?? []).map((h, i) => {
+    const path = `hooks[${i}]`;
+    const arn = functions[h.function];
+    if (arn === undefined) {
+      const declared = Object.keys(functions);
+      issues.push({
+        path: `${path}.function`,
+        message: `"${h.function}" is not declared in hookFunctions (${declared.length ? `declared: ${declared.join(", ")}` : "none declared"}); add it there with its Lambda ARN`,
+      });
+    }
+    if (names.has(h.name)) issues.push({ path: `${path}.name`, message: `duplicate hook name "${h.name}"` });
+    names.add(h.name);
+    const timeoutMs = h.timeout !== undefined ? (parseDuration(h.timeout) ?? 0) : 60_000;
+    if (timeoutMs < 1_000 || timeoutMs > MAX_HOOK_TIMEOUT_MS) {
+      issues.push({ path: `${path}.timeout`, message: "must be between 1s and 15m (the Lambda maximum)" });
+    }
+    if (h.steps) {
+      if (!h.at.some((a) => a === "beforeStep" || a === "afterStep")) {
+        issues.push({ path: `${path}.steps`, message: "applies only to beforeStep and afterStep hooks" });
+      }
+      h.steps.forEach((n, k) => {
+        if (n > stepCount) issues.push({ path: `${path}.steps[${k}]`, message: `step ${n} does not exist (the ladder has ${stepCount} steps)` });
+      });
+    }
+    return {
+      name: h.name,
+      function: h.function,
+      functionArn: arn ?? "",
+      at: [...new Set(h.at)],
+      ...(h.steps ? { steps: h.steps.map((n) => n - 1) } : {}),
+      timeoutMs,
+    };
+  });
 }
 
 let known: Set<string> | undefined;

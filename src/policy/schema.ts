@@ -139,7 +139,11 @@ const stepControls = {
 
 export const canaryStepSchema = z
   .strictObject({
-    percent: percentSchema,
+    percent: percentSchema.optional().describe("Traffic percentage for the canary. Exactly one of percent or ring."),
+    ring: z
+      .string({ error: "must be a ring name" })
+      .optional()
+      .describe("Send this audience ring (from the policy's rings) to the canary instead of a percentage. Ring steps come before percentage steps; earlier rings stay on the canary."),
     hold: durationSchema.describe("How long the step holds before it may advance (at least 1m)."),
     approval: z
       .boolean({ error: "must be true or false" })
@@ -210,6 +214,64 @@ export const strategySchema = z.discriminatedUnion("type", [
   blueGreenStrategy,
 ]);
 
+
+const ringSchema = z
+  .strictObject({
+    name: gateName.describe("Ring name, referred to by steps."),
+    match: z
+      .strictObject({
+        headers: z
+          .array(
+            z.strictObject({
+              name: z.string({ error: "must be an HTTP header name" }).min(1, { error: "must not be empty" }),
+              values: z
+                .array(z.string({ error: "must be a string" }), { error: "must be a list of values" })
+                .min(1, { error: "must list at least one value" })
+                .describe("Values to match (ALB wildcards * and ? allowed)."),
+            }),
+            { error: "must be a list of { name, values }" },
+          )
+          .optional(),
+        cookie: z
+          .strictObject({
+            name: z.string({ error: "must be a cookie name" }).min(1, { error: "must not be empty" }),
+            value: z.string({ error: "must be a cookie value" }).min(1, { error: "must not be empty" }),
+          })
+          .optional()
+          .describe("Matched through the Cookie header (ALB has no cookie condition): *name=value*."),
+        sourceIps: z
+          .array(z.string({ error: "must be a CIDR block" }), { error: "must be a list of CIDR blocks" })
+          .optional()
+          .describe("Client source CIDR blocks, e.g. the office range."),
+      })
+      .describe("How the ALB recognises the ring's requests. At least one matcher."),
+  })
+  .describe("An audience ring: requests matched by an ALB rule and sent to the canary during ring steps.");
+
+export const HOOK_POINTS = ["beforeStep", "afterStep", "beforePromote", "afterRollback"] as const;
+
+const hookSchema = z
+  .strictObject({
+    name: gateName.describe("Hook name, unique in the policy."),
+    function: z
+      .string({ error: "must name a function declared in hookFunctions" })
+      .describe("Key of the Lambda function in hookFunctions."),
+    at: z
+      .array(z.enum(HOOK_POINTS, { error: `must be one of ${HOOK_POINTS.map((h) => `"${h}"`).join(", ")}` }), {
+        error: "must be a list of hook points",
+      })
+      .min(1, { error: "must name at least one hook point" })
+      .describe("When the hook runs. beforeStep: before a step's traffic shift; afterStep: after its hold and gates pass; beforePromote; afterRollback (recorded, cannot undo a rollback)."),
+    steps: z
+      .array(z.number({ error: "must be a step number" }).int({ error: "must be a whole step number" }).min(1, { error: "step numbers start at 1" }), {
+        error: "must be a list of step numbers (1-based)",
+      })
+      .optional()
+      .describe("For beforeStep/afterStep: the steps (1-based) it runs at. Default: every step."),
+    timeout: durationSchema.optional().describe('How long the hook may take; a timeout is a failure. Default "1m", at most "15m".'),
+  })
+  .describe("A lifecycle hook: a Lambda answering pass, fail or retry-later. A failing or timed-out hook is a failing gate.");
+
 export const PROFILE_NAMES = ["low", "standard", "high"] as const;
 
 export const policySchema = z
@@ -223,6 +285,18 @@ export const policySchema = z
       .array(gateSchema, { error: "must be a list of gates" })
       .optional()
       .describe("Health gates. Replaces the profile's gates when given."),
+    rings: z.array(ringSchema, { error: "must be a list of rings" }).optional().describe("Audience rings that ring steps refer to."),
+    hookFunctions: z
+      .record(
+        gateName,
+        z.string({ error: "must be a Lambda function ARN" }).regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9-_]+(:[A-Za-z0-9-_$]+)?$/, {
+          error: "must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>), so the controller's role can be scoped to it",
+        }),
+        { error: "must be a map of name to Lambda function ARN" },
+      )
+      .optional()
+      .describe("Lambda functions hooks may call. The controller's role may invoke only these."),
+    hooks: z.array(hookSchema, { error: "must be a list of hooks" }).optional().describe("Lifecycle hooks."),
     analysis: z
       .strictObject({
         alpha: z

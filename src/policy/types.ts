@@ -81,6 +81,34 @@ export interface ResolvedStep {
   approval: boolean;
   /** Names of the gates checked in this step. */
   gates: string[];
+  /** Set on a ring step: the audience ring this step adds. Its weights stay all-stable. */
+  ring?: string;
+  /** Rings routed to the canary while this step is current (cumulative: earlier rings stay). */
+  rings: string[];
+}
+
+/** An audience ring matched by an ALB rule (conditions are ANDed by ALB; values within one are ORed). */
+export interface Ring {
+  name: string;
+  match: {
+    headers: Array<{ name: string; values: string[] }>;
+    cookie?: { name: string; value: string };
+    sourceIps: string[];
+  };
+}
+
+export type HookPoint = "beforeStep" | "afterStep" | "beforePromote" | "afterRollback";
+
+export interface Hook {
+  name: string;
+  /** Key in hookFunctions. */
+  function: string;
+  /** The Lambda ARN the hook invokes. */
+  functionArn: string;
+  at: HookPoint[];
+  /** 0-based step indexes for beforeStep/afterStep; undefined = every step. */
+  steps?: number[];
+  timeoutMs: number;
 }
 
 export interface RolloutPolicy {
@@ -92,6 +120,10 @@ export interface RolloutPolicy {
   alpha: number;
   onDrift: DriftAction;
   weightTotal: number;
+  rings: Ring[];
+  hooks: Hook[];
+  /** Lambda functions hooks may invoke, by key. */
+  hookFunctions: Record<string, string>;
   /** The merged input (profile plus overrides): plain JSON that parsePolicy accepts again. */
   source: PolicyInput;
 }
