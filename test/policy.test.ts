@@ -188,3 +188,23 @@ describe("JSON Schema export", () => {
     expect(JSON.stringify(schema)).toContain("holdBand");
   });
 });
+
+describe("schema/rollout-policy.schema.json", () => {
+  test("is current (regenerate with npm run schema)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const committed = JSON.parse(readFileSync(new URL("../schema/rollout-policy.schema.json", import.meta.url), "utf8"));
+    const { $id: _id, title: _title, ...rest } = committed;
+    expect(rest).toEqual(JSON.parse(JSON.stringify(policyJsonSchema())));
+  });
+
+  test("accepts the shared example policy and rejects a typo, as an editor would (ajv)", async () => {
+    const { default: Ajv2020 } = await import("ajv/dist/2020.js");
+    const { parse } = await import("yaml");
+    const { readFileSync } = await import("node:fs");
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    const validate = ajv.compile(policyJsonSchema());
+    const example = parse(readFileSync(new URL("../stacks/shared/policy.yaml", import.meta.url), "utf8"));
+    expect(validate(example), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...example, strategy: { type: "canary", steps: [{ percent: 5, hodl: "5m" }] } })).toBe(false);
+  });
+});
