@@ -1,9 +1,22 @@
 /**
- * Entry point the engine calls for a comparison gate. Missing data and minimum samples are
- * decided here, before any statistics: neither may ever pass a gate.
+ * Entry point the engine calls for a comparison gate on every tick. Order of the checks:
+ *
+ *   missing data            -> gate.onMissingData (never pass)
+ *   test rejects AND worse by more than rollbackBand -> rollback
+ *   fewer than minSamples canary trials this step    -> hold (never pass)
+ *   worse by more than holdBand                      -> hold
+ *   otherwise                                        -> pass
+ *
+ * Count gates (errorRate, latency "threshold", metric) use the anytime-valid mixture e-process
+ * of sequential.ts accumulated over the whole rollout, so alpha is a per-rollout budget however
+ * many ticks look at it. Latency "percentile" gates use a one-sided Mann-Whitney U test on
+ * per-minute percentile points: weaker and not anytime-valid, so it only spends alpha at a few
+ * checkpoints (see percentileVerdict). docs/analysis.md explains the method.
  */
 import type { ComparisonGate } from "../policy/types.js";
-import type { Counts, GateContext, GateEvidence, GateVerdict } from "./types.js";
+import { SequentialRateTest, type Direction } from "./sequential.js";
+import { exactBinomialTest, mannWhitneyGreater, twoProportionZTest } from "./stats.js";
+import type { CountSample, Counts, GateContext, GateEvidence, GateVerdict, PercentileSample, Verdict } from "./types.js";
 
 export function sumCounts(samples: ReadonlyArray<{ canary: Counts; baseline: Counts }>): { canary: Counts; baseline: Counts } {
   const canary = { total: 0, events: 0 };
@@ -17,41 +30,327 @@ export function sumCounts(samples: ReadonlyArray<{ canary: Counts; baseline: Cou
   return { canary, baseline };
 }
 
+/** Paired minutes a percentile gate needs in the step before it may pass or roll back. */
+export const PERCENTILE_MIN_PAIRED_MINUTES = 10;
+
+/** The statistic is reported as a plain number; beyond this it is capped (JSON has no Infinity). */
+const STATISTIC_CAP = 1e300;
+
 export function evaluateComparisonGate(gate: ComparisonGate, evidence: GateEvidence | undefined, ctx: GateContext): GateVerdict {
   const base = { gate: gate.name, type: gate.type } as const;
+  if (!(ctx.alpha > 0 && ctx.alpha < 1)) {
+    // A misconfigured budget must neither pass nor roll back on its own.
+    return { ...base, verdict: "hold", reason: `${gate.name}: alpha ${ctx.alpha} is not in (0, 1); check analysis.alpha in the policy` };
+  }
   if (!evidence || evidence.samples.length === 0) {
-    return { ...base, verdict: gate.onMissingData, reason: `${gate.name}: no data (missing data ${gate.onMissingData === "hold" ? "holds" : "rolls back"})` };
+    return missing(gate, "no data");
   }
-  if (evidence.kind === "counts") {
-    const step = evidence.samples.filter((s) => s.start >= ctx.stepStartedAt);
-    const { canary, baseline } = sumCounts(step);
-    if (canary.total < gate.minSamples) {
-      return {
-        ...base,
-        verdict: "hold",
-        reason: `${gate.name}: ${canary.total} canary samples this step, need ${gate.minSamples}`,
-        evidence: { canary, baseline, minutes: step.length },
-      };
+  const expected = gate.type === "latency" && gate.mode === "percentile" ? "percentiles" : "counts";
+  if (evidence.kind !== expected) {
+    return missing(gate, `evidence is ${evidence.kind} but the gate compares ${expected}`);
+  }
+  return evidence.kind === "counts" ? countVerdict(gate, evidence.samples, ctx) : percentileVerdict(gate, evidence.samples, ctx);
+}
+
+function missing(gate: ComparisonGate, why: string, extra?: GateVerdict["evidence"]): GateVerdict {
+  return {
+    gate: gate.name,
+    type: gate.type,
+    verdict: gate.onMissingData,
+    reason: `${gate.name}: ${why} (missing data ${gate.onMissingData === "hold" ? "holds" : "rolls back"})`,
+    ...(extra ? { evidence: extra } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Count gates
+
+/**
+ * The e-process of a rollout's samples, cached so a tick only pays for the minutes added since
+ * the previous tick. Keyed by the first sample object: the simulator appends to one array (or
+ * rebuilds the array from the same sample objects); the controller builds fresh objects per
+ * invocation and simply misses. A hit requires the very same sample objects in the prefix and
+ * the same totals in them, so edited or replaced minutes recompute from scratch.
+ */
+interface CachedTest {
+  test: SequentialRateTest;
+  refs: CountSample[];
+  fingerprint: number;
+}
+const cache = new WeakMap<CountSample, Map<Direction, CachedTest>>();
+
+function fingerprintOf(samples: ReadonlyArray<CountSample>, upTo: number): number {
+  let f = 0;
+  for (let i = 0; i < upTo; i++) {
+    const s = samples[i]!;
+    f += s.canary.events + 3 * s.canary.total + 7 * s.baseline.events + 11 * s.baseline.total + ((s.start / 60_000) % 1_000_003);
+  }
+  return f;
+}
+
+/** The sequential test over all samples (the whole rollout), reusing earlier work when it can. */
+export function rolloutTest(samples: ReadonlyArray<CountSample>, direction: Direction): SequentialRateTest {
+  const first = samples[0];
+  if (!first) return new SequentialRateTest(direction);
+  let byDirection = cache.get(first);
+  let entry = byDirection?.get(direction);
+  let valid = entry !== undefined && samples.length >= entry.refs.length;
+  if (entry && valid) {
+    for (let i = 0; i < entry.refs.length; i++) {
+      if (samples[i] !== entry.refs[i]) {
+        valid = false;
+        break;
+      }
     }
-    if (baseline.total === 0) {
-      return { ...base, verdict: gate.onMissingData, reason: `${gate.name}: no baseline traffic to compare with`, evidence: { canary, baseline } };
+    if (valid && fingerprintOf(samples, entry.refs.length) !== entry.fingerprint) valid = false;
+  }
+  if (!entry || !valid) {
+    entry = { test: new SequentialRateTest(direction), refs: [], fingerprint: 0 };
+    if (!byDirection) {
+      byDirection = new Map();
+      cache.set(first, byDirection);
     }
-    const sign = gate.worseWhen === "higher" ? 1 : -1;
-    const diff = sign * 100 * (canary.events / canary.total - baseline.events / baseline.total);
-    const verdict = diff > gate.rollbackBand ? "rollback" : diff > gate.holdBand ? "hold" : "pass";
-    return {
-      ...base,
-      verdict,
-      reason: `${gate.name}: canary worse by ${diff.toFixed(3)} points (hold band ${gate.holdBand}, rollback band ${gate.rollbackBand})`,
-      evidence: { canary, baseline, difference: diff, minutes: step.length },
-    };
+    byDirection.set(direction, entry);
   }
-  const step = evidence.samples.filter((s) => s.start >= ctx.stepStartedAt && s.canary !== null && s.baseline !== null);
-  if (step.length === 0) {
-    return { ...base, verdict: gate.onMissingData, reason: `${gate.name}: no paired percentile points this step` };
+  for (let i = entry.refs.length; i < samples.length; i++) {
+    const s = samples[i]!;
+    entry.test.push(s.canary.events, s.canary.total, s.baseline.events, s.baseline.total);
+    entry.refs.push(s);
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const diff = mean(step.map((s) => s.canary!)) - mean(step.map((s) => s.baseline!));
-  const verdict = diff > gate.rollbackBand ? "rollback" : diff > gate.holdBand ? "hold" : "pass";
-  return { ...base, verdict, reason: `${gate.name}: canary ${gate.type === "latency" ? `p${gate.percentile}` : "value"} worse by ${diff.toFixed(1)} ms`, evidence: { difference: diff, minutes: step.length } };
+  entry.fingerprint = fingerprintOf(samples, samples.length);
+  return entry.test;
+}
+
+function validSample(s: CountSample): boolean {
+  const ok = (c: Counts) => Number.isFinite(c.events) && Number.isFinite(c.total) && c.events >= 0 && c.total >= 0 && c.events <= c.total;
+  return ok(s.canary) && ok(s.baseline);
+}
+
+function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateContext): GateVerdict {
+  const direction: Direction = gate.worseWhen;
+  const sign = direction === "higher" ? 1 : -1;
+  const threshold = 1 / ctx.alpha;
+  const logThreshold = -Math.log(ctx.alpha);
+
+  const stepCanary = { total: 0, events: 0 };
+  const stepBaseline = { total: 0, events: 0 };
+  const allCanary = { total: 0, events: 0 };
+  const allBaseline = { total: 0, events: 0 };
+  let stepMinutes = 0;
+  for (const s of samples) {
+    if (!validSample(s)) continue;
+    allCanary.total += s.canary.total;
+    allCanary.events += s.canary.events;
+    allBaseline.total += s.baseline.total;
+    allBaseline.events += s.baseline.events;
+    if (s.start >= ctx.stepStartedAt) {
+      stepMinutes++;
+      stepCanary.total += s.canary.total;
+      stepCanary.events += s.canary.events;
+      stepBaseline.total += s.baseline.total;
+      stepBaseline.events += s.baseline.events;
+    }
+  }
+  const test = rolloutTest(samples, direction);
+  const statistic = Math.min(Math.exp(test.maxLogEValue), STATISTIC_CAP);
+  const numbers = { statistic, threshold, canary: stepCanary, baseline: stepBaseline, minutes: stepMinutes };
+
+  if (stepMinutes === 0) return missing(gate, "no valid minutes in this step yet", numbers);
+  if (stepBaseline.total === 0) return missing(gate, "no baseline traffic this step to compare with", numbers);
+  if (stepCanary.total === 0) return missing(gate, "no canary traffic this step", numbers);
+
+  const canaryRate = stepCanary.events / stepCanary.total;
+  const baselineRate = stepBaseline.events / stepBaseline.total;
+  const difference = sign * 100 * (canaryRate - baselineRate);
+  // Early in a step (below minSamples) its own difference is noise; the rollback band is then
+  // judged on the whole rollout's pooled difference, which the test's evidence also spans.
+  const enough = stepCanary.total >= gate.minSamples;
+  const bandDifference =
+    enough || allCanary.total === 0 || allBaseline.total === 0
+      ? difference
+      : sign * 100 * (allCanary.events / allCanary.total - allBaseline.events / allBaseline.total);
+  const rejected = test.maxLogEValue >= logThreshold;
+
+  const summary = `${gate.name}: canary ${pct(canaryRate)} vs baseline ${pct(baselineRate)} over ${int(stepCanary.total)} canary requests`;
+  const eText = `e-value ${num(statistic)} ${rejected ? ">=" : "<"} ${num(threshold)}`;
+  const out = (verdict: Verdict, reason: string): GateVerdict => ({
+    gate: gate.name,
+    type: gate.type,
+    verdict,
+    reason,
+    evidence: { ...numbers, difference },
+  });
+
+  if (rejected && bandDifference > gate.rollbackBand) {
+    const scope = enough ? "" : " (whole rollout)";
+    return out("rollback", `${summary}; ${eText} and ${pts(bandDifference)} points${scope} > rollback band ${gate.rollbackBand}`);
+  }
+  if (!enough) {
+    return out("hold", `${summary}; need ${int(gate.minSamples)} this step before it may pass; ${eText}`);
+  }
+  if (difference > gate.holdBand) {
+    return out("hold", `${summary}; ${pts(difference)} points > hold band ${gate.holdBand}; ${eText}`);
+  }
+  const note = rejected ? `${eText} but ${pts(bandDifference)} points is within the rollback band ${gate.rollbackBand}` : eText;
+  return out("pass", `${summary}; ${pts(difference)} points within hold band ${gate.holdBand}; ${note}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Percentile gates (the weaker option)
+
+/**
+ * Share of the gate's alpha that a percentile checkpoint may spend. Steps get 1/((s+1)(s+2))
+ * (summing to 1 over any number of steps) and, within a step, the k-th checkpoint (at
+ * 10, 20, 40, ... paired minutes) gets 2^-(k+1). The union bound over all checkpoints of the
+ * rollout keeps the false-rollback probability at or below alpha even though the engine looks
+ * every minute: between checkpoints the rollback decision is the last checkpoint's.
+ */
+export function percentileLookAlpha(alpha: number, stepIndex: number, checkpoint: number): number {
+  const s = Math.max(0, stepIndex);
+  return (alpha / ((s + 1) * (s + 2))) * Math.pow(2, -(checkpoint + 1));
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function percentileVerdict(gate: ComparisonGate, samples: PercentileSample[], ctx: GateContext): GateVerdict {
+  const sign = gate.worseWhen === "higher" ? 1 : -1;
+  const label = gate.type === "latency" ? `p${gate.percentile}` : "value";
+  const canary: number[] = [];
+  const baseline: number[] = [];
+  let canaryCount = 0;
+  let baselineCount = 0;
+  let countsKnown = 0;
+  for (const s of samples) {
+    if (s.start < ctx.stepStartedAt) continue;
+    if (s.canary === null || s.baseline === null || !Number.isFinite(s.canary) || !Number.isFinite(s.baseline)) continue;
+    canary.push(sign * s.canary);
+    baseline.push(sign * s.baseline);
+    if (s.canaryCount !== undefined) {
+      canaryCount += s.canaryCount;
+      countsKnown++;
+    }
+    if (s.baselineCount !== undefined) baselineCount += s.baselineCount;
+  }
+  const paired = canary.length;
+  if (paired === 0) return missing(gate, `no paired ${label} minutes this step`);
+  const difference = median(canary) - median(baseline);
+  const counts = countsKnown > 0 ? { canary: { total: canaryCount, events: 0 }, baseline: { total: baselineCount, events: 0 } } : {};
+
+  // Rollback decisions only at checkpoints: the first c = 10 * 2^k paired minutes of the step.
+  let checkpoint = -1;
+  for (let c = PERCENTILE_MIN_PAIRED_MINUTES; c <= paired; c *= 2) checkpoint++;
+  let pValue = 1;
+  let lookAlpha = percentileLookAlpha(ctx.alpha, ctx.stepIndex, 0);
+  let checkpointDifference = difference;
+  if (checkpoint >= 0) {
+    const c = PERCENTILE_MIN_PAIRED_MINUTES * 2 ** checkpoint;
+    const cx = canary.slice(0, c);
+    const cy = baseline.slice(0, c);
+    pValue = mannWhitneyGreater(cx, cy).pValue;
+    lookAlpha = percentileLookAlpha(ctx.alpha, ctx.stepIndex, checkpoint);
+    checkpointDifference = median(cx) - median(cy);
+  }
+  const rejected = checkpoint >= 0 && pValue <= lookAlpha;
+  const out = (verdict: Verdict, reason: string): GateVerdict => ({
+    gate: gate.name,
+    type: gate.type,
+    verdict,
+    reason,
+    evidence: { statistic: pValue, threshold: lookAlpha, difference, minutes: paired, ...counts },
+  });
+  const summary = `${gate.name}: canary ${label} median ${ms(sign * median(canary))} vs baseline ${ms(sign * median(baseline))} over ${paired} paired minutes`;
+  const pText = checkpoint >= 0 ? `Mann-Whitney p ${num(pValue)} ${rejected ? "<=" : ">"} ${num(lookAlpha)}` : `no Mann-Whitney look before ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes`;
+
+  if (rejected && checkpointDifference > gate.rollbackBand) {
+    return out("rollback", `${summary}; ${pText} and ${pts(checkpointDifference)} ms > rollback band ${gate.rollbackBand}`);
+  }
+  if (paired < PERCENTILE_MIN_PAIRED_MINUTES) {
+    return out("hold", `${summary}; need ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes before it may pass`);
+  }
+  if (countsKnown === 0) {
+    return out("hold", `${summary}; request counts behind the points are unknown, so minSamples ${int(gate.minSamples)} cannot be checked (supply canaryCount)`);
+  }
+  if (canaryCount < gate.minSamples) {
+    return out("hold", `${summary}; ${int(canaryCount)} canary requests this step, need ${int(gate.minSamples)} before it may pass`);
+  }
+  if (difference > gate.holdBand) {
+    return out("hold", `${summary}; ${pts(difference)} ms > hold band ${gate.holdBand}; ${pText}`);
+  }
+  return out("pass", `${summary}; ${pts(difference)} ms within hold band ${gate.holdBand}; ${pText}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparison baselines for the benchmark: what today's tools do, evaluated every minute.
+
+export type Judgement = "pass" | "rollback";
+
+function stepTotals(samples: ReadonlyArray<CountSample>, stepStartedAt: number): { canary: Counts; baseline: Counts } {
+  const canary = { total: 0, events: 0 };
+  const baseline = { total: 0, events: 0 };
+  for (const s of samples) {
+    if (s.start < stepStartedAt || !validSample(s)) continue;
+    canary.total += s.canary.total;
+    canary.events += s.canary.events;
+    baseline.total += s.baseline.total;
+    baseline.events += s.baseline.events;
+  }
+  return { canary, baseline };
+}
+
+/**
+ * Fixed-horizon one-sided pooled two-proportion z-test on the current step's totals, as if this
+ * look were the only one. Called every minute it inflates false rollbacks (that is the point of
+ * the comparison); it is not used by any gate.
+ */
+export function zTestJudgement(
+  samples: ReadonlyArray<CountSample>,
+  ctx: Pick<GateContext, "stepStartedAt">,
+  alpha: number,
+  worseWhen: Direction = "higher",
+): Judgement {
+  const { canary, baseline } = stepTotals(samples, ctx.stepStartedAt);
+  return twoProportionZTest(canary, baseline, worseWhen) <= alpha ? "rollback" : "pass";
+}
+
+/**
+ * Fixed-horizon one-sided exact conditional binomial test on the current step's totals (the
+ * canary's share of events against its share of traffic), as if this look were the only one.
+ * For the benchmark only.
+ */
+export function exactBinomialJudgement(
+  samples: ReadonlyArray<CountSample>,
+  ctx: Pick<GateContext, "stepStartedAt">,
+  alpha: number,
+  worseWhen: Direction = "higher",
+): Judgement {
+  const { canary, baseline } = stepTotals(samples, ctx.stepStartedAt);
+  return exactBinomialTest(canary, baseline, worseWhen) <= alpha ? "rollback" : "pass";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting for reasons an operator reads.
+
+function pct(rate: number): string {
+  return `${(rate * 100).toFixed(rate * 100 >= 10 ? 1 : 2)} %`;
+}
+function pts(x: number): string {
+  const digits = Math.abs(x) >= 10 ? 1 : 2;
+  return `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
+}
+function ms(x: number): string {
+  return `${x.toFixed(x >= 100 ? 0 : 1)} ms`;
+}
+function int(x: number): string {
+  return Math.round(x).toLocaleString("en-US");
+}
+function num(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return "0";
+  if (x >= 1e6 || x < 1e-3) return x.toExponential(1);
+  if (x >= 100) return Math.round(x).toLocaleString("en-US");
+  return x.toPrecision(2);
 }

@@ -1,0 +1,218 @@
+/**
+ * A small seeded rollout simulator for calibrating the count gates: A/A false-rollback rates and
+ * detection times. It drives evaluateComparisonGate exactly as the engine does (whole-rollout
+ * evidence, one call per minute) but models only one gate's counts. The full simulator with
+ * faults and the real engine lives in src/sim; this one exists so unit tests and
+ * `npx tsx src/analysis/calibrate.ts` can check the statistics on their own.
+ */
+import { fileURLToPath } from "node:url";
+import type { ComparisonGate } from "../policy/types.js";
+import { evaluateComparisonGate, exactBinomialJudgement, zTestJudgement } from "./gate.js";
+import type { CountSample, GateVerdict } from "./types.js";
+
+/** mulberry32: tiny, fast, good enough for seeded test traffic. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(rand: () => number): number {
+  const u = Math.max(rand(), 1e-300);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+}
+
+/** Binomial draw: exact inversion while the mean is moderate, normal approximation beyond. */
+export function binomial(rand: () => number, n: number, p: number): number {
+  if (n <= 0 || p <= 0) return 0;
+  if (p >= 1) return n;
+  const flip = p > 0.5;
+  const q = flip ? 1 - p : p;
+  const mean = n * q;
+  let k: number;
+  if (mean < 500) {
+    let pmf = Math.exp(n * Math.log1p(-q));
+    let cdf = pmf;
+    const u = rand();
+    k = 0;
+    const ratio = q / (1 - q);
+    while (u > cdf && k < n) {
+      pmf *= ((n - k) / (k + 1)) * ratio;
+      k++;
+      cdf += pmf;
+      if (pmf === 0 && cdf < u) break;
+    }
+  } else {
+    k = Math.min(n, Math.max(0, Math.round(mean + Math.sqrt(mean * (1 - q)) * gaussian(rand))));
+  }
+  return flip ? n - k : k;
+}
+
+export interface RolloutScenario {
+  seed: number;
+  /** Requests per second over both sides. */
+  rps: number;
+  /** Canary percent and hold (minutes) per step. */
+  steps: Array<{ percent: number; minutes: number }>;
+  /** A step that is still held after maxHoldFactor x its minutes ends the run as "timeout". @default 4 */
+  maxHoldFactor?: number;
+  baselineRate: number;
+  canaryRate: number;
+  /** An incident that raises both sides' rates (a dependency outage) for some minutes. */
+  incident?: { fromMinute: number; minutes: number; rate: number };
+  gate: ComparisonGate;
+  alpha: number;
+  /** Which judge decides: the gate (default) or one of the fixed-horizon baselines every minute. */
+  judge?: "gate" | "z-test" | "exact-binomial";
+}
+
+export interface RolloutOutcome {
+  outcome: "promoted" | "rolled-back" | "timeout";
+  /** Minutes from the start of the rollout to the outcome. */
+  minutes: number;
+  /** Canary requests seen up to the outcome. */
+  canaryRequests: number;
+  step: number;
+  last?: GateVerdict;
+}
+
+const MINUTE = 60_000;
+
+export function simulateRollout(s: RolloutScenario): RolloutOutcome {
+  const rand = rng(s.seed);
+  const samples: CountSample[] = [];
+  const maxHoldFactor = s.maxHoldFactor ?? 4;
+  let minute = 0;
+  let canaryRequests = 0;
+  let last: GateVerdict | undefined;
+  for (let stepIndex = 0; stepIndex < s.steps.length; stepIndex++) {
+    const step = s.steps[stepIndex]!;
+    const stepStartedAt = minute * MINUTE;
+    for (let m = 0; ; m++) {
+      const inIncident = s.incident && minute >= s.incident.fromMinute && minute < s.incident.fromMinute + s.incident.minutes;
+      const requests = Math.max(0, Math.round(s.rps * 60));
+      const canaryTotal = binomial(rand, requests, step.percent / 100);
+      const baselineTotal = requests - canaryTotal;
+      const canaryP = inIncident ? Math.max(s.incident!.rate, s.canaryRate) : s.canaryRate;
+      const baselineP = inIncident ? s.incident!.rate : s.baselineRate;
+      samples.push({
+        start: minute * MINUTE,
+        canary: { total: canaryTotal, events: binomial(rand, canaryTotal, canaryP) },
+        baseline: { total: baselineTotal, events: binomial(rand, baselineTotal, baselineP) },
+      });
+      canaryRequests += canaryTotal;
+      minute++;
+      const ctx = { now: minute * MINUTE, rolloutStartedAt: 0, stepStartedAt, stepIndex, alpha: s.alpha };
+      let verdict: GateVerdict["verdict"];
+      if (!s.judge || s.judge === "gate") {
+        last = evaluateComparisonGate(s.gate, { kind: "counts", samples }, ctx);
+        verdict = last.verdict;
+      } else {
+        const judge = s.judge === "z-test" ? zTestJudgement : exactBinomialJudgement;
+        verdict = judge(samples, ctx, s.alpha, s.gate.worseWhen);
+      }
+      if (verdict === "rollback") return { outcome: "rolled-back", minutes: minute, canaryRequests, step: stepIndex, ...(last ? { last } : {}) };
+      if (m + 1 >= step.minutes && verdict === "pass") break;
+      if (m + 1 >= step.minutes * maxHoldFactor) return { outcome: "timeout", minutes: minute, canaryRequests, step: stepIndex, ...(last ? { last } : {}) };
+    }
+  }
+  return { outcome: "promoted", minutes: minute, canaryRequests, step: s.steps.length - 1, ...(last ? { last } : {}) };
+}
+
+/** The standard preset's ladder and error-rate gate at its share of alpha (0.01 over 2 gates). */
+export const STANDARD_LADDER = [
+  { percent: 1, minutes: 10 },
+  { percent: 5, minutes: 10 },
+  { percent: 25, minutes: 10 },
+  { percent: 50, minutes: 10 },
+];
+export const STANDARD_ERROR_GATE: ComparisonGate = {
+  type: "errorRate",
+  name: "error-rate",
+  holdBand: 0.1,
+  rollbackBand: 0.25,
+  minSamples: 200,
+  onMissingData: "hold",
+  worseWhen: "higher",
+};
+
+export interface AaSummary {
+  runs: number;
+  rolledBack: number;
+  timeouts: number;
+  promoted: number;
+  falseRollbackRate: number;
+}
+
+/** A/A runs (canary identical to baseline) of the standard ladder. */
+export function runAa(options: { runs: number; seed?: number; rps?: number; rate?: number; alpha?: number; judge?: RolloutScenario["judge"]; incident?: RolloutScenario["incident"] }): AaSummary {
+  const out: AaSummary = { runs: options.runs, rolledBack: 0, timeouts: 0, promoted: 0, falseRollbackRate: 0 };
+  for (let i = 0; i < options.runs; i++) {
+    const r = simulateRollout({
+      seed: (options.seed ?? 1) * 100_003 + i,
+      rps: options.rps ?? 100,
+      steps: STANDARD_LADDER,
+      baselineRate: options.rate ?? 0.001,
+      canaryRate: options.rate ?? 0.001,
+      gate: STANDARD_ERROR_GATE,
+      alpha: options.alpha ?? 0.005,
+      ...(options.judge ? { judge: options.judge } : {}),
+      ...(options.incident ? { incident: options.incident } : {}),
+    });
+    if (r.outcome === "rolled-back") out.rolledBack++;
+    else if (r.outcome === "timeout") out.timeouts++;
+    else out.promoted++;
+  }
+  out.falseRollbackRate = out.rolledBack / out.runs;
+  return out;
+}
+
+/** Minutes and canary requests until rollback for a canary held at one step. */
+export function runDetection(options: { runs: number; seed?: number; rps: number; percent: number; baselineRate: number; canaryRate: number; alpha?: number; maxMinutes?: number }): {
+  detected: number;
+  medianMinutes: number;
+  medianCanaryRequests: number;
+} {
+  const minutes: number[] = [];
+  const requests: number[] = [];
+  for (let i = 0; i < options.runs; i++) {
+    const r = simulateRollout({
+      seed: (options.seed ?? 7) * 100_003 + i,
+      rps: options.rps,
+      steps: [{ percent: options.percent, minutes: options.maxMinutes ?? 240 }],
+      maxHoldFactor: 1,
+      baselineRate: options.baselineRate,
+      canaryRate: options.canaryRate,
+      gate: STANDARD_ERROR_GATE,
+      alpha: options.alpha ?? 0.005,
+    });
+    if (r.outcome === "rolled-back") {
+      minutes.push(r.minutes);
+      requests.push(r.canaryRequests);
+    }
+  }
+  const med = (xs: number[]) => {
+    if (xs.length === 0) return NaN;
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  return { detected: minutes.length, medianMinutes: med(minutes), medianCanaryRequests: med(requests) };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const runs = Number(process.argv[2] ?? 200);
+  const started = Date.now();
+  console.log(`A/A, standard ladder (1/5/25/50 %, 10m each), 100 rps, 0.1 % errors, alpha 0.005, ${runs} runs:`);
+  for (const judge of ["gate", "z-test", "exact-binomial"] as const) {
+    console.log(`  ${judge.padEnd(15)}`, runAa({ runs, judge }));
+  }
+  console.log("A/A with an incident hitting both groups (5 % errors, minutes 12-17):", runAa({ runs, incident: { fromMinute: 12, minutes: 5, rate: 0.05 } }));
+  console.log("A/A at 1 % base rate:", runAa({ runs, rate: 0.01 }));
+  console.log("Detection 0.1 % -> 0.6 %, 100 rps, held at a 1 % step:", runDetection({ runs, rps: 100, percent: 1, baselineRate: 0.001, canaryRate: 0.006 }));
+  console.log(`(${Date.now() - started} ms)`);
+}
