@@ -167,3 +167,39 @@ describe("applyCommand: commands apply or are rejected as values", () => {
     expect(applyCommand(policy, s0, { type: "approve" }, controls, T0)).toMatchObject({ ok: false, code: "nothing-to-approve" });
   });
 });
+
+describe("finalize after promotion (policy.promotion)", () => {
+  const baking = parsePolicy({ ...policy.source, promotion: { bake: "30m" } });
+  const controls = { freeze: false, killSwitch: false };
+  const last: RolloutState = { ...started(), stepIndex: 2, weights: baking.steps[2]!.weights, stepStartedAt: T0 };
+  const healthy = minutes(T0, 10, 0.001);
+
+  test("promotion bakes at 100 % then finalizes and scales the old slot down", () => {
+    const promoted = decide(baking, last, evidence({}, healthy), T0 + 10 * MIN);
+    expect(promoted).toMatchObject({ action: "promote", weights: { stable: 0, canary: 999 }, state: { phase: "promoted", finalizeAt: T0 + 40 * MIN } });
+    expect(promoted.scaleDownOldSlot).toBeUndefined();
+    expect(decide(baking, promoted.state, evidence(), T0 + 20 * MIN)).toMatchObject({ action: "hold", applyWeights: false });
+    const start = applyCommand(baking, promoted.state, { type: "start", rolloutId: "r2", release: { stable: "v2", canary: "v3" } }, controls, T0 + 20 * MIN);
+    expect(start).toMatchObject({ ok: false, code: "in-progress" });
+    const final = decide(baking, promoted.state, evidence(), T0 + 40 * MIN);
+    expect(final).toMatchObject({ action: "finalize", transition: true, scaleDownOldSlot: true, state: { phase: "promoted", endedAt: T0 + 40 * MIN } });
+    expect(final.state.finalizeAt).toBeUndefined();
+    expect(decide(baking, final.state, evidence(), T0 + 41 * MIN).action).toBe("noop");
+  });
+
+  test("an alarm, the kill switch or an abort during the bake sends traffic back at once", () => {
+    const promoted = decide(baking, last, evidence({}, healthy), T0 + 10 * MIN).state;
+    const alarm = decide(baking, promoted, evidence({ alarms: { "svc-5xx": "ALARM", "svc-p99": "OK" } }), T0 + 12 * MIN);
+    expect(alarm).toMatchObject({ action: "rollback", weights: { stable: 999, canary: 0 }, state: { phase: "rolled-back" } });
+    expect(alarm.state.finalizeAt).toBeUndefined();
+    expect(decide(baking, promoted, evidence({ killSwitch: true }), T0 + 12 * MIN).action).toBe("rollback");
+    const abort = applyCommand(baking, promoted, { type: "abort" }, controls, T0 + 12 * MIN);
+    expect(abort.ok && abort.decision.weights).toEqual({ stable: 999, canary: 0 });
+    expect(applyCommand(baking, promoted, { type: "promote" }, controls, T0 + 12 * MIN)).toMatchObject({ ok: false, code: "not-active" });
+  });
+
+  test("without a bake, promotion is final at once and asks for the scale-down", () => {
+    const d = decide(policy, last, evidence({}, healthy), T0 + 10 * MIN);
+    expect(d).toMatchObject({ action: "promote", scaleDownOldSlot: true, state: { phase: "promoted", endedAt: T0 + 10 * MIN } });
+  });
+});

@@ -183,7 +183,7 @@ describe("durations", () => {
 describe("JSON Schema export", () => {
   test("describes the policy's fields for editors", () => {
     const schema = policyJsonSchema() as { properties: Record<string, unknown>; additionalProperties: unknown };
-    expect(Object.keys(schema.properties).sort()).toEqual(["analysis", "gates", "hookFunctions", "hooks", "onDrift", "profile", "rings", "strategy", "timeouts", "weightTotal"]);
+    expect(Object.keys(schema.properties).sort()).toEqual(["analysis", "gates", "hookFunctions", "hooks", "onDrift", "profile", "promotion", "rings", "strategy", "timeouts", "weightTotal"]);
     expect(schema.additionalProperties).toBe(false);
     expect(JSON.stringify(schema)).toContain("holdBand");
   });
@@ -198,7 +198,9 @@ describe("schema/rollout-policy.schema.json", () => {
   });
 
   test("accepts the shared example policy and rejects a typo, as an editor would (ajv)", async () => {
-    const { default: Ajv2020 } = await import("ajv/dist/2020.js");
+    const ajvModule = await import("ajv/dist/2020.js");
+    // ajv is CommonJS: under NodeNext its class sits on .default of the module's default export.
+    const Ajv2020 = (ajvModule.default as unknown as { default: typeof ajvModule.default.default }).default;
     const { parse } = await import("yaml");
     const { readFileSync } = await import("node:fs");
     const ajv = new Ajv2020({ strict: false, allErrors: true });

@@ -71,13 +71,14 @@ function make(
     next.stepStartedAt !== state.stepStartedAt ||
     next.pause?.reason !== state.pause?.reason ||
     next.approvals.length !== state.approvals.length ||
-    next.entering !== state.entering;
+    next.entering !== state.entering ||
+    next.finalizeAt !== state.finalizeAt;
   const applyWeights = action === "advance" || action === "promote" || action === "rollback";
   return { action, weights: next.weights, applyWeights, state: next, reason, transition, verdicts, rings: [], hooks: [], ...(drift ? { drift } : {}) };
 }
 
 function rollback(state: RolloutState, now: number, reason: string, verdicts: GateVerdict[] = [], phase: "rolled-back" | "aborted" = "rolled-back", drift?: Decision["drift"]): Decision {
-  const { pause: _pause, entering: _entering, ...rest } = state;
+  const { pause: _pause, entering: _entering, finalizeAt: _finalizeAt, ...rest } = state;
   const next: RolloutState = { ...rest, phase, weights: state.lastKnownGood, endedAt: now, outcome: reason };
   return make("rollback", state, next, reason, verdicts, drift);
 }
@@ -128,6 +129,7 @@ export function decide(policy: RolloutPolicy, state: RolloutState, evidence: Evi
 
 function decideTick(policy: RolloutPolicy, state: RolloutState, evidence: Evidence, now: number): Decision {
   if (state.phase === "idle") return make("noop", state, state, "no release in progress");
+  if (state.phase === "promoted" && state.finalizeAt !== undefined) return bakeAfterPromotion(policy, state, evidence, now);
   if (TERMINAL_PHASES.has(state.phase)) {
     return make("noop", state, state, `rollout ${state.rolloutId} is ${state.phase}${state.outcome ? `: ${state.outcome}` : ""}`);
   }
@@ -212,10 +214,7 @@ function advance(policy: RolloutPolicy, state: RolloutState, now: number, why: s
   const { pause: _pause, ...rest } = state;
   const nextIndex = state.stepIndex + 1;
   const nextStep = policy.steps[nextIndex];
-  if (!nextStep) {
-    const next: RolloutState = { ...rest, phase: "promoted", weights: allCanary(policy), endedAt: now, outcome: `promoted ${state.release.canary}` };
-    return make("promote", state, next, `${why}; promoting ${state.release.canary} to 100 %`, verdicts);
-  }
+  if (!nextStep) return promote(policy, state, now, `${why}; promoting ${state.release.canary} to 100 %`, verdicts);
   if (hookRequests(policy, "beforeStep", nextIndex).length > 0) {
     // The step is chosen, but traffic shifts only once its beforeStep hooks pass.
     const next: RolloutState = { ...rest, phase: "progressing", stepIndex: nextIndex, stepStartedAt: now, entering: true };
@@ -223,6 +222,34 @@ function advance(policy: RolloutPolicy, state: RolloutState, now: number, why: s
   }
   const next: RolloutState = { ...rest, phase: "progressing", stepIndex: nextIndex, stepStartedAt: now, weights: nextStep.weights };
   return make("advance", state, next, `${why}; advancing to ${describeStep(policy, nextIndex)}`, verdicts);
+}
+
+/** 100 % on the new slot: final at once, or after the policy's post-promotion bake. */
+function promote(policy: RolloutPolicy, state: RolloutState, now: number, why: string, verdicts: GateVerdict[] = []): Decision {
+  const { pause: _pause, entering: _entering, ...rest } = state;
+  const bake = policy.promotion.bakeMs;
+  if (bake > 0) {
+    const next: RolloutState = { ...rest, phase: "promoted", weights: allCanary(policy), finalizeAt: now + bake };
+    return make("promote", state, next, `${why}; baking at 100 % for ${formatDuration(bake)} before finalizing (rollback stays instant)`, verdicts);
+  }
+  const next: RolloutState = { ...rest, phase: "promoted", weights: allCanary(policy), endedAt: now, outcome: `promoted ${state.release.canary}` };
+  return { ...make("promote", state, next, why, verdicts), scaleDownOldSlot: policy.promotion.scaleDown };
+}
+
+/** While a promoted release bakes: alarms and the kill switch can still send traffic back. */
+function bakeAfterPromotion(policy: RolloutPolicy, state: RolloutState, evidence: Evidence, now: number): Decision {
+  if (evidence.killSwitch) return rollback(state, now, "kill switch is on during the post-promotion bake: returning traffic to the previous version");
+  const verdicts = policy.gates.filter((g): g is AlarmGate => g.type === "alarm").map((g) => evaluateAlarmGate(g, evidence));
+  const failing = verdicts.filter((v) => v.verdict === "rollback");
+  if (failing.length > 0) return rollback(state, now, `post-promotion bake failed: ${failing.map((v) => v.reason).join("; ")}`, verdicts);
+  const finalizeAt = state.finalizeAt!;
+  if (now < finalizeAt) {
+    return hold(state, `promoted ${state.release.canary}; baking at 100 % until ${new Date(finalizeAt).toISOString()} (${formatDuration(finalizeAt - now)} left)`, verdicts);
+  }
+  const { finalizeAt: _f, ...rest } = state;
+  const next: RolloutState = { ...rest, endedAt: now, outcome: `promoted ${state.release.canary}` };
+  const d = make("finalize", state, next, `post-promotion bake of ${formatDuration(policy.promotion.bakeMs)} passed: release ${state.release.canary} is final${policy.promotion.scaleDown ? "; scaling the old slot down" : ""}`, verdicts);
+  return { ...d, transition: true, scaleDownOldSlot: policy.promotion.scaleDown };
 }
 
 /** The key under which a hook's result is recorded in the rollout state. */
@@ -305,7 +332,7 @@ function reject(code: Extract<CommandResult, { ok: false }>["code"], message: st
   return { ok: false, code, message };
 }
 
-const ACTIVE = (s: RolloutState) => s.phase === "progressing" || s.phase === "paused";
+const ACTIVE = (s: RolloutState) => s.phase === "progressing" || s.phase === "paused" || (s.phase === "promoted" && s.finalizeAt !== undefined);
 
 /**
  * Apply an operator or pipeline command. Commands that cannot apply are rejected as values and
@@ -353,12 +380,13 @@ function applyCommandInner(policy: RolloutPolicy, state: RolloutState, command: 
       return { ok: true, decision: rollback(state, now, reason, [], command.type === "abort" ? "aborted" : "rolled-back") };
     }
     case "promote": {
+      if (state.phase === "promoted" && state.finalizeAt !== undefined) {
+        return reject("not-active", `rollout ${state.rolloutId} is already at 100 %, baking until ${new Date(state.finalizeAt).toISOString()}`);
+      }
       if (!ACTIVE(state)) return reject("not-active", `rollout ${state.rolloutId} is ${state.phase}; there is nothing to promote`);
       if (evidence.freeze) return reject("frozen", "a global freeze is on: promotion is blocked until it is lifted");
       if (evidence.killSwitch) return reject("killed", "the kill switch is on for this service: promotion is blocked");
-      const { pause: _pause, ...rest } = state;
-      const next: RolloutState = { ...rest, phase: "promoted", weights: allCanary(policy), endedAt: now, outcome: `promoted ${state.release.canary} by operator${note}` };
-      return { ok: true, decision: make("promote", state, next, `operator promoted ${state.release.canary} to 100 % from ${describeStep(policy, state.stepIndex)}${note}`) };
+      return { ok: true, decision: promote(policy, state, now, `operator promoted ${state.release.canary} to 100 % from ${describeStep(policy, state.stepIndex)}${note}`) };
     }
     case "approve": {
       if (state.phase !== "paused" || state.pause?.reason !== "approval") {

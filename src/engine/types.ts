@@ -8,6 +8,8 @@
  *   drift           paused --abort--> aborted
  *
  * promoted, rolled-back and aborted are terminal for a rollout; the next release starts a new one.
+ * With policy.promotion.bake, promoted first bakes at 100 % (finalizeAt set, still guarded by
+ * alarm gates and the kill switch) and becomes terminal with the "finalize" action.
  * A paused rollout is still guarded: a failing gate or alarm rolls it back.
  */
 import type { GateEvidence, GateVerdict } from "../analysis/types.js";
@@ -18,7 +20,7 @@ export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(["promoted", "rolled-
 
 export type PauseReason = "operator" | "approval" | "timeout" | "drift";
 
-export type Action = "advance" | "hold" | "pause-for-approval" | "promote" | "rollback" | "noop";
+export type Action = "advance" | "hold" | "pause-for-approval" | "promote" | "finalize" | "rollback" | "noop";
 
 /** Version labels of the two sides of a release. */
 export interface Release {
@@ -52,6 +54,11 @@ export interface RolloutState {
   entering?: boolean;
   /** Results of lifecycle hooks, by hookKey(point, stepIndex, name). */
   hookResults?: Record<string, HookResult>;
+  /**
+   * Set while a promoted release bakes at 100 % (policy.promotion.bake): the rollout is not
+   * over until then, alarm gates still guard it, and a rollback returns to the old slot.
+   */
+  finalizeAt?: number;
   /** Epoch ms the rollout reached a terminal phase, and why. */
   endedAt?: number;
   outcome?: string;
@@ -109,6 +116,8 @@ export interface Decision {
   drift?: { actual: Weights; recorded: Weights };
   /** Audience rings that must route to the canary after this decision (the rest route to stable). */
   rings: string[];
+  /** On "finalize" (and on a promotion without bake): scale the old slot down. */
+  scaleDownOldSlot?: boolean;
   /** Lifecycle hooks to invoke now. afterRollback hooks are informational: they cannot undo a rollback. */
   hooks: HookRequest[];
 }

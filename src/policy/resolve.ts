@@ -343,6 +343,10 @@ function resolve(input: PolicyInput, issues: PolicyIssue[]): RolloutPolicy | und
     alpha: input.analysis?.alpha ?? DEFAULTS.alpha,
     onDrift: input.onDrift ?? DEFAULTS.onDrift,
     weightTotal,
+    promotion: {
+      bakeMs: input.promotion?.bake !== undefined ? (parseDuration(input.promotion.bake) ?? 0) : 0,
+      scaleDown: input.promotion?.scaleDown ?? true,
+    },
     rings,
     hooks: resolveHooks(input, steps.length, issues),
     hookFunctions: input.hookFunctions ?? {},

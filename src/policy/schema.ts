@@ -317,6 +317,18 @@ export const policySchema = z
       .enum(["hold", "rollback", "reapply"], { error: 'must be "hold", "rollback" or "reapply"' })
       .optional()
       .describe('What to do when the listener weights differ from what the controller applied. Default "hold" (pause and notify).'),
+    promotion: z
+      .strictObject({
+        bake: durationSchema
+          .optional()
+          .describe('How long the release runs at 100 % with the old slot still warm before it is finalized. Alarm gates guard it; a rollback is still instant. Default "0m".'),
+        scaleDown: z
+          .boolean({ error: "must be true or false" })
+          .optional()
+          .describe("Scale the old slot down when the release is finalized (ECS: desired count 0). Default true."),
+      })
+      .optional()
+      .describe("What happens after promotion to 100 %."),
     weightTotal: z
       .number({ error: "must be a whole number" })
       .int({ error: "must be a whole number" })

@@ -120,6 +120,8 @@ export interface RolloutPolicy {
   alpha: number;
   onDrift: DriftAction;
   weightTotal: number;
+  /** After promotion: bake at 100 % (old slot warm, alarm gates guarding), then finalize. */
+  promotion: { bakeMs: number; scaleDown: boolean };
   rings: Ring[];
   hooks: Hook[];
   /** Lambda functions hooks may invoke, by key. */
