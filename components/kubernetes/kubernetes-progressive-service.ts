@@ -1,0 +1,369 @@
+/**
+ * KubernetesProgressiveService: the rollgate policy on Kubernetes, rendered to Argo Rollouts
+ * instead of the rollgate controller (Argo plays the controller's part). Traffic goes through the
+ * AWS Load Balancer Controller: an ALB Ingress whose weights Argo sets.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { PolicyError } from "../../src/policy/errors.js";
+import type { PolicyInput } from "../../src/policy/schema.js";
+import { defaultCrdDirectory, loadArgoCrds } from "./crds.js";
+import {
+  ARGO_API_VERSION,
+  ArgoMappingError,
+  PROMETHEUS_DEFAULTS,
+  planKubernetes,
+  renderKubernetes,
+  type ArgoPlan,
+  type MetricProvider,
+  type RenderedKubernetes,
+} from "./render.js";
+
+/** CloudWatch metric provider: GetMetricData over the ALB target groups of the two Services. */
+export interface KubernetesCloudWatchArgs {
+  /**
+   * `LoadBalancer` dimension value of the ALB the Ingress creates, e.g. `app/k8s-shop-checkout-1a2b3c/0123456789abcdef`
+   * (the part of its ARN after `loadbalancer/`).
+   * @default none (required)
+   */
+  loadBalancer: pulumi.Input<string>;
+  /**
+   * `TargetGroup` dimension value of the stable Service's target group, e.g. `targetgroup/k8s-shop-checkout-stable/0123456789abcdef`.
+   * The AWS Load Balancer Controller creates it; read it after the first deploy (`aws elbv2 describe-target-groups`).
+   * @default none (required)
+   */
+  stableTargetGroup: pulumi.Input<string>;
+  /**
+   * `TargetGroup` dimension value of the canary Service's target group.
+   * @default none (required)
+   */
+  canaryTargetGroup: pulumi.Input<string>;
+}
+
+/** Prometheus metric provider: PromQL over the canary and stable pods' request metrics. */
+export interface KubernetesPrometheusArgs {
+  /**
+   * Prometheus server URL as Argo Rollouts' controller reaches it.
+   * @default none (required), e.g. "http://prometheus-server.monitoring:80"
+   */
+  address: pulumi.Input<string>;
+  /**
+   * Counter of requests, labelled with the status code.
+   * @default "http_requests_total"
+   */
+  requestsMetric?: pulumi.Input<string>;
+  /**
+   * Label holding the HTTP status code on requestsMetric.
+   * @default "code"
+   */
+  statusLabel?: pulumi.Input<string>;
+  /**
+   * Regular expression of failed status codes.
+   * @default "5.."
+   */
+  errorStatusRegex?: pulumi.Input<string>;
+  /**
+   * Latency histogram base name (`<name>_bucket` and `<name>_count` are read), in seconds.
+   * @default "http_request_duration_seconds"
+   */
+  durationMetric?: pulumi.Input<string>;
+  /**
+   * Label your scrape config copies the pods' `rollouts-pod-template-hash` label into; it tells
+   * canary pods from stable pods.
+   * @default "rollouts_pod_template_hash"
+   */
+  podHashLabel?: pulumi.Input<string>;
+  /**
+   * Extra label matchers added to every selector, e.g. `namespace="shop", app="checkout"`.
+   * @default "" (none)
+   */
+  selector?: pulumi.Input<string>;
+}
+
+/** The ALB Ingress (AWS Load Balancer Controller) in front of the Services. */
+export interface KubernetesIngressArgs {
+  /**
+   * Host the rule matches.
+   * @default none (any host)
+   */
+  host?: pulumi.Input<string>;
+  /**
+   * Path prefix the rule matches.
+   * @default "/"
+   */
+  path?: pulumi.Input<string>;
+  /**
+   * Internet-facing ALB instead of an internal one.
+   * @default false
+   */
+  internetFacing?: pulumi.Input<boolean>;
+  /**
+   * IngressClass of the AWS Load Balancer Controller.
+   * @default "alb"
+   */
+  className?: pulumi.Input<string>;
+  /**
+   * Extra Ingress annotations (certificates, group name, ...). They override the defaults
+   * (`scheme`, `target-type: ip`).
+   * @default {}
+   */
+  annotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export interface KubernetesProgressiveServiceArgs {
+  /**
+   * The RolloutPolicy (as in a policy file). A plain value, not an Output: the set of
+   * AnalysisTemplates follows from it, and a bad policy must fail at preview.
+   * @default none (required)
+   */
+  policy: PolicyInput;
+  /**
+   * Container image of the service. A new image starts a new rollout.
+   * @default none (required)
+   */
+  image: pulumi.Input<string>;
+  /**
+   * Namespace of every object.
+   * @default "default"
+   */
+  namespace?: pulumi.Input<string>;
+  /**
+   * Port the container listens on (named `http`).
+   * @default 8080
+   */
+  containerPort?: pulumi.Input<number>;
+  /**
+   * Port of the Services and of the ALB's target.
+   * @default 80
+   */
+  servicePort?: pulumi.Input<number>;
+  /**
+   * Pods of the stable version (the canary is scaled by Argo).
+   * @default 2
+   */
+  replicas?: pulumi.Input<number>;
+  /**
+   * CPU request of the container.
+   * @default "250m"
+   */
+  cpu?: pulumi.Input<string>;
+  /**
+   * Memory request and limit of the container.
+   * @default "256Mi"
+   */
+  memory?: pulumi.Input<string>;
+  /**
+   * Environment variables of the container. `ROLLOUTS_POD_TEMPLATE_HASH` is always added: report
+   * it as the metric gate's variant dimension.
+   * @default {}
+   */
+  env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * The ALB Ingress.
+   * @default an internal ALB on "/" with ingressClassName "alb"
+   */
+  ingress?: KubernetesIngressArgs;
+  /**
+   * Measure comparison gates with CloudWatch. Exactly one of cloudWatch or prometheus is required
+   * when the policy has comparison gates.
+   * @default none
+   */
+  cloudWatch?: KubernetesCloudWatchArgs;
+  /**
+   * Measure comparison gates with Prometheus. Exactly one of cloudWatch or prometheus is required
+   * when the policy has comparison gates.
+   * @default none
+   */
+  prometheus?: KubernetesPrometheusArgs;
+  /**
+   * Interval of the background guard's measurements (and of verdict retries after an error).
+   * @default "1m"
+   */
+  analysisInterval?: pulumi.Input<string>;
+  /**
+   * Failing guard measurements tolerated before Argo aborts the rollout (Argo's failureLimit).
+   * @default 1
+   */
+  guardFailureLimit?: pulumi.Input<number>;
+  /**
+   * Names of existing AnalysisTemplates (e.g. a smoke-test Job) added to every canary step's
+   * analysis, or run as prePromotionAnalysis of a blue-green rollout.
+   * @default []
+   */
+  analysisTemplates?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Drop alarm gates (Argo cannot read CloudWatch alarm state) with a warning instead of failing.
+   * Plain value: it decides what is created.
+   * @default false
+   */
+  ignoreAlarmGates?: boolean;
+  /**
+   * Create the Argo Rollouts CRDs from the YAML files in crdDirectory. Leave off when Argo Rollouts
+   * is installed (its Helm chart installs them). Plain value: it decides what is created.
+   * @default false
+   */
+  installCrds?: boolean;
+  /**
+   * Folder holding the CRD files read when installCrds is set.
+   * @default "<package root>/../shared/schemas/argo-rollouts"
+   */
+  crdDirectory?: string;
+}
+
+export class KubernetesProgressiveService extends pulumi.ComponentResource {
+  /** Kubernetes name of the Rollout. */
+  public readonly rolloutName: pulumi.Output<string>;
+  /** Names of the Services: [stable, canary] or, for blue-green, [active, preview]. */
+  public readonly serviceNames: pulumi.Output<string[]>;
+  /** Names of the AnalysisTemplates created: one per comparison gate, then the guard. */
+  public readonly analysisTemplateNames: pulumi.Output<string[]>;
+  /** Name of the ALB Ingress. */
+  public readonly ingressName: pulumi.Output<string>;
+  /** What the policy maps to only approximately, as `path: message` lines (also logged). */
+  public readonly warnings: pulumi.Output<string[]>;
+
+  constructor(name: string, args: KubernetesProgressiveServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("rollgate:index:KubernetesProgressiveService", name, {}, opts);
+
+    const plan = this.plan(name, args);
+    for (const w of plan.warnings) pulumi.log.warn(`${w.path}: ${w.message}`, this);
+
+    const crds = args.installCrds ? this.installCrds(name, args.crdDirectory) : [];
+
+    const rendered: pulumi.Output<RenderedKubernetes> = pulumi
+      .output({
+        image: args.image,
+        namespace: args.namespace,
+        containerPort: args.containerPort,
+        servicePort: args.servicePort,
+        replicas: args.replicas,
+        cpu: args.cpu,
+        memory: args.memory,
+        env: args.env,
+        ingress: args.ingress,
+        cloudWatch: args.cloudWatch,
+        prometheus: args.prometheus,
+        analysisInterval: args.analysisInterval,
+        guardFailureLimit: args.guardFailureLimit,
+        analysisTemplates: args.analysisTemplates,
+      })
+      .apply((a) => {
+        let provider: MetricProvider | undefined;
+        if (a.cloudWatch) provider = { kind: "cloudWatch", ...a.cloudWatch };
+        else if (a.prometheus) provider = { kind: "prometheus", ...PROMETHEUS_DEFAULTS, ...stripUndefined(a.prometheus) };
+        try {
+          return renderKubernetes({
+            ...stripUndefined({ ...a, cloudWatch: undefined, prometheus: undefined }),
+            name,
+            policy: plan.policy,
+            ...(provider ? { provider } : {}),
+            ignoreAlarmGates: args.ignoreAlarmGates ?? false,
+          });
+        } catch (e) {
+          throw new pulumi.ResourceError(e instanceof Error ? e.message : String(e), this);
+        }
+      });
+
+    const child = { parent: this, dependsOn: crds };
+    const services = plan.serviceNames.map(
+      (svc, i) =>
+        new k8s.core.v1.Service(
+          svc,
+          {
+            metadata: rendered.apply((r) => r.services[i]!.metadata),
+            spec: rendered.apply((r) => r.services[i]!.spec as k8s.types.input.core.v1.ServiceSpec),
+          },
+          child,
+        ),
+    );
+    const ingress = new k8s.networking.v1.Ingress(
+      `${name}-ingress`,
+      {
+        metadata: rendered.apply((r) => r.ingress.metadata),
+        spec: rendered.apply((r) => r.ingress.spec as k8s.types.input.networking.v1.IngressSpec),
+      },
+      { parent: this, dependsOn: services },
+    );
+    const templates = plan.templateNames.map(
+      (templateName, i) =>
+        new k8s.apiextensions.CustomResource(
+          templateName,
+          {
+            apiVersion: ARGO_API_VERSION,
+            kind: "AnalysisTemplate",
+            metadata: rendered.apply((r) => r.analysisTemplates[i]!.metadata),
+            spec: rendered.apply((r) => r.analysisTemplates[i]!.spec),
+          },
+          child,
+        ),
+    );
+    const rollout = new k8s.apiextensions.CustomResource(
+      `${name}-rollout`,
+      {
+        apiVersion: ARGO_API_VERSION,
+        kind: "Rollout",
+        metadata: rendered.apply((r) => r.rollout.metadata),
+        spec: rendered.apply((r) => r.rollout.spec),
+      },
+      // The templates, Services and Ingress must exist before Argo reconciles the first step.
+      { parent: this, dependsOn: [...crds, ...templates, ...services, ingress] },
+    );
+
+    this.rolloutName = rollout.metadata.name;
+    this.serviceNames = pulumi.all(services.map((s) => s.metadata.name));
+    this.analysisTemplateNames = pulumi.all(templates.map((t) => t.metadata.name));
+    this.ingressName = ingress.metadata.name;
+    this.warnings = pulumi.output(plan.warnings.map((w) => `${w.path}: ${w.message}`));
+    this.registerOutputs({
+      rolloutName: this.rolloutName,
+      serviceNames: this.serviceNames,
+      analysisTemplateNames: this.analysisTemplateNames,
+      ingressName: this.ingressName,
+      warnings: this.warnings,
+    });
+  }
+
+  /** Synchronous checks of plain args, so a bad policy or a missing provider fails at preview. */
+  private plan(name: string, args: KubernetesProgressiveServiceArgs): ArgoPlan {
+    if (args.cloudWatch && args.prometheus) {
+      throw new pulumi.ResourceError("set exactly one of cloudWatch or prometheus (the metric provider of the analysis), not both", this);
+    }
+    if (args.policy === undefined) {
+      throw new pulumi.ResourceError("policy is required: a RolloutPolicy such as { profile: \"standard\" }", this);
+    }
+    try {
+      return planKubernetes(name, args.policy, args.cloudWatch ? "cloudWatch" : args.prometheus ? "prometheus" : undefined, {
+        ignoreAlarmGates: args.ignoreAlarmGates ?? false,
+      });
+    } catch (e) {
+      if (e instanceof PolicyError || e instanceof ArgoMappingError) throw new pulumi.ResourceError(e.message, this);
+      throw e;
+    }
+  }
+
+  private installCrds(name: string, directory: string | undefined): k8s.apiextensions.v1.CustomResourceDefinition[] {
+    let docs;
+    try {
+      docs = loadArgoCrds(directory ?? defaultCrdDirectory());
+    } catch (e) {
+      throw new pulumi.ResourceError(e instanceof Error ? e.message : String(e), this);
+    }
+    return docs.map(
+      (doc) =>
+        new k8s.apiextensions.v1.CustomResourceDefinition(
+          `${name}-crd-${doc.spec.names.plural}`,
+          {
+            apiVersion: "apiextensions.k8s.io/v1",
+            kind: "CustomResourceDefinition",
+            metadata: doc.metadata,
+            spec: doc.spec as unknown as k8s.types.input.apiextensions.v1.CustomResourceDefinitionSpec,
+          },
+          { parent: this },
+        ),
+    );
+  }
+}
+
+function stripUndefined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}
