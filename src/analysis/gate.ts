@@ -266,7 +266,7 @@ function percentileVerdict(gate: ComparisonGate, samples: PercentileSample[], ct
   const pText = checkpoint >= 0 ? `Mann-Whitney p ${num(pValue)} ${rejected ? "<=" : ">"} ${num(lookAlpha)}` : `no Mann-Whitney look before ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes`;
 
   if (rejected && checkpointDifference > gate.rollbackBand) {
-    return out("rollback", `${summary}; ${pText} and ${pts(checkpointDifference)} ms > rollback band ${gate.rollbackBand}`);
+    return out("rollback", `${summary}; ${pText} and ${msDiff(checkpointDifference)} ms > rollback band ${gate.rollbackBand}`);
   }
   if (paired < PERCENTILE_MIN_PAIRED_MINUTES) {
     return out("hold", `${summary}; need ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes before it may pass`);
@@ -278,9 +278,9 @@ function percentileVerdict(gate: ComparisonGate, samples: PercentileSample[], ct
     return out("hold", `${summary}; ${int(canaryCount)} canary requests this step, need ${int(gate.minSamples)} before it may pass`);
   }
   if (difference > gate.holdBand) {
-    return out("hold", `${summary}; ${pts(difference)} ms > hold band ${gate.holdBand}; ${pText}`);
+    return out("hold", `${summary}; ${msDiff(difference)} ms > hold band ${gate.holdBand}; ${pText}`);
   }
-  return out("pass", `${summary}; ${pts(difference)} ms within hold band ${gate.holdBand}; ${pText}`);
+  return out("pass", `${summary}; ${msDiff(difference)} ms within hold band ${gate.holdBand}; ${pText}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,6 +340,9 @@ function pct(rate: number): string {
 function pts(x: number): string {
   const digits = Math.abs(x) >= 10 ? 1 : 2;
   return `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
+}
+function msDiff(x: number): string {
+  return `${x >= 0 ? "+" : ""}${x.toFixed(Math.abs(x) >= 100 ? 0 : 1)}`;
 }
 function ms(x: number): string {
   return `${x.toFixed(x >= 100 ? 0 : 1)} ms`;

@@ -21,7 +21,7 @@
  */
 import type { ComparisonGate, RolloutPolicy } from "../policy/types.js";
 import { DEFAULT_GRID, type RatioGrid } from "./sequential.js";
-import { normalQuantile } from "./stats.js";
+import { normalQuantile, normalSf } from "./stats.js";
 import { PERCENTILE_MIN_PAIRED_MINUTES } from "./gate.js";
 
 export interface SampleSizeInput {
@@ -217,6 +217,16 @@ export function planPower(policy: RolloutPolicy, traffic: TrafficAssumptions): {
         rollbackBand: gate.rollbackBand,
         ...(traffic.power !== undefined ? { power: traffic.power } : {}),
       });
+      // An identical canary's observed difference is noise of this size at the end of the hold;
+      // when it often exceeds the hold band, good releases hold past their step.
+      const se = 100 * Math.sqrt(base * (1 - base) * (1 / inHold + share / ((1 - share) * inHold)));
+      const spuriousHold = se > 0 ? normalSf(gate.holdBand / se) : 0;
+      if (spuriousHold > 0.2) {
+        warnings.push({
+          path: paths.hold,
+          message: `${lead}; at a ${fmtRate(base)} base rate the ${gate.name} difference has a standard error of ~${se.toPrecision(2)} points, so an identical canary still looks worse than the hold band ${gate.holdBand} ~${Math.round(spuriousHold * 100)} % of the time at the end of the hold: lengthen the hold or widen holdBand`,
+        });
+      }
       row.requestsNeeded = size.requests;
       row.medianRequestsNeeded = size.medianRequests;
       row.minutesNeeded = size.requests / perMinute;
