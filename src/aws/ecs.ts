@@ -17,6 +17,8 @@ export interface SlotDeployer {
   /** Puts `taskDefinitionArn` on `service` with the desired count of `sizeLike` (the stable slot's service). */
   deploy(input: { service: string; taskDefinitionArn: string; sizeLike: string }): Promise<{ desiredCount: number }>;
   targetHealth(targetGroupArn: string): Promise<TargetHealthSummary>;
+  /** Scales a slot's service to zero once a promotion is final. */
+  scaleDown(service: string): Promise<void>;
 }
 
 export function createSlotDeployer(clients: { ecs: ECSClient; elbv2: ElasticLoadBalancingV2Client }, options: { clusterArn: string }): SlotDeployer {
@@ -29,6 +31,9 @@ export function createSlotDeployer(clients: { ecs: ECSClient; elbv2: ElasticLoad
       const desiredCount = Math.max(1, stable.desiredCount ?? 1);
       await clients.ecs.send(new UpdateServiceCommand({ cluster: options.clusterArn, service, taskDefinition: taskDefinitionArn, desiredCount }));
       return { desiredCount };
+    },
+    async scaleDown(service) {
+      await clients.ecs.send(new UpdateServiceCommand({ cluster: options.clusterArn, service, desiredCount: 0 }));
     },
     async targetHealth(targetGroupArn) {
       const res = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
