@@ -1,0 +1,550 @@
+/**
+ * The policy rendered to Argo Rollouts objects: every Rollout and AnalysisTemplate validated with
+ * ajv against the real CRD schemas (../shared/schemas/argo-rollouts), the mapping errors and
+ * warnings, and the analysis conditions evaluated on empty and real results.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { Ajv, type ValidateFunction } from "ajv";
+import fc from "fast-check";
+import { beforeAll, describe, expect, test } from "vitest";
+import { parse } from "yaml";
+import {
+  ArgoMappingError,
+  CLOUDWATCH_NO_VERDICT,
+  argoDuration,
+  renderKubernetes,
+  toStrictJsonSchema,
+  type K8sObject,
+  type MetricProvider,
+  type RenderInput,
+} from "../components/kubernetes/index.js";
+import type { PolicyInput } from "../src/policy/index.js";
+
+const REPO = resolve(import.meta.dirname, "..");
+const SCHEMAS = resolve(REPO, "../shared/schemas/argo-rollouts");
+const SHARED_POLICY = parse(readFileSync(resolve(REPO, "stacks/shared/policy.yaml"), "utf8")) as PolicyInput;
+
+/* ------------------------------------------------------------------------------------------------
+ * CRD validation
+ * ---------------------------------------------------------------------------------------------- */
+
+interface Crd {
+  group: string;
+  version: string;
+  kind: string;
+  validate: ValidateFunction;
+}
+const crds = new Map<string, Crd>();
+
+beforeAll(() => {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  // The formats the CRDs use, enforced as the API server does (an int32 beyond 2^31 is rejected).
+  ajv.addFormat("int32", { type: "number", validate: (x: number) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31 });
+  ajv.addFormat("int64", { type: "number", validate: (x: number) => Number.isSafeInteger(x) });
+  ajv.addFormat("date-time", { type: "string", validate: (x: string) => !Number.isNaN(Date.parse(x)) });
+  for (const file of ["rollout-crd.yaml", "analysis-template-crd.yaml"]) {
+    const doc = parse(readFileSync(resolve(SCHEMAS, file), "utf8"));
+    const version = doc.spec.versions[0];
+    crds.set(doc.spec.names.kind, {
+      group: doc.spec.group,
+      version: version.name,
+      kind: doc.spec.names.kind,
+      validate: ajv.compile(toStrictJsonSchema(version.schema.openAPIV3Schema) as object),
+    });
+  }
+});
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Every schema error of an Argo object, as readable lines; empty when valid. */
+function schemaErrors(obj: K8sObject): string[] {
+  const crd = crds.get(obj.kind);
+  if (!crd) return [`no CRD for kind ${obj.kind}`];
+  const out: string[] = [];
+  if (obj.apiVersion !== `${crd.group}/${crd.version}`) out.push(`apiVersion ${obj.apiVersion}, want ${crd.group}/${crd.version}`);
+  if (!DNS_SUBDOMAIN.test(obj.metadata?.name ?? "") || obj.metadata.name.length > 253) out.push(`metadata.name "${obj.metadata?.name}" is not a DNS subdomain`);
+  if (obj.metadata.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(obj.metadata.namespace)) out.push("metadata.namespace is not a DNS label");
+  if (!crd.validate(obj)) out.push(...(crd.validate.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`));
+  return out;
+}
+
+function expectValid(r: { rollout: K8sObject; analysisTemplates: K8sObject[] }): void {
+  for (const obj of [r.rollout, ...r.analysisTemplates]) {
+    expect(schemaErrors(obj), `${obj.kind} ${obj.metadata.name}`).toEqual([]);
+  }
+}
+
+const cloudWatch: MetricProvider = {
+  kind: "cloudWatch",
+  loadBalancer: "app/k8s-shop-checkout/0123456789abcdef",
+  stableTargetGroup: "targetgroup/k8s-shop-checkout-stable/0123456789abcdef",
+  canaryTargetGroup: "targetgroup/k8s-shop-checkout-canary/0123456789abcdef",
+};
+const prometheus: MetricProvider = {
+  kind: "prometheus",
+  address: "http://prometheus-server.monitoring:80",
+  requestsMetric: "http_requests_total",
+  statusLabel: "code",
+  errorStatusRegex: "5..",
+  durationMetric: "http_request_duration_seconds",
+  podHashLabel: "rollouts_pod_template_hash",
+  selector: 'namespace="shop"',
+};
+const render = (policy: PolicyInput, extra: Partial<RenderInput> = {}) =>
+  renderKubernetes({ name: "checkout", image: "ghcr.io/acme/checkout:1.4.2", namespace: "shop", policy, provider: cloudWatch, ...extra });
+
+const metricGate = {
+  type: "metric",
+  name: "conversion",
+  namespace: "Checkout",
+  events: "CheckoutCompleted",
+  total: "CheckoutStarted",
+  worseWhen: "lower",
+  dimensions: { Service: "checkout" },
+  minSamples: 50,
+} as const;
+
+describe("rendered objects pass the Argo Rollouts CRD schemas", () => {
+  const cases: Array<[string, PolicyInput, Partial<RenderInput>]> = [
+    ["low profile, CloudWatch", { profile: "low" }, {}],
+    ["standard profile, CloudWatch", { profile: "standard" }, {}],
+    ["high profile, CloudWatch", { profile: "high" }, {}],
+    ["low profile, Prometheus", { profile: "low" }, { provider: prometheus }],
+    ["standard profile, Prometheus", { profile: "standard" }, { provider: prometheus }],
+    ["high profile, Prometheus", { profile: "high" }, { provider: prometheus }],
+    ["shared policy file, CloudWatch", SHARED_POLICY, {}],
+    ["shared policy file, Prometheus", SHARED_POLICY, { provider: prometheus }],
+    ["custom metric gate (worse when lower), CloudWatch", { profile: "standard", gates: [metricGate] }, {}],
+    ["custom metric gate (worse when lower), Prometheus", { profile: "standard", gates: [metricGate] }, { provider: prometheus }],
+    [
+      "manual approval on every step, missing data rolls back",
+      {
+        strategy: { type: "canary", steps: [{ percent: 10, hold: "5m", approval: true }, { percent: 50, hold: "1h30m", approval: true }] },
+        gates: [{ type: "errorRate", onMissingData: "rollback" }],
+      },
+      {},
+    ],
+    ["linear shorthand, latency threshold gate", { strategy: { type: "linear", stepPercent: 20, hold: "2m" }, gates: [{ type: "latency", thresholdMs: 250 }] }, { provider: prometheus }],
+    ["exponential shorthand, per-step gates", { strategy: { type: "exponential", startPercent: 2, hold: "90s" }, gates: [{ type: "errorRate" }, { type: "latency" }] }, {}],
+    ["blue-green, dark bake, auto-promotion", { strategy: { type: "blueGreen", bake: "30m" } }, { provider: undefined }],
+    ["blue-green with approval and a smoke-test template", { strategy: { type: "blueGreen", bake: "15m", approval: true } }, { provider: undefined, analysisTemplates: ["checkout-smoke"] }],
+    ["no gates at all", { strategy: { type: "canary", steps: [{ percent: 25, hold: "1m" }] } }, { provider: undefined }],
+  ];
+  test.each(cases)("%s", (_name, policy, extra) => {
+    const r = render(policy, extra);
+    expect(r.rollout.kind).toBe("Rollout");
+    expectValid(r);
+  });
+
+  test("negative: the validator catches a misspelled field under strategy.canary", () => {
+    const r = render({ profile: "standard" });
+    const bad = structuredClone(r.rollout);
+    const canary = (bad.spec.strategy as { canary: Record<string, unknown> }).canary;
+    canary.stableSerivce = canary.stableService;
+    delete canary.stableService;
+    expect(schemaErrors(bad).join("\n")).toMatch(/\/spec\/strategy\/canary must NOT have additional properties.*stableSerivce/);
+  });
+
+  test("negative: the validator catches wrong types, int-or-string misuse and missing required fields", () => {
+    const r = render({ profile: "standard" });
+    const wrongType = structuredClone(r.rollout);
+    const canary = (wrongType.spec.strategy as { canary: { steps: Array<Record<string, unknown>>; trafficRouting: { alb: Record<string, unknown> } } }).canary;
+    canary.steps[0] = { setWeight: "1" };
+    expect(schemaErrors(wrongType).join("\n")).toMatch(/\/spec\/strategy\/canary\/steps\/0\/setWeight must be integer/);
+
+    const noPort = structuredClone(r.rollout);
+    delete (noPort.spec.strategy as typeof wrongType.spec.strategy & { canary: { trafficRouting: { alb: Record<string, unknown> } } }).canary.trafficRouting.alb.servicePort;
+    expect(schemaErrors(noPort).join("\n")).toMatch(/alb must have required property 'servicePort'/);
+
+    const template = structuredClone(r.analysisTemplates[0]!);
+    (template.spec.metrics as Array<Record<string, unknown>>)[0]!.count = true;
+    expect(schemaErrors(template).join("\n")).toMatch(/\/spec\/metrics\/0\/count must be integer/);
+
+    const tooBig = structuredClone(r.rollout);
+    tooBig.spec.replicas = 2 ** 31;
+    expect(schemaErrors(tooBig).join("\n")).toMatch(/\/spec\/replicas must match format "int32"/);
+
+    const wrongKind = { ...structuredClone(r.rollout), apiVersion: "argoproj.io/v1" };
+    expect(schemaErrors(wrongKind)).toContain("apiVersion argoproj.io/v1, want argoproj.io/v1alpha1");
+    const badName = structuredClone(r.rollout);
+    badName.metadata.name = "Checkout_Service";
+    expect(schemaErrors(badName).join("\n")).toMatch(/metadata.name .* is not a DNS subdomain/);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------------
+ * What the Rollout says
+ * ---------------------------------------------------------------------------------------------- */
+
+type Steps = Array<Record<string, unknown>>;
+const canaryOf = (r: { rollout: K8sObject }) => (r.rollout.spec.strategy as { canary: Record<string, unknown> & { steps: Steps } }).canary;
+
+describe("the canary strategy maps the policy's steps", () => {
+  test("shared policy: setWeight, pause for the hold, the step's analysis, then an indefinite pause for approval", () => {
+    const r = render(SHARED_POLICY);
+    const steps = canaryOf(r).steps;
+    const analysis = (templates: string[]) => ({
+      analysis: { templates: templates.map((t) => ({ templateName: t })), args: expect.arrayContaining([{ name: "window", value: "10m" }]) },
+    });
+    const gates = ["checkout-gate-error-rate", "checkout-gate-latency", "checkout-gate-checkout-failures"];
+    expect(steps).toEqual([
+      { setWeight: 1 }, { pause: { duration: "10m" } }, analysis(gates),
+      { setWeight: 5 }, { pause: { duration: "10m" } }, analysis(gates),
+      { setWeight: 25 }, { pause: { duration: "10m" } }, analysis(gates),
+      { setWeight: 50 }, { pause: { duration: "10m" } }, analysis(gates), { pause: {} },
+    ]);
+    expect(canaryOf(r).trafficRouting).toEqual({ alb: { ingress: "checkout", servicePort: 80, rootService: "checkout-stable" } });
+    expect(canaryOf(r).stableService).toBe("checkout-stable");
+    expect(canaryOf(r).canaryService).toBe("checkout-canary");
+    expect(r.analysisTemplates.map((t) => t.metadata.name)).toEqual([...gates, "checkout-guard"]);
+    expect(canaryOf(r).analysis).toMatchObject({ templates: [{ templateName: "checkout-guard" }], startingStep: 1 });
+    expect(r.services.map((s) => s.metadata.name)).toEqual(["checkout-stable", "checkout-canary"]);
+    expect(r.ingress.spec).toMatchObject({
+      ingressClassName: "alb",
+      rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "checkout-stable", port: { name: "use-annotation" } } } }] } }],
+    });
+  });
+
+  test("CloudWatch args carry the stable and canary target groups; pod hashes come from Argo", () => {
+    const args = (canaryOf(render(SHARED_POLICY)).steps[2]!.analysis as { args: unknown[] }).args;
+    expect(args).toEqual([
+      { name: "window", value: "10m" },
+      { name: "canary-hash", valueFrom: { podTemplateHashValue: "Latest" } },
+      { name: "stable-hash", valueFrom: { podTemplateHashValue: "Stable" } },
+      { name: "load-balancer", value: cloudWatch.loadBalancer },
+      { name: "canary-target-group", value: cloudWatch.canaryTargetGroup },
+      { name: "stable-target-group", value: cloudWatch.stableTargetGroup },
+    ]);
+  });
+
+  test("a step checks only its own gates; a step without comparison gates has no analysis", () => {
+    const r = render({
+      strategy: { type: "canary", steps: [{ percent: 5, hold: "5m", gates: [] }, { percent: 20, hold: "5m", gates: ["latency"] }] },
+      gates: [{ type: "errorRate" }, { type: "latency" }],
+    });
+    expect(canaryOf(r).steps).toEqual([
+      { setWeight: 5 }, { pause: { duration: "5m" } },
+      { setWeight: 20 }, { pause: { duration: "5m" } }, expect.objectContaining({ analysis: expect.objectContaining({ templates: [{ templateName: "checkout-gate-latency" }] }) }),
+    ]);
+  });
+
+  test("high profile: 0.1 % rounds up to 1 % with a warning naming the step", () => {
+    const r = render({ profile: "high" });
+    expect(canaryOf(r).steps.filter((s) => "setWeight" in s)).toEqual([1, 1, 5, 25, 50].map((setWeight) => ({ setWeight })));
+    expect(r.warnings).toContainEqual({ path: "strategy.steps[0].percent", message: expect.stringContaining("0.1 % rounds up to 1 %") });
+    expect(r.warnings).toContainEqual({ path: "timeouts.onTimeout", message: expect.stringContaining('"rollback" cannot be expressed') });
+    expect(r.warnings).toContainEqual({ path: "analysis.alpha", message: expect.stringContaining("anytime-valid") });
+  });
+
+  test("blue-green: active and preview Services, auto-promotion after the bake, or an operator's promotion", () => {
+    const auto = render({ strategy: { type: "blueGreen", bake: "30m" } }, { provider: undefined });
+    expect(auto.rollout.spec.strategy).toEqual({
+      blueGreen: { activeService: "checkout-active", previewService: "checkout-preview", autoPromotionEnabled: true, autoPromotionSeconds: 1800 },
+    });
+    expect(auto.services.map((s) => s.metadata.name)).toEqual(["checkout-active", "checkout-preview"]);
+    expect(auto.analysisTemplates).toEqual([]);
+    const manual = render({ strategy: { type: "blueGreen", bake: "15m", approval: true } }, { provider: undefined, analysisTemplates: ["checkout-smoke"] });
+    expect(manual.rollout.spec.strategy).toMatchObject({
+      blueGreen: { autoPromotionEnabled: false, prePromotionAnalysis: { templates: [{ templateName: "checkout-smoke" }] } },
+    });
+  });
+
+  test("durations are Go/PromQL durations without days", () => {
+    expect([60_000, 90_000, 3_600_000, 5_400_000, 172_800_000, 1_500].map(argoDuration)).toEqual(["1m", "90s", "1h", "90m", "48h", "2s"]);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------------
+ * What Argo cannot express
+ * ---------------------------------------------------------------------------------------------- */
+
+function mappingIssues(fn: () => unknown): Array<{ path: string; message: string }> {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ArgoMappingError) return e.issues;
+    throw e;
+  }
+  throw new Error("expected an ArgoMappingError");
+}
+
+describe("policy features Argo cannot express", () => {
+  const alarm = { type: "alarm", name: "slo", alarms: ["checkout-5xx"] } as const;
+  test.each<[string, PolicyInput, Partial<RenderInput>, string, RegExp]>([
+    ["an alarm gate", { profile: "standard", gates: [{ type: "errorRate" }, alarm] }, {}, "gates[1]", /cannot read CloudWatch alarm state.*ignoreAlarmGates: true/],
+    ["a blue-green test share", { strategy: { type: "blueGreen", bake: "10m", testPercent: 5 } }, {}, "strategy.testPercent", /no live traffic to the preview/],
+    ["comparison gates without a metric provider", { profile: "low" }, { provider: undefined }, "args.cloudWatch", /exactly one of cloudWatch or prometheus/],
+    ["a Prometheus metric gate with a dimension that is not a label name", { profile: "low", gates: [{ ...metricGate, dimensions: { "service-name": "x" } }] }, { provider: prometheus }, "gates[0].dimensions.service-name", /not a Prometheus label name/],
+    ["a Prometheus metric gate whose counter is not a metric name", { profile: "low", gates: [{ ...metricGate, events: "checkout.completed" }] }, { provider: prometheus }, "gates[0].events", /not a Prometheus metric name/],
+    ["a Prometheus address that is not a URL", { profile: "low" }, { provider: { ...prometheus, address: "prometheus:9090" } as MetricProvider }, "args.prometheus.address", /http\(s\) URL/],
+    ["a Prometheus label that is not a label name", { profile: "low" }, { provider: { ...prometheus, statusLabel: "status-code" } as MetricProvider }, "args.prometheus.statusLabel", /not a Prometheus label name/],
+    ["a name that is not a DNS label", { profile: "low" }, { name: "Checkout" }, "name", /lowercase letters/],
+  ])("%s is an error naming the field", (_name, policy, extra, path, message) => {
+    const issues = mappingIssues(() => render(policy, extra));
+    expect(issues).toContainEqual({ path, message: expect.stringMatching(message) });
+  });
+
+  test("every blocking problem is reported at once", () => {
+    const issues = mappingIssues(() => render({ profile: "low", gates: [{ type: "errorRate" }, alarm] }, { provider: undefined }));
+    expect(issues.map((i) => i.path)).toEqual(["gates[1]", "args.cloudWatch"]);
+  });
+
+  test("ignoreAlarmGates drops an alarm gate with a warning instead", () => {
+    const r = render({ strategy: { type: "blueGreen", bake: "10m" }, gates: [alarm] }, { provider: undefined, ignoreAlarmGates: true });
+    expect(r.warnings).toEqual([{ path: "gates[0]", message: expect.stringContaining("dropped because ignoreAlarmGates is set") }]);
+  });
+
+  test("onDrift and weightTotal are ignored with a warning; a clean policy has only the documented approximations", () => {
+    const r = render({ profile: "low", onDrift: "rollback", weightTotal: 100 });
+    expect(r.warnings.map((w) => w.path)).toEqual(["analysis.alpha", "timeouts.onTimeout", "onDrift", "weightTotal"]);
+  });
+
+  test("a bad policy is the policy's own error", () => {
+    expect(() => render({ profile: "standard", gates: [{ type: "errorRate", holdBand: 2, rollbackBand: 1 }] })).toThrow(/gates\[0\]\.holdBand/);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------------
+ * The conditions, evaluated. A tiny evaluator of the expr-lang subset the renderer emits (len,
+ * indexing, member access, comparisons, !, &&, ||, parentheses); anything else is a test failure,
+ * so a change to the conditions cannot slip past it. Semantics follow expr-lang: && and ||
+ * short-circuit; indexing past the end is a runtime error, which Argo records as a measurement
+ * Error (never a success).
+ * ---------------------------------------------------------------------------------------------- */
+
+type Value = number | boolean | unknown[] | Record<string, unknown>;
+
+function evaluate(source: string, result: unknown): boolean {
+  const tokens = source.match(/\s*(\d+(?:\.\d+)?|[A-Za-z_]\w*|&&|\|\||>=|<=|==|!=|[-!()[\].<>,])/gy)?.map((t) => t.trim());
+  if (!tokens || tokens.join("") !== source.replace(/\s+/g, "")) throw new Error(`unsupported syntax in ${source}`);
+  let pos = 0;
+  const peek = () => tokens[pos];
+  const take = (want?: string) => {
+    const t = tokens[pos++];
+    if (want !== undefined && t !== want) throw new Error(`expected ${want} at ${pos} in ${source}`);
+    return t!;
+  };
+  // Parsers return thunks so && and || can short-circuit like expr-lang.
+  type Thunk = () => Value;
+  const or = (): Thunk => {
+    let left = and();
+    while (peek() === "||") {
+      take();
+      const l = left, r = and();
+      left = () => (l() as boolean) || (r() as boolean);
+    }
+    return left;
+  };
+  const and = (): Thunk => {
+    let left = cmp();
+    while (peek() === "&&") {
+      take();
+      const l = left, r = cmp();
+      left = () => (l() as boolean) && (r() as boolean);
+    }
+    return left;
+  };
+  const cmp = (): Thunk => {
+    const left = unary();
+    const op = peek();
+    if (op && [">", ">=", "<", "<=", "==", "!="].includes(op)) {
+      take();
+      const right = unary();
+      return () => {
+        const a = left() as number, b = right() as number;
+        if (typeof a !== "number" || typeof b !== "number") throw new Error("comparison of non-numbers");
+        return op === ">" ? a > b : op === ">=" ? a >= b : op === "<" ? a < b : op === "<=" ? a <= b : op === "==" ? a === b : a !== b;
+      };
+    }
+    return left;
+  };
+  const unary = (): Thunk => {
+    if (peek() === "!") {
+      take();
+      const inner = unary();
+      return () => !(inner() as boolean);
+    }
+    if (peek() === "-") {
+      take();
+      const inner = unary();
+      return () => -(inner() as number);
+    }
+    return postfix();
+  };
+  const postfix = (): Thunk => {
+    let base = primary();
+    for (;;) {
+      if (peek() === ".") {
+        take();
+        const field = take();
+        const b = base;
+        base = () => {
+          const v = b() as Record<string, unknown>;
+          if (!v || typeof v !== "object" || !(field in v)) throw new Error(`no field ${field}`);
+          return v[field] as Value;
+        };
+      } else if (peek() === "[") {
+        take();
+        const index = or();
+        take("]");
+        const b = base;
+        base = () => {
+          const arr = b() as unknown[], i = index() as number;
+          if (!Array.isArray(arr)) throw new Error("index of a non-array");
+          if (i < 0 || i >= arr.length) throw new Error(`index out of range: ${i} (array length is ${arr.length})`);
+          return arr[i] as Value;
+        };
+      } else return base;
+    }
+  };
+  const primary = (): Thunk => {
+    const t = take();
+    if (t === "(") {
+      const inner = or();
+      take(")");
+      return inner;
+    }
+    if (/^\d/.test(t)) return () => Number(t);
+    if (t === "result") return () => result as Value;
+    if (t === "len") {
+      take("(");
+      const arg = or();
+      take(")");
+      return () => {
+        const v = arg();
+        if (!Array.isArray(v)) throw new Error("len of a non-array");
+        return v.length;
+      };
+    }
+    throw new Error(`unsupported token ${t} in ${source}`);
+  };
+  const program = or();
+  if (pos !== tokens.length) throw new Error(`trailing tokens in ${source}`);
+  const out = program();
+  if (typeof out !== "boolean") throw new Error("condition is not boolean");
+  return out;
+}
+
+type Phase = "Successful" | "Failed" | "Inconclusive" | "Error";
+interface Metric {
+  name: string;
+  successCondition?: string;
+  failureCondition?: string;
+}
+
+/** Argo's evaluate.EvaluateResult: failure wins, neither is Inconclusive, an evaluation error is Error. */
+function phase(metric: Metric, result: unknown): Phase {
+  try {
+    const success = metric.successCondition ? evaluate(metric.successCondition, result) : undefined;
+    const failure = metric.failureCondition ? evaluate(metric.failureCondition, result) : undefined;
+    const s = success ?? (failure === undefined ? true : !failure);
+    const f = failure ?? (success === undefined ? false : !success);
+    if (f) return "Failed";
+    if (!s) return "Inconclusive";
+    return "Successful";
+  } catch {
+    return "Error";
+  }
+}
+
+const metricsOf = (t: K8sObject) => t.spec.metrics as Metric[];
+const cwResult = (...values: number[]) => [{ Id: "verdict", Label: "verdict", StatusCode: "Complete", Timestamps: values.map(() => "t"), Values: values }];
+
+describe("missing data never passes a gate", () => {
+  const profiles: Array<[string, PolicyInput]> = [
+    ["low", { profile: "low" }],
+    ["standard", { profile: "standard" }],
+    ["high", { profile: "high" }],
+    ["shared policy file", SHARED_POLICY],
+    ["metric gate", { profile: "standard", gates: [metricGate] }],
+  ];
+  const providers = [cloudWatch, prometheus];
+  const emptyResults = {
+    cloudWatch: [[], [{ Id: "verdict", Values: [] }], cwResult(CLOUDWATCH_NO_VERDICT)],
+    prometheus: [[], [Number.NaN]],
+  };
+
+  test.each(profiles.flatMap(([label, p]) => providers.map((provider) => [label, provider.kind, p, provider] as const)))("%s, %s: verdicts inconclusive, guard quiet", (_l, _k, policy, provider) => {
+    const r = render(policy, { provider });
+    const verdicts = r.analysisTemplates.filter((t) => !t.metadata.name.endsWith("-guard"));
+    const guard = r.analysisTemplates.find((t) => t.metadata.name.endsWith("-guard"))!;
+    expect(verdicts.length).toBeGreaterThan(0);
+    for (const empty of emptyResults[provider.kind]) {
+      for (const m of verdicts.flatMap(metricsOf)) expect(phase(m, empty), `${m.name} on ${JSON.stringify(empty)}`).toBe("Inconclusive");
+      // The guard only fires rollbacks: an empty result is not a regression.
+      for (const m of metricsOf(guard)) expect(phase(m, empty), `${m.name} on ${JSON.stringify(empty)}`).toBe("Successful");
+    }
+  });
+
+  test("onMissingData rollback: no data fails the step's verdict", () => {
+    const r = render({ profile: "low", gates: [{ type: "errorRate", onMissingData: "rollback" }] });
+    const [verdict] = metricsOf(r.analysisTemplates[0]!);
+    expect(phase(verdict!, [])).toBe("Failed");
+    expect(phase(verdict!, cwResult(CLOUDWATCH_NO_VERDICT))).toBe("Failed");
+    expect(phase(verdict!, cwResult(0))).toBe("Successful");
+  });
+
+  test("the verdict follows the engine's bands: pass within holdBand, hold between, roll back beyond rollbackBand", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 5, noNaN: true }),
+        fc.double({ min: 0.01, max: 5, noNaN: true }),
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        fc.constantFrom(cloudWatch, prometheus),
+        (a, b, diff, provider) => {
+          const holdBand = Math.round(Math.min(a, b) * 1000) / 1000;
+          const rollbackBand = Math.max(Math.round(Math.max(a, b) * 1000) / 1000, 0.001);
+          const r = render({ profile: "low", gates: [{ type: "errorRate", holdBand, rollbackBand }] }, { provider });
+          const [verdict] = metricsOf(r.analysisTemplates[0]!);
+          const [guardMetric] = metricsOf(r.analysisTemplates[1]!);
+          const result = provider.kind === "cloudWatch" ? cwResult(diff) : [diff];
+          const expected = diff > rollbackBand ? "Failed" : diff > holdBand ? "Inconclusive" : "Successful";
+          expect(phase(verdict!, result)).toBe(expected);
+          expect(phase(guardMetric!, result)).toBe(diff > rollbackBand ? "Failed" : "Successful");
+        },
+      ),
+      { seed: 20261123, numRuns: 200 },
+    );
+  });
+
+  test("the naive form Argo's docs show would pass on an empty result: the evaluator tells the difference", () => {
+    // Without the length guard, an empty Prometheus vector makes result[0] an evaluation error
+    // (Argo: measurement Error) and a bare failureCondition passes vacuously.
+    expect(phase({ name: "naive", successCondition: "result[0] <= 0.1" }, [])).toBe("Error");
+    expect(phase({ name: "naive", failureCondition: "len(result) > 0 && result[0] > 0.25" }, [])).toBe("Successful");
+  });
+});
+
+describe("queries", () => {
+  test("CloudWatch: one returned series, metric math for the error rate over the two target groups, minSamples as a guard", () => {
+    const r = render({ profile: "standard" });
+    const queries = (metricsOf(r.analysisTemplates[0]!)[0] as unknown as { provider: { cloudWatch: { interval: string; metricDataQueries: Array<Record<string, unknown>> } } }).provider.cloudWatch;
+    expect(queries.interval).toBe("{{args.window}}");
+    expect(queries.metricDataQueries.filter((q) => q.returnData)).toEqual([
+      { id: "verdict", expression: `IF(cn >= 200 AND sn > 0, 100 * (ce / cn - se / sn), ${CLOUDWATCH_NO_VERDICT})`, returnData: true },
+    ]);
+    const dims = queries.metricDataQueries
+      .filter((q) => q.metricStat)
+      .map((q) => (q.metricStat as { metric: { dimensions: Array<{ value: string }> } }).metric.dimensions.map((d) => d.value).join(","));
+    expect(new Set(dims)).toEqual(new Set(["{{args.load-balancer}},{{args.canary-target-group}}", "{{args.load-balancer}},{{args.stable-target-group}}"]));
+    // Every id an expression refers to is defined.
+    const ids = new Set(queries.metricDataQueries.map((q) => q.id as string));
+    for (const q of queries.metricDataQueries.filter((q) => q.expression)) {
+      for (const ref of (q.expression as string).match(/\b[a-z][a-z0-9]*\b/g) ?? []) expect(ids.has(ref), `${q.id} refers to ${ref}`).toBe(true);
+    }
+  });
+
+  test("Prometheus: PromQL over the canary and stable pods, configurable names, empty unless minSamples are reached", () => {
+    const r = render({ profile: "standard" }, { provider: { ...prometheus, requestsMetric: "checkout_requests_total", podHashLabel: "pod_template_hash" } as MetricProvider });
+    const [m] = metricsOf(r.analysisTemplates[0]!) as unknown as Array<{ provider: { prometheus: { address: string; query: string } } }>;
+    expect(m!.provider.prometheus.address).toBe(prometheus.address);
+    const q = m!.provider.prometheus.query;
+    expect(q).toContain('sum(increase(checkout_requests_total{pod_template_hash="{{args.canary-hash}}", namespace="shop"}[{{args.window}}]))');
+    expect(q).toContain('checkout_requests_total{pod_template_hash="{{args.stable-hash}}", code=~"5..", namespace="shop"}');
+    expect(q).toContain("or on() vector(0)");
+    expect(q).toMatch(/and on\(\) \(sum\(increase\(checkout_requests_total\{pod_template_hash="\{\{args\.canary-hash\}\}", namespace="shop"\}\[\{\{args\.window\}\}\]\)\) >= 200\)/);
+    const latency = (metricsOf(r.analysisTemplates[1]!)[0] as unknown as { provider: { prometheus: { query: string } } }).provider.prometheus.query;
+    expect(latency).toContain("histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{pod_template_hash=");
+  });
+});
