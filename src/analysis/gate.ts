@@ -121,9 +121,13 @@ export function rolloutTest(samples: ReadonlyArray<CountSample>, direction: Dire
   return entry.test;
 }
 
+// Hot path (every tick, every gate, millions of times in the benchmark): no closures here, since
+// each closure creation costs an allocation (and a defineProperty under tsx's keepNames).
+function validCounts(c: Counts): boolean {
+  return Number.isFinite(c.events) && Number.isFinite(c.total) && c.events >= 0 && c.total >= 0 && c.events <= c.total;
+}
 function validSample(s: CountSample): boolean {
-  const ok = (c: Counts) => Number.isFinite(c.events) && Number.isFinite(c.total) && c.events >= 0 && c.total >= 0 && c.events <= c.total;
-  return ok(s.canary) && ok(s.baseline);
+  return validCounts(s.canary) && validCounts(s.baseline);
 }
 
 function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateContext): GateVerdict {
@@ -173,26 +177,24 @@ function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateCon
 
   const summary = `${gate.name}: canary ${pct(canaryRate)} vs baseline ${pct(baselineRate)} over ${int(stepCanary.total)} canary requests`;
   const eText = `e-value ${num(statistic)} ${rejected ? ">=" : "<"} ${num(threshold)}`;
-  const out = (verdict: Verdict, reason: string): GateVerdict => ({
-    gate: gate.name,
-    type: gate.type,
-    verdict,
-    reason,
-    evidence: { ...numbers, difference },
-  });
+  const evidence = { ...numbers, difference };
 
   if (rejected && bandDifference > gate.rollbackBand) {
     const scope = enough ? "" : " (whole rollout)";
-    return out("rollback", `${summary}; ${eText} and ${pts(bandDifference)} points${scope} > rollback band ${gate.rollbackBand}`);
+    return verdictOf(gate, "rollback", evidence, `${summary}; ${eText} and ${pts(bandDifference)} points${scope} > rollback band ${gate.rollbackBand}`);
   }
   if (!enough) {
-    return out("hold", `${summary}; need ${int(gate.minSamples)} this step before it may pass; ${eText}`);
+    return verdictOf(gate, "hold", evidence, `${summary}; need ${int(gate.minSamples)} this step before it may pass; ${eText}`);
   }
   if (difference > gate.holdBand) {
-    return out("hold", `${summary}; ${pts(difference)} points > hold band ${gate.holdBand}; ${eText}`);
+    return verdictOf(gate, "hold", evidence, `${summary}; ${pts(difference)} points > hold band ${gate.holdBand}; ${eText}`);
   }
   const note = rejected ? `${eText} but ${pts(bandDifference)} points is within the rollback band ${gate.rollbackBand}` : eText;
-  return out("pass", `${summary}; ${pts(difference)} points within hold band ${gate.holdBand}; ${note}`);
+  return verdictOf(gate, "pass", evidence, `${summary}; ${pts(difference)} points within hold band ${gate.holdBand}; ${note}`);
+}
+
+function verdictOf(gate: ComparisonGate, verdict: Verdict, evidence: GateVerdict["evidence"], reason: string): GateVerdict {
+  return { gate: gate.name, type: gate.type, verdict, reason, ...(evidence ? { evidence } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,32 +257,26 @@ function percentileVerdict(gate: ComparisonGate, samples: PercentileSample[], ct
     checkpointDifference = median(cx) - median(cy);
   }
   const rejected = checkpoint >= 0 && pValue <= lookAlpha;
-  const out = (verdict: Verdict, reason: string): GateVerdict => ({
-    gate: gate.name,
-    type: gate.type,
-    verdict,
-    reason,
-    evidence: { statistic: pValue, threshold: lookAlpha, difference, minutes: paired, ...counts },
-  });
+  const evidence = { statistic: pValue, threshold: lookAlpha, difference, minutes: paired, ...counts };
   const summary = `${gate.name}: canary ${label} median ${ms(sign * median(canary))} vs baseline ${ms(sign * median(baseline))} over ${paired} paired minutes`;
   const pText = checkpoint >= 0 ? `Mann-Whitney p ${num(pValue)} ${rejected ? "<=" : ">"} ${num(lookAlpha)}` : `no Mann-Whitney look before ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes`;
 
   if (rejected && checkpointDifference > gate.rollbackBand) {
-    return out("rollback", `${summary}; ${pText} and ${msDiff(checkpointDifference)} ms > rollback band ${gate.rollbackBand}`);
+    return verdictOf(gate, "rollback", evidence, `${summary}; ${pText} and ${msDiff(checkpointDifference)} ms > rollback band ${gate.rollbackBand}`);
   }
   if (paired < PERCENTILE_MIN_PAIRED_MINUTES) {
-    return out("hold", `${summary}; need ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes before it may pass`);
+    return verdictOf(gate, "hold", evidence, `${summary}; need ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes before it may pass`);
   }
   if (countsKnown === 0) {
-    return out("hold", `${summary}; request counts behind the points are unknown, so minSamples ${int(gate.minSamples)} cannot be checked (supply canaryCount)`);
+    return verdictOf(gate, "hold", evidence, `${summary}; request counts behind the points are unknown, so minSamples ${int(gate.minSamples)} cannot be checked (supply canaryCount)`);
   }
   if (canaryCount < gate.minSamples) {
-    return out("hold", `${summary}; ${int(canaryCount)} canary requests this step, need ${int(gate.minSamples)} before it may pass`);
+    return verdictOf(gate, "hold", evidence, `${summary}; ${int(canaryCount)} canary requests this step, need ${int(gate.minSamples)} before it may pass`);
   }
   if (difference > gate.holdBand) {
-    return out("hold", `${summary}; ${msDiff(difference)} ms > hold band ${gate.holdBand}; ${pText}`);
+    return verdictOf(gate, "hold", evidence, `${summary}; ${msDiff(difference)} ms > hold band ${gate.holdBand}; ${pText}`);
   }
-  return out("pass", `${summary}; ${msDiff(difference)} ms within hold band ${gate.holdBand}; ${pText}`);
+  return verdictOf(gate, "pass", evidence, `${summary}; ${msDiff(difference)} ms within hold band ${gate.holdBand}; ${pText}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,13 +343,20 @@ function msDiff(x: number): string {
 function ms(x: number): string {
   return `${x.toFixed(x >= 100 ? 0 : 1)} ms`;
 }
+/** 12345 -> "12,345" (toLocaleString is slow, and this runs on every tick of every gate). */
 function int(x: number): string {
-  return Math.round(x).toLocaleString("en-US");
+  const digits = String(Math.round(Math.abs(x)));
+  let out = "";
+  for (let i = 0; i < digits.length; i++) {
+    if (i > 0 && (digits.length - i) % 3 === 0) out += ",";
+    out += digits[i];
+  }
+  return x < 0 ? `-${out}` : out;
 }
 function num(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return "0";
   if (x >= 1e6 || x < 1e-3) return x.toExponential(1);
-  if (x >= 100) return Math.round(x).toLocaleString("en-US");
+  if (x >= 100) return int(x);
   return x.toPrecision(2);
 }

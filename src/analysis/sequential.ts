@@ -86,6 +86,8 @@ export class SequentialRateTest {
   private readonly rMinusOne: Float64Array;
   private readonly sums: Float64Array;
   private current = 0;
+  /** Whether `current` reflects every pushed minute (it is computed lazily otherwise). */
+  private fresh = true;
   private max = 0;
   /** Minutes that carried evidence (traffic on both sides and at least one event). */
   informativeMinutes = 0;
@@ -102,6 +104,12 @@ export class SequentialRateTest {
 
   /** log of the mixture e-value after the minutes pushed so far (0 before any evidence). */
   get logEValue(): number {
+    if (!this.fresh) {
+      let top = -Infinity;
+      for (let k = 0; k < this.sums.length; k++) if (this.sums[k]! > top) top = this.sums[k]!;
+      this.current = this.mixture(top);
+      this.fresh = true;
+    }
     return this.current;
   }
 
@@ -131,21 +139,28 @@ export class SequentialRateTest {
     const logR = this.logR;
     const rMinusOne = this.rMinusOne;
     const size = sums.length;
-    // log-sum-exp in one pass with a running maximum (no allocation).
     let top = -Infinity;
-    let acc = 0;
     for (let k = 0; k < size; k++) {
       const s = sums[k]! + canaryEvents * logR[k]! - n * Math.log1p(rho * rMinusOne[k]!);
       sums[k] = s;
-      if (s <= top) acc += Math.exp(s - top);
-      else {
-        acc = acc * Math.exp(top - s) + 1;
-        top = s;
-      }
+      if (s > top) top = s;
     }
-    this.current = this.grid.logWeight + top + Math.log(acc);
-    if (this.current > this.max) this.max = this.current;
     this.informativeMinutes++;
+    // The mixture never exceeds its best component (log E <= max_k s_k), so the K exps of the
+    // log-sum-exp are only needed when the running maximum might move; otherwise defer them.
+    if (top > this.max) {
+      this.current = this.mixture(top);
+      this.fresh = true;
+      if (this.current > this.max) this.max = this.current;
+    } else this.fresh = false;
+  }
+
+  /** log-sum-exp of the components plus the log weight, given their maximum. */
+  private mixture(top: number): number {
+    const sums = this.sums;
+    let acc = 0;
+    for (let k = 0; k < sums.length; k++) acc += Math.exp(sums[k]! - top);
+    return this.grid.logWeight + top + Math.log(acc);
   }
 
   /** Copy the state (to branch a what-if without recomputing the history). */
@@ -153,6 +168,7 @@ export class SequentialRateTest {
     const copy = new SequentialRateTest(this.direction, this.grid);
     copy.sums.set(this.sums);
     copy.current = this.current;
+    copy.fresh = this.fresh;
     copy.max = this.max;
     copy.informativeMinutes = this.informativeMinutes;
     copy.invalidMinutes = this.invalidMinutes;
