@@ -270,7 +270,7 @@ function mappingIssues(fn: () => unknown): Array<{ path: string; message: string
 }
 
 describe("policy features Argo cannot express", () => {
-  const alarm = { type: "alarm", name: "slo", alarms: ["checkout-5xx"] } as const;
+  const alarm = { type: "alarm" as const, name: "slo", alarms: ["checkout-5xx"] };
   test.each<[string, PolicyInput, Partial<RenderInput>, string, RegExp]>([
     ["an alarm gate", { profile: "standard", gates: [{ type: "errorRate" }, alarm] }, {}, "gates[1]", /cannot read CloudWatch alarm state.*ignoreAlarmGates: true/],
     ["a blue-green test share", { strategy: { type: "blueGreen", bake: "10m", testPercent: 5 } }, {}, "strategy.testPercent", /no live traffic to the preview/],
@@ -279,6 +279,28 @@ describe("policy features Argo cannot express", () => {
     ["a Prometheus metric gate whose counter is not a metric name", { profile: "low", gates: [{ ...metricGate, events: "checkout.completed" }] }, { provider: prometheus }, "gates[0].events", /not a Prometheus metric name/],
     ["a Prometheus address that is not a URL", { profile: "low" }, { provider: { ...prometheus, address: "prometheus:9090" } as MetricProvider }, "args.prometheus.address", /http\(s\) URL/],
     ["a Prometheus label that is not a label name", { profile: "low" }, { provider: { ...prometheus, statusLabel: "status-code" } as MetricProvider }, "args.prometheus.statusLabel", /not a Prometheus label name/],
+    [
+      "an audience ring step",
+      {
+        strategy: { type: "canary", steps: [{ ring: "staff", hold: "10m" }, { percent: 10, hold: "10m" }] },
+        rings: [{ name: "staff", match: { headers: [{ name: "x-staff", values: ["1"] }] } }],
+        gates: [{ type: "errorRate" }],
+      },
+      {},
+      "strategy.steps[0].ring",
+      /no header or source routes/,
+    ],
+    [
+      "a Lambda hook",
+      {
+        profile: "low",
+        hookFunctions: { smoke: "arn:aws:lambda:eu-west-1:123456789012:function:smoke" },
+        hooks: [{ name: "smoke", function: "smoke", at: ["beforePromote"] }],
+      },
+      {},
+      "hooks[0]",
+      /express the check as an AnalysisTemplate/,
+    ],
     ["a name that is not a DNS label", { profile: "low" }, { name: "Checkout" }, "name", /lowercase letters/],
   ])("%s is an error naming the field", (_name, policy, extra, path, message) => {
     const issues = mappingIssues(() => render(policy, extra));
@@ -298,6 +320,16 @@ describe("policy features Argo cannot express", () => {
   test("onDrift and weightTotal are ignored with a warning; a clean policy has only the documented approximations", () => {
     const r = render({ profile: "low", onDrift: "rollback", weightTotal: 100 });
     expect(r.warnings.map((w) => w.path)).toEqual(["analysis.alpha", "timeouts.onTimeout", "onDrift", "weightTotal"]);
+  });
+
+  test("a post-promotion bake keeps the old ReplicaSet warm (scaleDownDelaySeconds) with a warning", () => {
+    const r = render({ profile: "low", promotion: { bake: "15m", scaleDown: false } });
+    expect(canaryOf(r).scaleDownDelaySeconds).toBe(900);
+    expect(r.warnings.map((w) => w.path)).toEqual(expect.arrayContaining(["promotion.bake", "promotion.scaleDown"]));
+    expectValid(r);
+    const bg = render({ strategy: { type: "blueGreen", bake: "10m" }, promotion: { bake: "5m" } }, { provider: undefined });
+    expect(bg.rollout.spec.strategy).toMatchObject({ blueGreen: { scaleDownDelaySeconds: 300 } });
+    expectValid(bg);
   });
 
   test("a bad policy is the policy's own error", () => {

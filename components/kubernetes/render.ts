@@ -190,6 +190,31 @@ export function planKubernetes(
     });
   }
 
+  policy.steps.forEach((step, i) => {
+    if (step.ring !== undefined) {
+      errors.push({
+        path: `strategy.steps[${i}].ring`,
+        message: `audience ring "${step.ring}" cannot be expressed: Argo's ALB traffic routing has no header or source routes (setHeaderRoute is not supported for ALB); remove the ring steps for the Kubernetes flavour`,
+      });
+    }
+  });
+  (policy.hooks ?? []).forEach((hook, i) => {
+    errors.push({
+      path: `hooks[${i}]`,
+      message: `hook "${hook.name}" calls a Lambda function, which Argo cannot do; express the check as an AnalysisTemplate (a web or job metric) and list it in analysisTemplates`,
+    });
+  });
+  const promotion = policy.promotion ?? { bakeMs: 0, scaleDown: true };
+  if (promotion.bakeMs > 0) {
+    warnings.push({
+      path: "promotion.bake",
+      message: `maps to scaleDownDelaySeconds (${Math.ceil(promotion.bakeMs / 1000)}): the old ReplicaSet stays warm for the bake so an undo is fast, but no gate guards the bake (Argo's analysis ends at promotion)`,
+    });
+  }
+  if (!promotion.scaleDown) {
+    warnings.push({ path: "promotion.scaleDown", message: "false cannot be expressed: Argo always scales the old ReplicaSet down after scaleDownDelaySeconds" });
+  }
+
   const strategy = policy.strategy === "blueGreen" ? "blueGreen" : "canary";
   if (strategy === "blueGreen") {
     const step = policy.steps[0]!;
@@ -336,6 +361,9 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
 
   const argsFor = (window: string) => analysisArgs(window, v.provider);
   const extra = v.analysisTemplates.map((templateName) => ({ templateName }));
+  const bakeMs = plan.policy.promotion?.bakeMs ?? 0;
+  // The post-promotion bake keeps the old ReplicaSet (and, for blue-green, its pods) warm.
+  const scaleDownDelay = bakeMs > 0 ? { scaleDownDelaySeconds: Math.ceil(bakeMs / 1000) } : {};
   let strategy: Record<string, unknown>;
   if (plan.strategy === "canary") {
     const steps: Array<Record<string, unknown>> = [];
@@ -357,6 +385,7 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
         stableService: first,
         canaryService: second,
         trafficRouting: { alb: { ingress: v.name, servicePort: v.servicePort, rootService: first } },
+        ...scaleDownDelay,
         ...(plan.gates.length > 0
           ? { analysis: { templates: [{ templateName: guardTemplateName(v.name) }], startingStep: 1, args: argsFor(guardWindow) } }
           : {}),
@@ -371,6 +400,7 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
         previewService: second,
         // Approval: no auto-promotion, an operator promotes. Otherwise promote after the bake.
         autoPromotionEnabled: !step.approval,
+        ...scaleDownDelay,
         ...(step.approval ? {} : { autoPromotionSeconds: Math.ceil(step.holdMs / 1000) }),
         ...(extra.length > 0 ? { prePromotionAnalysis: { templates: extra, args: argsFor(argoDuration(step.holdMs)) } } : {}),
       },
