@@ -117,14 +117,18 @@ function instrument(clients: AwsClients) {
   };
 }
 
+let worlds = 0;
+
 export async function createWorld(moto: MotoServer, options: WorldOptions): Promise<World> {
   const name = options.name;
+  // ELB names are limited to 32 characters; a counter keeps them short and unique in one moto.
+  const short = `w${++worlds}-${process.pid}`;
   const clients = createClients({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, maxAttempts: 1 });
   const { subnets, vpc } = await defaultSubnets(moto);
-  const lb = await clients.elbv2.send(new CreateLoadBalancerCommand({ Name: `lb-${name}`, Subnets: subnets.slice(0, 2) }));
+  const lb = await clients.elbv2.send(new CreateLoadBalancerCommand({ Name: `lb-${short}`, Subnets: subnets.slice(0, 2) }));
   const lbArn = lb.LoadBalancers![0]!.LoadBalancerArn!;
   const tg = async (slot: string) =>
-    (await clients.elbv2.send(new CreateTargetGroupCommand({ Name: `${name}-${slot}`, Protocol: "HTTP", Port: 80, VpcId: vpc, TargetType: "ip" }))).TargetGroups![0]!.TargetGroupArn!;
+    (await clients.elbv2.send(new CreateTargetGroupCommand({ Name: `${short}-${slot}`, Protocol: "HTTP", Port: 80, VpcId: vpc, TargetType: "ip" }))).TargetGroups![0]!.TargetGroupArn!;
   const blueTg = await tg("blue");
   const greenTg = await tg("green");
   const stickiness = options.stickiness ? { TargetGroupStickinessConfig: { Enabled: true, DurationSeconds: 300 } } : {};
