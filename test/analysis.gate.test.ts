@@ -10,6 +10,7 @@ import {
   exactBinomialJudgement,
   mixtureLogEValue,
   percentileLookAlpha,
+  sequentialJudgement,
   zTestJudgement,
   type CountSample,
   type GateContext,
@@ -200,6 +201,16 @@ describe("fixed-horizon baselines for the benchmark", () => {
     expect(judge([...bad, ...good], ctx(8, 1), 0.005)).toBe("pass");
     expect(judge(bad, ctx(0), 0.005, "lower")).toBe("pass");
     expect(judge([], ctx(0), 0.005)).toBe("pass");
+  });
+
+  test("sequential judgement: the bare e-process over the whole rollout, no bands", () => {
+    const bad = minutes(0, 8, [15, 300, 6, 5700]);
+    const good = minutes(8, 8, [1, 300, 20, 5700]);
+    expect(sequentialJudgement(bad, ctx(0), 0.005)).toBe("rollback");
+    // Unlike the fixed-horizon judges it remembers the rollout: a later clean step does not undo it.
+    expect(sequentialJudgement([...bad, ...good], ctx(8, 1), 0.005)).toBe("rollback");
+    expect(sequentialJudgement(good, ctx(8, 1), 0.005)).toBe("pass");
+    expect(sequentialJudgement(bad, ctx(0), 0.005, "lower")).toBe("pass");
   });
 });
 

@@ -327,6 +327,20 @@ export function exactBinomialJudgement(
   return exactBinomialTest(canary, baseline, worseWhen) <= alpha ? "rollback" : "pass";
 }
 
+/**
+ * The sequential test alone, in the same shape as the baselines: "rollback" once the whole
+ * rollout's mixture e-value has reached 1/alpha, ignoring bands and minSamples. For comparing
+ * the tests themselves in the benchmark; gates use evaluateComparisonGate.
+ */
+export function sequentialJudgement(
+  samples: ReadonlyArray<CountSample>,
+  _ctx: Pick<GateContext, "stepStartedAt">,
+  alpha: number,
+  worseWhen: Direction = "higher",
+): Judgement {
+  return rolloutTest(samples, worseWhen).maxLogEValue >= -Math.log(alpha) ? "rollback" : "pass";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Formatting for reasons an operator reads.
 
