@@ -14,7 +14,7 @@
  * checkpoints (see percentileVerdict). docs/analysis.md explains the method.
  */
 import type { ComparisonGate } from "../policy/types.js";
-import { SequentialRateTest, type Direction } from "./sequential.js";
+import { SequentialRateTest, type RegressionDirection } from "./sequential.js";
 import { exactBinomialTest, mannWhitneyGreater, twoProportionZTest } from "./stats.js";
 import type { CountSample, Counts, GateContext, GateEvidence, GateVerdict, PercentileSample, Verdict } from "./types.js";
 
@@ -77,7 +77,7 @@ interface CachedTest {
   refs: CountSample[];
   fingerprint: number;
 }
-const cache = new WeakMap<CountSample, Map<Direction, CachedTest>>();
+const cache = new WeakMap<CountSample, Map<RegressionDirection, CachedTest>>();
 
 function fingerprintOf(samples: ReadonlyArray<CountSample>, upTo: number): number {
   let f = 0;
@@ -89,7 +89,7 @@ function fingerprintOf(samples: ReadonlyArray<CountSample>, upTo: number): numbe
 }
 
 /** The sequential test over all samples (the whole rollout), reusing earlier work when it can. */
-export function rolloutTest(samples: ReadonlyArray<CountSample>, direction: Direction): SequentialRateTest {
+export function rolloutTest(samples: ReadonlyArray<CountSample>, direction: RegressionDirection): SequentialRateTest {
   const first = samples[0];
   if (!first) return new SequentialRateTest(direction);
   let byDirection = cache.get(first);
@@ -131,7 +131,7 @@ function validSample(s: CountSample): boolean {
 }
 
 function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateContext): GateVerdict {
-  const direction: Direction = gate.worseWhen;
+  const direction: RegressionDirection = gate.worseWhen;
   const sign = direction === "higher" ? 1 : -1;
   const threshold = 1 / ctx.alpha;
   const logThreshold = -Math.log(ctx.alpha);
@@ -306,7 +306,7 @@ export function zTestJudgement(
   samples: ReadonlyArray<CountSample>,
   ctx: Pick<GateContext, "stepStartedAt">,
   alpha: number,
-  worseWhen: Direction = "higher",
+  worseWhen: RegressionDirection = "higher",
 ): Judgement {
   const { canary, baseline } = stepTotals(samples, ctx.stepStartedAt);
   return twoProportionZTest(canary, baseline, worseWhen) <= alpha ? "rollback" : "pass";
@@ -321,7 +321,7 @@ export function exactBinomialJudgement(
   samples: ReadonlyArray<CountSample>,
   ctx: Pick<GateContext, "stepStartedAt">,
   alpha: number,
-  worseWhen: Direction = "higher",
+  worseWhen: RegressionDirection = "higher",
 ): Judgement {
   const { canary, baseline } = stepTotals(samples, ctx.stepStartedAt);
   return exactBinomialTest(canary, baseline, worseWhen) <= alpha ? "rollback" : "pass";
@@ -336,7 +336,7 @@ export function sequentialJudgement(
   samples: ReadonlyArray<CountSample>,
   _ctx: Pick<GateContext, "stepStartedAt">,
   alpha: number,
-  worseWhen: Direction = "higher",
+  worseWhen: RegressionDirection = "higher",
 ): Judgement {
   return rolloutTest(samples, worseWhen).maxLogEValue >= -Math.log(alpha) ? "rollback" : "pass";
 }

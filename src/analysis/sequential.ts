@@ -71,7 +71,7 @@ export function makeRatioGrid(options: RatioGridOptions = {}): RatioGrid {
 
 export const DEFAULT_GRID: RatioGrid = makeRatioGrid();
 
-export type Direction = "higher" | "lower";
+export type RegressionDirection = "higher" | "lower";
 
 /**
  * Incremental mixture e-process. Push minutes oldest first; read `logEValue` (now) and
@@ -81,7 +81,7 @@ export type Direction = "higher" | "lower";
  */
 export class SequentialRateTest {
   readonly grid: RatioGrid;
-  readonly direction: Direction;
+  readonly direction: RegressionDirection;
   private readonly logR: Float64Array;
   private readonly rMinusOne: Float64Array;
   private readonly sums: Float64Array;
@@ -94,7 +94,7 @@ export class SequentialRateTest {
   /** Minutes skipped because the counts were impossible (negative, non-finite, events > total). */
   invalidMinutes = 0;
 
-  constructor(direction: Direction = "higher", grid: RatioGrid = DEFAULT_GRID) {
+  constructor(direction: RegressionDirection = "higher", grid: RatioGrid = DEFAULT_GRID) {
     this.grid = grid;
     this.direction = direction;
     this.logR = direction === "higher" ? grid.logHigher : grid.logLower;
@@ -189,7 +189,7 @@ export interface MinuteCounts {
 /** log mixture e-value (final and running max) of a sequence of minutes, from scratch. */
 export function mixtureLogEValue(
   minutes: ReadonlyArray<MinuteCounts>,
-  direction: Direction = "higher",
+  direction: RegressionDirection = "higher",
   grid: RatioGrid = DEFAULT_GRID,
 ): { logEValue: number; maxLogEValue: number } {
   const test = new SequentialRateTest(direction, grid);
