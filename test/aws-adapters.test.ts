@@ -1,0 +1,245 @@
+/**
+ * AWS adapters. Traffic and state against moto (real SDK clients over HTTP); the paths moto does
+ * not implement (percentile and trimmed-count statistics, composite alarms, pagination tokens)
+ * with aws-sdk-client-mock, as each test name says.
+ */
+import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
+import { CreateTargetGroupCommand, DescribeRulesCommand, DescribeTargetGroupsCommand, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { createAlarmReader } from "../src/aws/alarms.js";
+import { TrafficShapeError, ValidationError } from "../src/aws/errors.js";
+import { createMetricsReader, MAX_QUERIES_PER_CALL } from "../src/aws/metrics.js";
+import { createStateStore, type ServiceRecord } from "../src/aws/state.js";
+import { createTrafficRouter } from "../src/aws/traffic.js";
+import { ConflictError } from "../src/aws/errors.js";
+import { idleState } from "../src/engine/decide.js";
+import { startMoto, type MotoServer } from "../src/local/moto-server.js";
+import { parsePolicy, type ComparisonGate } from "../src/policy/index.js";
+import { createWorld, MIN, putTraffic, T0, type World } from "./support/moto-world.js";
+
+let moto: MotoServer;
+let w: World;
+beforeAll(async () => {
+  moto = await startMoto();
+  w = await createWorld(moto, { name: "adapters", stickiness: true });
+});
+afterAll(async () => {
+  await moto?.stop();
+});
+// mockClient replaces the send method of every CloudWatchClient, the moto-backed one included.
+const mocks: Array<{ restore(): void }> = [];
+afterEach(() => {
+  for (const m of mocks.splice(0)) m.restore();
+});
+const mockCloudWatch = () => {
+  const m = mockClient(CloudWatchClient);
+  mocks.push(m);
+  return m;
+};
+
+const LB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/0123456789abcdef";
+const TG_A = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-blue/0123456789abcdef";
+const TG_B = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-green/fedcba9876543210";
+
+describe("traffic router against moto", () => {
+  test("listener mode reads and writes weights, keeping stickiness", async () => {
+    const r = createTrafficRouter(w.clients.elbv2, { listenerArn: w.listenerArn, blueTargetGroupArn: w.blueTg, greenTargetGroupArn: w.greenTg });
+    await r.setWeights({ blue: 700, green: 299 });
+    const snap = await r.read();
+    expect(snap.weights).toEqual({ blue: 700, green: 299 });
+    expect(snap.actions[0]!.ForwardConfig!.TargetGroupStickinessConfig).toEqual({ Enabled: true, DurationSeconds: 300 });
+  });
+
+  test("rule mode keeps a third target group and its weight", async () => {
+    const vpc = (await w.clients.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [w.blueTg] }))).TargetGroups![0]!.VpcId!;
+    const third = (await w.clients.elbv2.send(new CreateTargetGroupCommand({ Name: `extra-${process.pid}`, Protocol: "HTTP", Port: 80, VpcId: vpc, TargetType: "ip" }))).TargetGroups![0]!.TargetGroupArn!;
+    await w.clients.elbv2.send(
+      new ModifyRuleCommand({
+        RuleArn: w.ruleArn,
+        Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: w.blueTg, Weight: 900 }, { TargetGroupArn: w.greenTg, Weight: 0 }, { TargetGroupArn: third, Weight: 99 }] } }],
+      }),
+    );
+    const r = createTrafficRouter(w.clients.elbv2, { ruleArn: w.ruleArn, blueTargetGroupArn: w.blueTg, greenTargetGroupArn: w.greenTg });
+    await r.setWeights({ blue: 800, green: 100 });
+    const rule = await w.clients.elbv2.send(new DescribeRulesCommand({ RuleArns: [w.ruleArn] }));
+    expect(rule.Rules![0]!.Actions![0]!.ForwardConfig!.TargetGroups).toEqual([
+      { TargetGroupArn: w.blueTg, Weight: 800 },
+      { TargetGroupArn: w.greenTg, Weight: 100 },
+      { TargetGroupArn: third, Weight: 99 },
+    ]);
+  });
+
+  test.each([
+    [{ blue: 1000, green: 0 }, "weights.blue"],
+    [{ blue: -1, green: 5 }, "weights.blue"],
+    [{ blue: 10, green: 2.5 }, "weights.green"],
+    [{ blue: 0, green: 0 }, "weights"],
+  ])("refuses %o before any call (moto would accept it)", async (weights, field) => {
+    const r = createTrafficRouter(w.clients.elbv2, { listenerArn: w.listenerArn, blueTargetGroupArn: w.blueTg, greenTargetGroupArn: w.greenTg });
+    const from = w.calls.length;
+    const err = await r.setWeights(weights).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(field);
+    expect(w.calls.length).toBe(from);
+  });
+
+  test("refuses malformed or identical target-group ARNs, and both or neither of listener/rule", () => {
+    expect(() => createTrafficRouter(w.clients.elbv2, { listenerArn: w.listenerArn, blueTargetGroupArn: "blue", greenTargetGroupArn: w.greenTg })).toThrow(/blueTargetGroupArn/);
+    expect(() => createTrafficRouter(w.clients.elbv2, { listenerArn: w.listenerArn, blueTargetGroupArn: w.blueTg, greenTargetGroupArn: w.blueTg })).toThrow(/greenTargetGroupArn: must differ/);
+    expect(() => createTrafficRouter(w.clients.elbv2, { listenerArn: w.listenerArn, ruleArn: w.ruleArn, blueTargetGroupArn: w.blueTg, greenTargetGroupArn: w.greenTg })).toThrow(/exactly one/);
+  });
+
+  test("a listener that forwards to neither slot is a TrafficShapeError", async () => {
+    const r = createTrafficRouter(w.clients.elbv2, { listenerArn: w.listenerArn, blueTargetGroupArn: TG_A, greenTargetGroupArn: TG_B });
+    await expect(r.read()).rejects.toBeInstanceOf(TrafficShapeError);
+  });
+});
+
+describe("state store against moto", () => {
+  const policy = parsePolicy({ profile: "low" });
+  const record = (version: number): ServiceRecord => ({ service: "st", version, rollout: idleState(policy), baselineSlot: "blue", killSwitch: false, applied: true, updatedAt: T0 });
+
+  test("conditional writes: the first writer wins, a stale writer gets ConflictError and writes no history", async () => {
+    const store = createStateStore(w.clients.documents, { table: w.config.table, historyTtlDays: 7 });
+    const h = (seq: number) => ({ service: "st", at: T0 + seq, seq, kind: "decision" as const, trigger: "tick", action: "advance", reason: "r" });
+    await store.commit(record(1), 0, [h(1)]);
+    await expect(store.commit(record(1), 0, [h(99)])).rejects.toBeInstanceOf(ConflictError);
+    await store.commit(record(2), 1, [h(2)]);
+    await expect(store.commit(record(2), 1, [h(98)])).rejects.toBeInstanceOf(ConflictError);
+    const history = await store.history("st");
+    expect(history.map((x) => x.seq)).toEqual([2, 1]);
+    expect((await store.get("st"))!.version).toBe(2);
+    expect(await store.markApplied("st", 1)).toBe(false);
+    expect(await store.markApplied("st", 2)).toBe(true);
+    expect((await store.listServices()).map((s) => s.service)).toContain("st");
+  });
+
+  test("history records carry expiresAt = at + TTL days (epoch seconds)", async () => {
+    const store = createStateStore(w.clients.documents, { table: w.config.table, historyTtlDays: 7 });
+    const { QueryCommand } = await import("@aws-sdk/lib-dynamodb");
+    const res = await w.clients.documents.send(new QueryCommand({ TableName: w.config.table, KeyConditionExpression: "pk = :p", ExpressionAttributeValues: { ":p": "service#st" } }));
+    const item = res.Items!.find((i) => String(i.sk).startsWith("history#"))!;
+    expect(item.expiresAt).toBe(Math.floor(Number(item.at) / 1000) + 7 * 86_400);
+    expect(store.table).toBe(w.config.table);
+  });
+});
+
+describe("metrics reader", () => {
+  const policy = parsePolicy({
+    strategy: { type: "canary", steps: [{ percent: 10, hold: "5m" }] },
+    gates: [
+      { type: "errorRate" },
+      { type: "latency", name: "slow", thresholdMs: 500 },
+      { type: "latency", name: "p99", percentile: 99 },
+      { type: "metric", name: "checkout", namespace: "Shop", events: "CheckoutFailed", total: "CheckoutAttempted", worseWhen: "higher", dimensions: { Env: "prod" } },
+    ],
+  });
+  const gates = policy.gates as ComparisonGate[];
+
+  test("error-rate counts from plain Sum queries against moto (PutMetricData), per minute, absent minutes absent", async () => {
+    await putTraffic(w, T0 + 10 * MIN, { blue: { requests: 1000, errors: 3 }, green: { requests: 100, errors: 2 } });
+    await putTraffic(w, T0 + 12 * MIN, { blue: { requests: 800, errors: 0 }, green: { requests: 90, errors: 0 } });
+    const reader = createMetricsReader(w.clients.cloudwatch);
+    const out = await reader.gather({
+      gates: [gates[0]!],
+      loadBalancerArn: w.lbArn,
+      canary: { targetGroupArn: w.greenTg, version: "v2" },
+      baseline: { targetGroupArn: w.blueTg, version: "v1" },
+      start: T0 + 10 * MIN,
+      end: T0 + 13 * MIN + 30_000,
+    });
+    expect(out["error-rate"]).toEqual({
+      kind: "counts",
+      samples: [
+        { start: T0 + 10 * MIN, canary: { total: 100, events: 2 }, baseline: { total: 1000, events: 3 } },
+        { start: T0 + 12 * MIN, canary: { total: 90, events: 0 }, baseline: { total: 800, events: 0 } },
+      ],
+    });
+  });
+
+  test("latency TC(threshold:) and p99, and custom metrics with the version dimension, in one GetMetricData call (aws-sdk-client-mock: moto computes neither percentiles nor trimmed counts)", async () => {
+    const cw = mockCloudWatch();
+    cw.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => ({
+      MetricDataResults: input.MetricDataQueries!.map((q) => {
+        const m = q.MetricStat!;
+        const dims = Object.fromEntries(m.Metric!.Dimensions!.map((d) => [d.Name, d.Value]));
+        const canary = dims.TargetGroup === "targetgroup/shop-green/fedcba9876543210" || dims.Version === "v2";
+        const value = (() => {
+          if (m.Stat === "TC(0.5:)") return canary ? 30 : 40;
+          if (m.Stat === "SampleCount") return canary ? 100 : 1000;
+          if (m.Stat === "p99") return canary ? 0.42 : 0.31;
+          if (m.Metric!.MetricName === "CheckoutFailed") return canary ? 2 : 5;
+          if (m.Metric!.MetricName === "CheckoutAttempted") return canary ? 50 : 500;
+          return canary ? 100 : 1000;
+        })();
+        return { Id: q.Id, Timestamps: [new Date(T0 + MIN), new Date(T0)], Values: [value, value], StatusCode: "Complete" };
+      }),
+    }));
+    const reader = createMetricsReader(cw as unknown as CloudWatchClient);
+    const out = await reader.gather({ gates, loadBalancerArn: LB, canary: { targetGroupArn: TG_B, version: "v2" }, baseline: { targetGroupArn: TG_A, version: "v1" }, start: T0, end: T0 + 2 * MIN });
+    expect(cw.commandCalls(GetMetricDataCommand)).toHaveLength(1);
+    const queries = cw.commandCalls(GetMetricDataCommand)[0]!.args[0].input.MetricDataQueries!;
+    expect(new Set(queries.map((q) => q.MetricStat!.Stat))).toEqual(new Set(["Sum", "SampleCount", "TC(0.5:)", "p99"]));
+    const custom = queries.find((q) => q.MetricStat!.Metric!.Namespace === "Shop" && q.MetricStat!.Metric!.Dimensions!.some((d) => d.Value === "v2"))!;
+    expect(custom.MetricStat!.Metric!.Dimensions).toEqual(expect.arrayContaining([{ Name: "Env", Value: "prod" }, { Name: "Version", Value: "v2" }]));
+    // RequestCount for two sides is asked once each even though two gates use it.
+    const requestCounts = queries.filter((q) => q.MetricStat!.Metric!.MetricName === "RequestCount");
+    expect(requestCounts).toHaveLength(2);
+
+    expect(out.slow).toEqual({ kind: "counts", samples: [T0, T0 + MIN].map((start) => ({ start, canary: { total: 100, events: 30 }, baseline: { total: 1000, events: 40 } })) });
+    expect(out.p99).toEqual({ kind: "percentiles", samples: [T0, T0 + MIN].map((start) => ({ start, canary: 420, baseline: 310, canaryCount: 100, baselineCount: 1000 })) });
+    expect(out.checkout).toEqual({ kind: "counts", samples: [T0, T0 + MIN].map((start) => ({ start, canary: { total: 50, events: 2 }, baseline: { total: 500, events: 5 } })) });
+  });
+
+  test("more than 500 queries are split into calls of at most 500, following NextToken (aws-sdk-client-mock)", async () => {
+    const cw = mockCloudWatch();
+    let calls = 0;
+    cw.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => {
+      calls += 1;
+      const paged = !input.NextToken && calls === 1;
+      return { MetricDataResults: input.MetricDataQueries!.slice(0, paged ? 1 : undefined).map((q) => ({ Id: q.Id, Timestamps: [new Date(T0)], Values: [1] })), ...(paged ? { NextToken: "more" } : {}) };
+    });
+    const many: ComparisonGate[] = Array.from({ length: 130 }, (_, i) => ({ ...(gates[3] as ComparisonGate), name: `m${i}`, events: `E${i}` }) as ComparisonGate);
+    const reader = createMetricsReader(cw as unknown as CloudWatchClient);
+    const out = await reader.gather({ gates: many, loadBalancerArn: LB, canary: { targetGroupArn: TG_B, version: "v2" }, baseline: { targetGroupArn: TG_A, version: "v1" }, start: T0, end: T0 + MIN });
+    const sizes = cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.MetricDataQueries!.length);
+    // 130 gates x 2 sides x (events) + 2 shared totals = 262 -> one batch, paged once.
+    expect(sizes.every((n) => n <= MAX_QUERIES_PER_CALL)).toBe(true);
+    expect(cw.commandCalls(GetMetricDataCommand)[1]!.args[0].input.NextToken).toBe("more");
+    expect(Object.keys(out)).toHaveLength(130);
+
+    const wide: ComparisonGate[] = Array.from({ length: 300 }, (_, i) => ({ ...(gates[3] as ComparisonGate), name: `w${i}`, events: `E${i}`, total: `T${i}` }) as ComparisonGate);
+    cw.resetHistory();
+    calls = 10;
+    await reader.gather({ gates: wide, loadBalancerArn: LB, canary: { targetGroupArn: TG_B, version: "v2" }, baseline: { targetGroupArn: TG_A, version: "v1" }, start: T0, end: T0 + MIN });
+    expect(cw.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.MetricDataQueries!.length)).toEqual([500, 500, 200]);
+  });
+});
+
+describe("alarm reader", () => {
+  test("states by name against moto; an unknown alarm is absent", async () => {
+    const reader = createAlarmReader(w.clients.cloudwatch);
+    expect(await reader.states([w.alarmName, "no-such-alarm"])).toEqual({ [w.alarmName]: "OK" });
+  });
+
+  test("composite alarms and NextToken pagination, 100 names per call (aws-sdk-client-mock: moto has no composite alarms)", async () => {
+    const cw = mockCloudWatch();
+    cw.on(DescribeAlarmsCommand).callsFake((input: { AlarmNames: string[]; NextToken?: string }) => {
+      const names = input.AlarmNames;
+      const half = input.NextToken ? names.slice(names.length / 2) : names.slice(0, names.length / 2);
+      return {
+        MetricAlarms: half.filter((n) => !n.startsWith("composite")).map((n) => ({ AlarmName: n, StateValue: "OK" })),
+        CompositeAlarms: half.filter((n) => n.startsWith("composite")).map((n) => ({ AlarmName: n, StateValue: "ALARM" })),
+        ...(input.NextToken ? {} : { NextToken: "page2" }),
+      };
+    });
+    const names = [...Array.from({ length: 149 }, (_, i) => `a${i}`), "composite-budget"];
+    const states = await createAlarmReader(cw as unknown as CloudWatchClient).states(names);
+    expect(Object.keys(states)).toHaveLength(150);
+    expect(states["composite-budget"]).toBe("ALARM");
+    const calls = cw.commandCalls(DescribeAlarmsCommand).map((c) => c.args[0].input);
+    expect(calls.map((c) => c.AlarmNames!.length)).toEqual([100, 100, 50, 50]);
+    expect(calls[0]!.AlarmTypes).toEqual(["MetricAlarm", "CompositeAlarm"]);
+  });
+});
