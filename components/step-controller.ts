@@ -1,0 +1,460 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as cloudwatch from "@pulumi/aws/cloudwatch/index.js";
+import * as dynamodb from "@pulumi/aws/dynamodb/index.js";
+import * as iam from "@pulumi/aws/iam/index.js";
+import * as lambda from "@pulumi/aws/lambda/index.js";
+import * as sns from "@pulumi/aws/sns/index.js";
+import {
+  ArgsError,
+  check,
+  checked,
+  checkInteger,
+  checkNonEmpty,
+  defaultControllerBundlePath,
+  parseArn,
+  plain,
+  requireExactlyOne,
+  withTags,
+} from "./internal.js";
+
+export interface StepControllerArgs {
+  /**
+   * Service name the controller reports under (logs, metrics, events, the state table's keys).
+   * @default the component name
+   */
+  serviceName?: pulumi.Input<string>;
+  /** The validated RolloutPolicy as JSON (ProgressiveService passes its merged policy here). */
+  policyJson: pulumi.Input<string>;
+  /**
+   * ARN of the listener whose default action the controller owns (listener mode). Exactly one of
+   * listenerArn or ruleArn.
+   * @default undefined
+   */
+  listenerArn?: pulumi.Input<string>;
+  /**
+   * ARN of the listener rule the controller owns (rule mode on a shared listener). Exactly one of
+   * listenerArn or ruleArn.
+   * @default undefined
+   */
+  ruleArn?: pulumi.Input<string>;
+  /** ARN of the load balancer (the controller reads its metrics). */
+  loadBalancerArn: pulumi.Input<string>;
+  /** ARN of the blue slot's target group. */
+  blueTargetGroupArn: pulumi.Input<string>;
+  /** ARN of the green slot's target group. */
+  greenTargetGroupArn: pulumi.Input<string>;
+  /** ARNs of the gate alarms; their state changes to ALARM invoke the controller at once. At least one. */
+  gateAlarmArns: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Names of alarms whose ALARM sets the global freeze (the error-budget burn alarms).
+   * @default []
+   */
+  freezeAlarmNames?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * ARN of the EventBridge bus that receives every decision as an event.
+   * @default the account's default bus (in the load balancer's region)
+   */
+  eventBusArn?: pulumi.Input<string>;
+  /**
+   * ARN of the ECS cluster of the slot services, when the controller owns the slots' contents.
+   * Set all three ecs* fields or none.
+   * @default undefined
+   */
+  ecsClusterArn?: pulumi.Input<string>;
+  /**
+   * ARN of the blue slot's ECS service.
+   * @default undefined
+   */
+  ecsBlueServiceArn?: pulumi.Input<string>;
+  /**
+   * ARN of the green slot's ECS service.
+   * @default undefined
+   */
+  ecsGreenServiceArn?: pulumi.Input<string>;
+  /**
+   * How often the controller evaluates the current step (an EventBridge schedule expression).
+   * @default "rate(1 minute)"
+   */
+  scheduleExpression?: pulumi.Input<string>;
+  /**
+   * Retention of the controller's log group, in days.
+   * @default 30
+   */
+  logRetentionDays?: pulumi.Input<number>;
+  /**
+   * Lambda memory in MB.
+   * @default 256
+   */
+  memorySize?: pulumi.Input<number>;
+  /**
+   * Lambda timeout in seconds.
+   * @default 60
+   */
+  timeoutSeconds?: pulumi.Input<number>;
+  /**
+   * Path of the esbuild bundle of the controller (built by `npm run build`). Shipped as `index.mjs`.
+   * @default "<rollgate package>/dist/lambda/controller.mjs"
+   */
+  codePath?: pulumi.Input<string>;
+  /**
+   * Extra actions (SNS topic ARNs) for the controller's own error and throttle alarms, in addition
+   * to its notification topic.
+   * @default []
+   */
+  alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Extra tags.
+   * @default {}
+   */
+  tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/** Plain-value checks of StepControllerArgs; throws ArgsError naming the field. */
+export function validateStepControllerArgs(args: StepControllerArgs): "listener" | "rule" {
+  const c = "StepController";
+  for (const f of ["policyJson", "loadBalancerArn", "blueTargetGroupArn", "greenTargetGroupArn", "gateAlarmArns"] as const) {
+    if (args[f] === undefined) throw new ArgsError(`${c}: ${f} is required`);
+  }
+  requireExactlyOne(
+    c,
+    { listenerArn: args.listenerArn, ruleArn: args.ruleArn },
+    "pass the listener (listener mode) or the rule (a rule on a shared listener) the controller may modify",
+  );
+  const policy = plain(args.policyJson);
+  if (policy !== undefined) {
+    try {
+      JSON.parse(policy);
+    } catch {
+      throw new ArgsError(`${c}: policyJson must be JSON (a RolloutPolicy; ProgressiveService builds it for you)`);
+    }
+  }
+  const ecs = { ecsClusterArn: args.ecsClusterArn, ecsBlueServiceArn: args.ecsBlueServiceArn, ecsGreenServiceArn: args.ecsGreenServiceArn };
+  const ecsSet = Object.entries(ecs).filter(([, v]) => v !== undefined);
+  if (ecsSet.length !== 0 && ecsSet.length !== 3) {
+    const missing = Object.keys(ecs).filter((k) => ecs[k as keyof typeof ecs] === undefined);
+    throw new ArgsError(`${c}: set all of ecsClusterArn, ecsBlueServiceArn and ecsGreenServiceArn or none; missing ${missing.join(", ")}`);
+  }
+  const alarms = plain(args.gateAlarmArns);
+  if (alarms !== undefined && alarms.length === 0) {
+    throw new ArgsError(`${c}: gateAlarmArns must name at least one alarm (an empty list would match every alarm in the account)`);
+  }
+  const schedule = plain(args.scheduleExpression);
+  checkNonEmpty(c, "scheduleExpression", schedule, 'a schedule expression such as "rate(1 minute)"');
+  if (schedule !== undefined && !/^(rate|cron)\(.+\)$/.test(schedule)) {
+    throw new ArgsError(`${c}: scheduleExpression must be "rate(...)" or "cron(...)", got ${JSON.stringify(schedule)}`);
+  }
+  const retention = plain(args.logRetentionDays);
+  if (retention !== undefined && !RETENTION_DAYS.includes(retention)) {
+    throw new ArgsError(`${c}: logRetentionDays must be one of CloudWatch's values (${RETENTION_DAYS.join(", ")}), got ${JSON.stringify(retention)}`);
+  }
+  checkInteger(c, "memorySize", plain(args.memorySize), 128, 10240, " MB");
+  checkInteger(c, "timeoutSeconds", plain(args.timeoutSeconds), 3, 900, " seconds");
+  return args.listenerArn !== undefined ? "listener" : "rule";
+}
+
+export interface IamStatement {
+  Sid: string;
+  Effect: "Allow";
+  Action: string[];
+  Resource: string | string[];
+}
+
+export interface ControllerPolicyTargets {
+  /** The listener or rule ARN the controller may modify. */
+  trafficArn: string;
+  mode: "listener" | "rule";
+  blueTargetGroupArn: string;
+  greenTargetGroupArn: string;
+  tableArn: string;
+  topicArn: string;
+  logGroupArn: string;
+  /** The bus decisions go to: the given one, or the account's default bus. */
+  eventBusArn: string;
+  ecsServiceArns?: [string, string];
+}
+
+/** The controller's least-privilege policy: every write is scoped to its own resources. */
+export function controllerPolicyStatements(t: ControllerPolicyTargets): IamStatement[] {
+  const statements: IamStatement[] = [
+    {
+      Sid: "ShiftTraffic",
+      Effect: "Allow",
+      Action: [t.mode === "listener" ? "elasticloadbalancing:ModifyListener" : "elasticloadbalancing:ModifyRule"],
+      Resource: t.trafficArn,
+    },
+    {
+      // Describe* calls of ELBv2 support no resource-level permissions: "*" is the only valid resource.
+      Sid: "ReadTraffic",
+      Effect: "Allow",
+      Action: [
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetHealth",
+      ],
+      Resource: "*",
+    },
+    {
+      // Read-only. GetMetricData has no resource-level permissions; DescribeAlarms is read-only
+      // and the policy may name alarms created outside this stack (KPI alarms).
+      Sid: "ReadSignals",
+      Effect: "Allow",
+      Action: ["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"],
+      Resource: "*",
+    },
+    {
+      Sid: "State",
+      Effect: "Allow",
+      Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+      Resource: t.tableArn,
+    },
+    { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: t.topicArn },
+    {
+      Sid: "Logs",
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: `${t.logGroupArn.replace(/:\*$/, "")}:*`,
+    },
+  ];
+  statements.push({ Sid: "Events", Effect: "Allow", Action: ["events:PutEvents"], Resource: t.eventBusArn });
+  if (t.ecsServiceArns !== undefined) {
+    statements.push({
+      Sid: "SlotServices",
+      Effect: "Allow",
+      Action: ["ecs:DescribeServices", "ecs:UpdateService"],
+      Resource: [...t.ecsServiceArns],
+    });
+  }
+  return statements;
+}
+
+/**
+ * The step controller: the Lambda (an esbuild bundle, never closure serialization), its
+ * least-privilege role, the tick schedule, the alarm-state rule, the DynamoDB state table, the
+ * SNS notification topic, its log group, and alarms on its own errors and throttles.
+ */
+export class StepController extends pulumi.ComponentResource {
+  public readonly functionName: pulumi.Output<string>;
+  public readonly functionArn: pulumi.Output<string>;
+  public readonly roleArn: pulumi.Output<string>;
+  public readonly tableName: pulumi.Output<string>;
+  public readonly tableArn: pulumi.Output<string>;
+  public readonly topicArn: pulumi.Output<string>;
+  public readonly logGroupName: pulumi.Output<string>;
+  /** Names of the controller's own error and throttle alarms. */
+  public readonly errorAlarmNames: pulumi.Output<string[]>;
+
+  constructor(name: string, args: StepControllerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("rollgate:index:StepController", name, {}, opts);
+    let mode: "listener" | "rule" = "listener";
+    check(this, () => {
+      mode = validateStepControllerArgs(args);
+    });
+    const tags = withTags(args.tags, {});
+    const childOpts = { parent: this };
+
+    const table = new dynamodb.Table(
+      `${name}-state`,
+      {
+        billingMode: "PAY_PER_REQUEST",
+        hashKey: "pk",
+        rangeKey: "sk",
+        attributes: [
+          { name: "pk", type: "S" },
+          { name: "sk", type: "S" },
+        ],
+        ttl: { attributeName: "expiresAt", enabled: true },
+        pointInTimeRecovery: { enabled: true },
+        serverSideEncryption: { enabled: true },
+        tags,
+      },
+      childOpts,
+    );
+    // Not SSE with the AWS-managed key: CloudWatch alarms cannot publish to such a topic.
+    const topic = new sns.Topic(`${name}-notifications`, { tags }, childOpts);
+    const logGroup = new cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: args.logRetentionDays ?? 30, tags }, childOpts);
+
+    const role = new iam.Role(
+      `${name}-role`,
+      {
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+        }),
+        tags,
+      },
+      childOpts,
+    );
+    const trafficArn = (mode === "listener" ? args.listenerArn : args.ruleArn)!;
+    const optionalArns = pulumi.all([args.eventBusArn, args.ecsBlueServiceArn, args.ecsGreenServiceArn]);
+    const policyDoc = pulumi
+      .all([trafficArn, args.blueTargetGroupArn, args.greenTargetGroupArn, table.arn, topic.arn, logGroup.arn, args.loadBalancerArn, optionalArns])
+      .apply(([traffic, blue, green, tableArn, topicArn, logGroupArn, lbArn, [bus, ecsBlue, ecsGreen]]) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: controllerPolicyStatements({
+            trafficArn: traffic,
+            mode,
+            blueTargetGroupArn: blue,
+            greenTargetGroupArn: green,
+            tableArn,
+            topicArn,
+            logGroupArn,
+            eventBusArn: bus ?? checked(this, () => defaultEventBusArn(lbArn)),
+            ...(ecsBlue !== undefined && ecsGreen !== undefined ? { ecsServiceArns: [ecsBlue, ecsGreen] as [string, string] } : {}),
+          }),
+        }),
+      );
+    const rolePolicy = new iam.RolePolicy(`${name}-policy`, { role: role.id, policy: policyDoc }, childOpts);
+
+    const env: Record<string, pulumi.Input<string>> = {
+      ROLLGATE_SERVICE: args.serviceName ?? name,
+      ROLLGATE_POLICY: args.policyJson,
+      ROLLGATE_TABLE: table.name,
+      [mode === "listener" ? "ROLLGATE_LISTENER_ARN" : "ROLLGATE_RULE_ARN"]: trafficArn,
+      ROLLGATE_BLUE_TARGET_GROUP_ARN: args.blueTargetGroupArn,
+      ROLLGATE_GREEN_TARGET_GROUP_ARN: args.greenTargetGroupArn,
+      ROLLGATE_LOAD_BALANCER_ARN: args.loadBalancerArn,
+      ROLLGATE_TOPIC_ARN: topic.arn,
+    };
+    if (args.eventBusArn !== undefined) env.ROLLGATE_EVENT_BUS = args.eventBusArn;
+    if (args.freezeAlarmNames !== undefined) {
+      const freeze = pulumi.output(args.freezeAlarmNames).apply((n) => n.join(","));
+      // An empty variable would read as "one alarm named ''"; leave it out instead.
+      if ((plain(args.freezeAlarmNames)?.length ?? 1) > 0) env.ROLLGATE_FREEZE_ALARMS = freeze;
+    }
+    if (args.ecsClusterArn !== undefined) {
+      env.ROLLGATE_ECS_CLUSTER_ARN = args.ecsClusterArn;
+      env.ROLLGATE_ECS_BLUE_SERVICE = args.ecsBlueServiceArn!;
+      env.ROLLGATE_ECS_GREEN_SERVICE = args.ecsGreenServiceArn!;
+    }
+
+    const codePath = args.codePath ?? defaultControllerBundlePath();
+    const fn = new lambda.Function(
+      `${name}-function`,
+      {
+        runtime: "nodejs22.x",
+        handler: "index.handler",
+        architectures: ["arm64"],
+        code: pulumi.output(codePath).apply((p) => new pulumi.asset.AssetArchive({ "index.mjs": new pulumi.asset.FileAsset(p) })),
+        role: role.arn,
+        memorySize: args.memorySize ?? 256,
+        timeout: args.timeoutSeconds ?? 60,
+        environment: { variables: env },
+        loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+        tags,
+      },
+      // The role must carry its policy before the first invocation, not just exist.
+      { parent: this, dependsOn: [rolePolicy] },
+    );
+
+    const tick = new cloudwatch.EventRule(
+      `${name}-tick`,
+      { description: "rollgate: evaluate the current rollout step", scheduleExpression: args.scheduleExpression ?? "rate(1 minute)", tags },
+      childOpts,
+    );
+    const alarmRule = new cloudwatch.EventRule(
+      `${name}-alarms`,
+      {
+        description: "rollgate: a gate alarm went to ALARM; evaluate now instead of at the next tick",
+        eventPattern: pulumi.output(args.gateAlarmArns).apply((arns) =>
+          checked(this, () => {
+            if (arns.length === 0) throw new ArgsError("StepController: gateAlarmArns must name at least one alarm (an empty list would match every alarm in the account)");
+            return JSON.stringify(alarmStatePattern(arns));
+          }),
+        ),
+        tags,
+      },
+      childOpts,
+    );
+    for (const [suffix, rule] of [["tick", tick], ["alarms", alarmRule]] as const) {
+      new cloudwatch.EventTarget(`${name}-${suffix}`, { rule: rule.name, arn: fn.arn }, childOpts);
+      new lambda.Permission(
+        `${name}-${suffix}`,
+        { action: "lambda:InvokeFunction", function: fn.name, principal: "events.amazonaws.com", sourceArn: rule.arn },
+        childOpts,
+      );
+    }
+
+    const ownActions = pulumi.all([topic.arn, pulumi.output(args.alarmActions ?? [])]).apply(([t, extra]) => [t, ...extra]);
+    const errorAlarm = new cloudwatch.MetricAlarm(
+      `${name}-errors`,
+      {
+        alarmDescription: "rollgate controller invocations failed: rollouts are not being driven (and rollbacks may not fire).",
+        namespace: "AWS/Lambda",
+        metricName: "Errors",
+        dimensions: { FunctionName: fn.name },
+        statistic: "Sum",
+        period: 60,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: 0,
+        // No invocations in a minute means no errors in it; the schedule invokes every minute.
+        treatMissingData: "notBreaching",
+        alarmActions: ownActions,
+        okActions: ownActions,
+        tags,
+      },
+      childOpts,
+    );
+    const throttleAlarm = new cloudwatch.MetricAlarm(
+      `${name}-throttles`,
+      {
+        alarmDescription: "rollgate controller invocations were throttled: ticks and alarm events are being dropped.",
+        namespace: "AWS/Lambda",
+        metricName: "Throttles",
+        dimensions: { FunctionName: fn.name },
+        statistic: "Sum",
+        period: 60,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+        alarmActions: ownActions,
+        okActions: ownActions,
+        tags,
+      },
+      childOpts,
+    );
+
+    this.functionName = fn.name;
+    this.functionArn = fn.arn;
+    this.roleArn = role.arn;
+    this.tableName = table.name;
+    this.tableArn = table.arn;
+    this.topicArn = topic.arn;
+    this.logGroupName = logGroup.name;
+    this.errorAlarmNames = pulumi.all([errorAlarm.name, throttleAlarm.name]);
+    this.registerOutputs({
+      functionName: this.functionName,
+      functionArn: this.functionArn,
+      roleArn: this.roleArn,
+      tableName: this.tableName,
+      tableArn: this.tableArn,
+      topicArn: this.topicArn,
+      logGroupName: this.logGroupName,
+      errorAlarmNames: this.errorAlarmNames,
+    });
+  }
+}
+
+/** EventBridge pattern: the given alarms entering ALARM. */
+export function alarmStatePattern(alarmArns: string[]): Record<string, unknown> {
+  return {
+    source: ["aws.cloudwatch"],
+    "detail-type": ["CloudWatch Alarm State Change"],
+    resources: alarmArns,
+    detail: { state: { value: ["ALARM"] } },
+  };
+}
+
+/**
+ * The default event bus of the load balancer's account and region: where the controller puts its
+ * events when ROLLGATE_EVENT_BUS is unset. Derived from the ARN so no lookup is needed.
+ */
+export function defaultEventBusArn(loadBalancerArn: string): string {
+  const p = parseArn(loadBalancerArn);
+  if (!p || !p.region || !p.account) throw new ArgsError(`StepController: loadBalancerArn must be a load balancer ARN, got ${JSON.stringify(loadBalancerArn)}`);
+  return `arn:${p.partition}:events:${p.region}:${p.account}:event-bus/default`;
+}
