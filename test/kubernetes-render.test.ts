@@ -69,10 +69,50 @@ function schemaErrors(obj: K8sObject): string[] {
   return out;
 }
 
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+
+/**
+ * The checks Argo's controller adds on top of the schema (analysisutil.ValidateMetric): count at
+ * least failureLimit and inconclusiveLimit, an interval when count > 1, parseable durations,
+ * exactly one provider, unique metric names in every analysis run a step or the background creates.
+ */
+function argoMetricErrors(r: { rollout: K8sObject; analysisTemplates: K8sObject[] }): string[] {
+  const out: string[] = [];
+  const metricsByTemplate = new Map<string, Array<Record<string, unknown>>>();
+  for (const t of r.analysisTemplates) {
+    const metrics = t.spec.metrics as Array<Record<string, unknown>>;
+    metricsByTemplate.set(t.metadata.name, metrics);
+    for (const m of metrics) {
+      const count = (m.count as number | undefined) ?? 0;
+      if (count > 0 && count < ((m.failureLimit as number | undefined) ?? 0)) out.push(`${m.name}: count must be >= failureLimit`);
+      if (count > 0 && count < ((m.inconclusiveLimit as number | undefined) ?? 0)) out.push(`${m.name}: count must be >= inconclusiveLimit`);
+      if (count > 1 && !m.interval) out.push(`${m.name}: interval must be specified when count > 1`);
+      if (m.interval !== undefined && !GO_DURATION.test(m.interval as string)) out.push(`${m.name}: invalid interval ${m.interval}`);
+      if (Object.keys(m.provider as object).length !== 1) out.push(`${m.name}: exactly one provider`);
+    }
+  }
+  const strategy = r.rollout.spec.strategy as { canary?: { steps: Steps; analysis?: { templates: Array<{ templateName: string }> } } };
+  const runs = [
+    ...(strategy.canary?.steps ?? []).filter((s) => s.analysis).map((s) => (s.analysis as { templates: Array<{ templateName: string }> }).templates),
+    ...(strategy.canary?.analysis ? [strategy.canary.analysis.templates] : []),
+  ];
+  for (const templates of runs) {
+    const names = templates.flatMap((t) => (metricsByTemplate.get(t.templateName) ?? []).map((m) => m.name as string));
+    if (new Set(names).size !== names.length) out.push(`duplicate metric names in one run: ${names.join(", ")}`);
+    for (const t of templates) if (!metricsByTemplate.has(t.templateName) && !t.templateName.endsWith("-smoke")) out.push(`unknown template ${t.templateName}`);
+  }
+  for (const s of strategy.canary?.steps ?? []) {
+    const duration = (s.pause as { duration?: string } | undefined)?.duration;
+    if (duration !== undefined && !GO_DURATION.test(duration)) out.push(`pause duration ${duration} is not a Go duration`);
+  }
+  return out;
+}
+
 function expectValid(r: { rollout: K8sObject; analysisTemplates: K8sObject[] }): void {
   for (const obj of [r.rollout, ...r.analysisTemplates]) {
     expect(schemaErrors(obj), `${obj.kind} ${obj.metadata.name}`).toEqual([]);
   }
+  expect(argoMetricErrors(r)).toEqual([]);
 }
 
 const cloudWatch: MetricProvider = {
@@ -144,6 +184,24 @@ describe("rendered objects pass the Argo Rollouts CRD schemas", () => {
     canary.stableSerivce = canary.stableService;
     delete canary.stableService;
     expect(schemaErrors(bad).join("\n")).toMatch(/\/spec\/strategy\/canary must NOT have additional properties.*stableSerivce/);
+  });
+
+  test("negative: Argo's own metric checks catch a bad combination", () => {
+    const r = render({ profile: "standard" });
+    const bad = structuredClone(r);
+    const metric = (bad.analysisTemplates[0]!.spec.metrics as Array<Record<string, unknown>>)[0]!;
+    metric.count = 3;
+    delete metric.interval;
+    metric.inconclusiveLimit = 5;
+    (bad.analysisTemplates[1]!.spec.metrics as Array<Record<string, unknown>>)[0]!.name = "error-rate";
+    expect(argoMetricErrors(bad)).toEqual([
+      "error-rate: count must be >= inconclusiveLimit",
+      "error-rate: interval must be specified when count > 1",
+      "duplicate metric names in one run: error-rate, error-rate",
+      "duplicate metric names in one run: error-rate, error-rate",
+      "duplicate metric names in one run: error-rate, error-rate",
+      "duplicate metric names in one run: error-rate, error-rate",
+    ]);
   });
 
   test("negative: the validator catches wrong types, int-or-string misuse and missing required fields", () => {
@@ -301,6 +359,8 @@ describe("policy features Argo cannot express", () => {
       "hooks[0]",
       /express the check as an AnalysisTemplate/,
     ],
+    ["an analysis interval that is not a Go duration", { profile: "low" }, { analysisInterval: "1 minute" }, "args.analysisInterval", /Go duration/],
+    ["a negative guard failure limit", { profile: "low" }, { guardFailureLimit: -1 }, "args.guardFailureLimit", /0 or more/],
     ["a name that is not a DNS label", { profile: "low" }, { name: "Checkout" }, "name", /lowercase letters/],
   ])("%s is an error naming the field", (_name, policy, extra, path, message) => {
     const issues = mappingIssues(() => render(policy, extra));

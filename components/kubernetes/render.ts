@@ -127,6 +127,8 @@ export interface ArgoPlan {
 }
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+/** What Go's time.ParseDuration (and so Argo's interval fields) accepts, without a sign. */
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 /** Longest base name: Service names are DNS labels (63) and get `-preview` or `-gate-<gate>` appended. */
 const MAX_NAME = 40;
 
@@ -296,6 +298,12 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
     if (!/^https?:\/\/[^/\s]+/.test(input.provider.address)) {
       errors.push({ path: "args.prometheus.address", message: `"${input.provider.address}" must be an http(s) URL, e.g. http://prometheus-server.monitoring:80` });
     }
+  }
+  if (input.analysisInterval !== undefined && !GO_DURATION.test(input.analysisInterval)) {
+    errors.push({ path: "args.analysisInterval", message: `"${input.analysisInterval}" must be a Go duration such as "30s", "1m" or "1m30s"` });
+  }
+  if (input.guardFailureLimit !== undefined && !(Number.isInteger(input.guardFailureLimit) && input.guardFailureLimit >= 0)) {
+    errors.push({ path: "args.guardFailureLimit", message: `${input.guardFailureLimit} must be a whole number, 0 or more` });
   }
   if (errors.length > 0) throw new ArgoMappingError(errors);
 
