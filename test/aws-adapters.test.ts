@@ -4,7 +4,9 @@
  * with aws-sdk-client-mock, as each test name says.
  */
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type GetMetricDataCommandInput } from "@aws-sdk/client-cloudwatch";
-import { CreateTargetGroupCommand, DescribeRulesCommand, DescribeTargetGroupsCommand, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { CreateTargetGroupCommand, DescribeRulesCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { createSlotDeployer } from "../src/aws/ecs.js";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { createAlarmReader } from "../src/aws/alarms.js";
@@ -241,5 +243,19 @@ describe("alarm reader", () => {
     const calls = cw.commandCalls(DescribeAlarmsCommand).map((c) => c.args[0].input);
     expect(calls.map((c) => c.AlarmNames!.length)).toEqual([100, 100, 50, 50]);
     expect(calls[0]!.AlarmTypes).toEqual(["MetricAlarm", "CompositeAlarm"]);
+  });
+});
+
+describe("ECS slot deployer", () => {
+  test("target health is ready only when every target is healthy (aws-sdk-client-mock: moto reports every registered target healthy)", async () => {
+    const elb = mockClient(ElasticLoadBalancingV2Client);
+    mocks.push(elb);
+    const deployer = createSlotDeployer({ ecs: new ECSClient({ region: "us-east-1" }), elbv2: elb as unknown as ElasticLoadBalancingV2Client }, { clusterArn: "arn:aws:ecs:us-east-1:123456789012:cluster/c" });
+    const states = (...s: string[]) => ({ TargetHealthDescriptions: s.map((State, i) => ({ Target: { Id: `10.0.0.${i}` }, TargetHealth: { State } })) }) as never;
+    elb.on(DescribeTargetHealthCommand).resolvesOnce(states("initial", "healthy")).resolvesOnce(states("healthy", "unhealthy")).resolvesOnce(states()).resolvesOnce(states("healthy", "healthy"));
+    expect(await deployer.targetHealth(TG_B)).toMatchObject({ ready: false, healthy: 1, total: 2, states: { initial: 1, healthy: 1 } });
+    expect((await deployer.targetHealth(TG_B)).ready).toBe(false);
+    expect((await deployer.targetHealth(TG_B)).ready).toBe(false);
+    expect(await deployer.targetHealth(TG_B)).toMatchObject({ ready: true, healthy: 2, total: 2 });
   });
 });
