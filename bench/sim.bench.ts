@@ -230,6 +230,32 @@ async function main(): Promise<void> {
   out.push(table("6. Controller compute per decision: decide() = engine plus analysis, A/A 100 rps (microseconds)", ["policy", "decisions timed", "median", "p99", "max"], cRows));
   json.compute = cJson;
 
+  // Targets (ours, measured here, never asserted in tests).
+  const tRows: string[][] = [];
+  const tJson: Record<string, unknown>[] = [];
+  const target = (name: string, policy: string, value: number, limit: number, show: (x: number) => string, better: "below" | "above" = "below") => {
+    const met = better === "below" ? value <= limit : value >= limit;
+    const by = better === "below" ? value / limit : limit / Math.max(value, 1e-12);
+    tRows.push([name, policy, show(value), `${better === "below" ? "<=" : ">="} ${show(limit)}`, met ? "met" : `missed (x${by === Infinity ? "inf" : by.toFixed(2)})`]);
+    tJson.push({ target: name, policy, value, limit, met });
+  };
+  const bad = (key: string, rps: number, policy: PolicyName) => (json.badReleases as Array<Record<string, any>>).find((r) => r.regression.startsWith(key) && r.rps === rps && r.policy === policy)!;
+  const aaOf = (scenario: string, policy: string) => (json.falseRollbacks as Array<Record<string, any>>).find((r) => r.scenario === scenario && r.policy === policy)!;
+  const presets = POLICY_NAMES.filter((p) => p.startsWith("rollgate"));
+  for (const p of presets) target("false rollbacks per rollout (A/A 100 rps, incidents)", p, aaOf("aa-100rps", p).falseRollbackRate, 0.01, (x) => pct(x, 2));
+  for (const p of presets) target("0.1->0.6 % @100 rps: p90 exposed requests", p, bad("0.1 % -> 0.6", 100, p).exposedRequests.p90, 2500, (x) => fmt(x, 0));
+  for (const p of presets) target("0.1->0.6 % @100 rps: p90 excess errors", p, bad("0.1 % -> 0.6", 100, p).excessErrors.p90, 15, (x) => fmt(x, 1));
+  for (const rps of RPS) for (const p of presets) target(`20 % regression @${rps} rps: median detection (min)`, p, bad("0.1 % -> 20", rps, p).detectionMin.median, 3, (x) => fmt(x, 1));
+  for (const r of REGRESSIONS) for (const rps of RPS) for (const p of presets) target(`${r.label} @${rps} rps: stopped before 25 %`, p, bad(r.label, rps, p).stoppedBefore25Rate, 0.95, (x) => pct(x, 1), "above");
+  for (const r of REGRESSIONS) for (const rps of RPS) for (const p of presets) target(`${r.label} @${rps} rps: p90 exposure / CodeDeploy p90`, p, bad(r.label, rps, p).exposureVsCodeDeploy.p90, 0.2, (x) => fmt(x, 3));
+  for (const p of presets) {
+    const a = aaOf("aa-100rps", p);
+    target("good release @100 rps: p90 time to 100 % / hold total", p, a.timeTo100Min.p90 / a.plannedHoldMin, 1.1, (x) => fmt(x, 2));
+  }
+  target("issue 3: 0.6 % vs 0.1 % @100 rps, 1 % first step: median rollback (min)", "rollgate standard", bad("0.1 % -> 0.6", 100, "rollgate standard").detectionMin.median, 15, (x) => fmt(x, 1));
+  out.push(table("Targets", ["target", "policy", "measured", "target", "verdict"], tRows));
+  json.targets = tJson;
+
   const wall = (performance.now() - t0) / 1000;
   const simMs = [...merged.values()].reduce((s, g) => s + g.wallMs, 0);
   const sims = [...merged.values()].reduce((s, g) => s + g.runs, 0);

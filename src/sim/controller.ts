@@ -55,6 +55,8 @@ export interface SimController {
   wake(now: number, world: WorldView): TimelineDecision[];
   weights(): Weights;
   status(): ControllerStatus;
+  /** True when only an operator can move the rollout on (paused by a timeout, drift or by hand). */
+  awaitingOperator?(): boolean;
   reason(): string;
   /** Per-gate values of one minute, for the timeline. */
   gateValues(m: MinuteData): Record<string, GateMinute>;
@@ -259,6 +261,10 @@ export class RollgateController implements SimController {
       default:
         return "progressing";
     }
+  }
+
+  awaitingOperator(): boolean {
+    return this.state.phase === "paused" && this.state.pause?.reason !== "approval";
   }
 
   reason(): string {

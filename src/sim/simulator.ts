@@ -273,7 +273,9 @@ export function runSimulation(controller: SimController, scenarioIn: Scenario, s
       m++;
       break;
     }
-    if (st === "paused" && scenario.approvals === "never" && !scenario.observeUntilHorizon) {
+    // Nobody resumes a paused rollout here: stop, unless the exposure window must run to its end
+    // (a paused canary is still guarded, and still serves its share).
+    if (st === "paused" && (controller.awaitingOperator?.() || scenario.approvals === "never") && !scenario.observeUntilHorizon) {
       m++;
       break;
     }
