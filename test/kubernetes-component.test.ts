@@ -193,6 +193,7 @@ describe("KubernetesProgressiveService", () => {
     ["both metric providers", () => new mod.KubernetesProgressiveService("bad2", { policy: { profile: "low" }, image: "x", cloudWatch, prometheus: { address: "http://p:9090" } }), /exactly one of cloudWatch or prometheus/],
     ["no metric provider for comparison gates", () => new mod.KubernetesProgressiveService("bad3", { policy: { profile: "low" }, image: "x" }), /args\.cloudWatch: the policy has comparison gates \(error-rate\)/],
     ["an invalid policy", () => new mod.KubernetesProgressiveService("bad4", { policy: { profile: "low", strategy: { type: "canary", steps: [{ percent: 120, hold: "5m" }] } }, image: "x", cloudWatch }), /strategy\.steps\[0\]\.percent: must be below 100/],
+    ["a policy given as an Output", () => new mod.KubernetesProgressiveService("bad6", { policy: pulumi.output({ profile: "low" }) as unknown as PolicyInput, image: "x", cloudWatch }), /policy must be a plain value, not an Output/],
     ["a missing CRD folder", () => new mod.KubernetesProgressiveService("bad5", { policy: { profile: "low" }, image: "x", cloudWatch, installCrds: true, crdDirectory: "/nonexistent" }), /installCrds: cannot read \/nonexistent\/rollout-crd\.yaml; set crdDirectory/],
   ])("%s fails at construction with the field and the fix", (_name, make, message) => {
     expect(make).toThrow(message);

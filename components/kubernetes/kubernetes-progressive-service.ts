@@ -331,6 +331,12 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
     if (args.policy === undefined) {
       throw new pulumi.ResourceError("policy is required: a RolloutPolicy such as { profile: \"standard\" }", this);
     }
+    if (pulumi.Output.isInstance(args.policy) || args.policy instanceof Promise) {
+      throw new pulumi.ResourceError(
+        "policy must be a plain value, not an Output or a Promise: the AnalysisTemplates to create follow from it; read the policy file synchronously (e.g. yaml.parse(readFileSync(...)))",
+        this,
+      );
+    }
     try {
       return planKubernetes(name, args.policy, args.cloudWatch ? "cloudWatch" : args.prometheus ? "prometheus" : undefined, {
         ignoreAlarmGates: args.ignoreAlarmGates ?? false,
