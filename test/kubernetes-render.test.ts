@@ -638,5 +638,9 @@ describe("queries", () => {
     expect(q).toMatch(/and on\(\) \(sum\(increase\(checkout_requests_total\{pod_template_hash="\{\{args\.canary-hash\}\}", namespace="shop"\}\[\{\{args\.window\}\}\]\)\) >= 200\)/);
     const latency = (metricsOf(r.analysisTemplates[1]!)[0] as unknown as { provider: { prometheus: { query: string } } }).provider.prometheus.query;
     expect(latency).toContain("histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{pod_template_hash=");
+    const threshold = (ms: number) =>
+      (metricsOf(render({ profile: "low", gates: [{ type: "latency", thresholdMs: ms }] }, { provider: prometheus }).analysisTemplates[0]!)[0] as unknown as { provider: { prometheus: { query: string } } }).provider.prometheus.query;
+    expect(threshold(500)).toContain('le="0.5"');
+    expect(threshold(1000)).toContain('le=~"1|1.0"');
   });
 });

@@ -268,8 +268,10 @@ export function prometheusQuery(gate: ComparisonGate, n: PromNames): string {
     case "latency": {
       const count = (side: Side) => inc(`${n.durationMetric}_count`, matchers(n, side));
       if (gate.mode === "threshold") {
-        const le = quote(num(gate.thresholdMs! / 1000));
-        const fast = (side: Side) => inc(`${n.durationMetric}_bucket`, matchers(n, side, [`le=${le}`]));
+        // The bucket bound as exporters write it: Go clients "1", Python clients "1.0".
+        const seconds = num(gate.thresholdMs! / 1000);
+        const le = Number.isInteger(gate.thresholdMs! / 1000) ? `le=~${quote(`${seconds}|${seconds}.0`)}` : `le=${quote(seconds)}`;
+        const fast = (side: Side) => inc(`${n.durationMetric}_bucket`, matchers(n, side, [le]));
         const slowShare = (side: Side) => `(1 - ${fast(side)} / ${count(side)})`;
         return guarded(`100 * (${slowShare("canary")} - ${slowShare("stable")})`, count("canary"), count("stable"), gate.minSamples);
       }
