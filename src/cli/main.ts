@@ -1,4 +1,5 @@
 /** Entry of the `rollgate` bin: the real process's io, exit code from `run`. */
+import "./quiet-warnings.js";
 import { processIo } from "./io.js";
 import { run } from "./program.js";
 

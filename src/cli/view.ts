@@ -184,7 +184,7 @@ export function renderStatus(view: ServiceView, style: Style): string {
   if (!r) return `${style.bold(view.service)}: no rollout recorded in this table yet (the controller writes one at the first release)\n`;
   const s = r.rollout;
   const lines: Array<[string, string]> = [
-    ["release", `${s.release.stable} -> ${s.release.canary}  ${style.dim(`(rollout ${s.rolloutId}, started ${fmtTime(s.startedAt)})`)}`],
+    ["release", `${s.release.stable || "(none)"} -> ${s.release.canary}  ${style.dim(`(rollout ${s.rolloutId}, started ${fmtTime(s.startedAt)})`)}`],
     ["phase", phaseLine(view, style)],
     ["weights", weightsLine(view, style)],
   ];
@@ -210,7 +210,7 @@ export function renderServiceList(records: ServiceRecord[], freeze: FreezeRecord
       style[PHASE_STYLE[s.phase] ?? "bold"](s.phase),
       isActive(s) && s.phase !== "promoted" ? String(s.stepIndex + 1) : "-",
       fmtPercent(s.weights.canary, total),
-      `${s.release.stable} -> ${s.release.canary}`,
+      `${s.release.stable || "(none)"} -> ${s.release.canary}`,
       r.killSwitch ? style.red("on") : "off",
       fmtAgo(now - r.updatedAt),
     ];
@@ -230,7 +230,7 @@ export function renderWatchFrame(view: ServiceView, style: Style, options: { wid
   }
   const s = r.rollout;
   const total = s.weights.stable + s.weights.canary;
-  out.push(`  ${s.release.stable} -> ${style.bold(s.release.canary)}  ${phaseLine(view, style)}`);
+  out.push(`  ${s.release.stable || "(none)"} -> ${style.bold(s.release.canary)}  ${phaseLine(view, style)}`);
   const barWidth = Math.max(20, width - 30);
   out.push(`  canary  [${style.cyan(bar(total ? s.weights.canary / total : 0, barWidth))}] ${fmtPercent(s.weights.canary, total)}`);
   const step = view.policy?.steps[s.stepIndex];

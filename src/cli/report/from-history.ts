@@ -55,7 +55,9 @@ export async function reportFromHistory(input: HistoryReportInput): Promise<Repo
   if (!first || !last) throw new Error(`no history records for rollout ${input.rolloutId}`);
   const terminal = last.phase === "promoted" || last.phase === "rolled-back" || last.phase === "aborted";
   const start = Math.floor(first.at / MINUTE) * MINUTE;
-  const end = Math.max(start + 2 * MINUTE, terminal ? last.at + 2 * MINUTE : input.now);
+  // Gate values only while this rollout owned the canary slot: the next release reuses it.
+  const windowEnd = terminal ? last.at : input.now;
+  const end = Math.max(start + 2 * MINUTE, windowEnd + MINUTE);
   const weights: ReportData["weights"] = [];
   for (const r of records) {
     if (!r.weights) continue;
@@ -76,19 +78,19 @@ export async function reportFromHistory(input: HistoryReportInput): Promise<Repo
           canary: { targetGroupArn: tg(baselineSlot === "blue" ? "green" : "blue"), version: first.release.canary },
           baseline: { targetGroupArn: tg(baselineSlot), version: first.release.stable },
           start,
-          end: end + MINUTE,
+          end: windowEnd + MINUTE,
         })
       : {};
     gates = comparisons.map((g) => ({
       name: g.name,
       unit: g.type === "latency" && g.mode === "percentile" ? "ms" : "%",
       label: gateLabel(g),
-      points: seriesOf(evidence[g.name]).filter((p) => p.t >= start && p.t < end),
+      points: seriesOf(evidence[g.name]).filter((p) => p.t >= start && p.t < windowEnd),
     }));
   }
   const release = first.release;
   return {
-    title: `${input.service}: ${release ? `${release.stable} -> ${release.canary}` : input.rolloutId}`,
+    title: `${input.service}: ${release ? `${release.stable || "(none)"} -> ${release.canary}` : input.rolloutId}`,
     subtitle: `rollout ${input.rolloutId}, ${new Date(start).toISOString().slice(0, 16).replace("T", " ")}Z; ${last.reason}`,
     start,
     end,
