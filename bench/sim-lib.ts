@@ -5,14 +5,18 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { parsePolicy } from "../src/policy/index.js";
-import { controllerFor, runSimulation, type Scenario, type SimPolicy } from "../src/sim/index.js";
+import { parsePolicy, PRESETS } from "../src/policy/index.js";
+import { controllerFor, runSimulation, type AlarmSpec, type Scenario, type SimPolicy } from "../src/sim/index.js";
+
+/** Canary 5XX rate more than 5 points above the baseline's in one minute (metric math across both target groups). */
+export const DIFF_ALARM: AlarmSpec = { name: "canary-5xx-vs-baseline", metric: "errorRateDifference", threshold: 0.05, datapointsToAlarm: 1, evaluationPeriods: 1 };
 
 export const POLICY_NAMES = [
   "rollgate low",
   "rollgate standard",
   "rollgate high",
   "rollgate default",
+  "rollgate standard + alarm",
   "CodeDeploy canary 10%/5m",
   "Argo-style 1/5/25/50",
   "Flagger-style step 10",
@@ -37,6 +41,9 @@ export function policyByName(name: PolicyName): SimPolicy {
       return parsePolicy({ profile: "high" });
     case "rollgate default":
       return parsePolicy(defaultPolicyInput());
+    case "rollgate standard + alarm":
+      // The standard preset plus an alarm gate on a canary-minus-baseline 5XX alarm: the fast path.
+      return parsePolicy({ profile: "standard", gates: [...(PRESETS.standard.gates ?? []), { type: "alarm", name: "canary-5xx", alarms: [DIFF_ALARM.name] }] });
     case "CodeDeploy canary 10%/5m":
       return { kind: "codedeploy" };
     case "Argo-style 1/5/25/50":
@@ -53,10 +60,12 @@ export function policyByName(name: PolicyName): SimPolicy {
 /** Shared incidents: one every four hours on average, 2-8 minutes, +1..5 % errors on both groups. */
 export const INCIDENTS = { perHour: 0.25, minutes: [2, 8] as [number, number], extraErrorRate: [0.01, 0.05] as [number, number] };
 
+// Every scenario carries the comparison alarm; only a policy with a gate naming it subscribes to its events.
+const alarms = [DIFF_ALARM];
 export const SCENARIOS: Record<string, Scenario> = {
-  "aa-100rps": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, incidents: INCIDENTS },
-  "aa-100rps-no-incidents": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001 },
-  "aa-10rps-overdispersed": { rps: 10, baselineErrorRate: 0.001, canaryErrorRate: 0.001, incidents: INCIDENTS, overdispersion: 20 },
+  "aa-100rps": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, incidents: INCIDENTS, alarms },
+  "aa-100rps-no-incidents": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, alarms },
+  "aa-10rps-overdispersed": { rps: 10, baselineErrorRate: 0.001, canaryErrorRate: 0.001, incidents: INCIDENTS, overdispersion: 20, alarms },
 };
 for (const rps of [10, 100, 1000]) {
   for (const [label, rate] of [["0.6pct", 0.006], ["20pct", 0.2]] as const) {
@@ -66,6 +75,7 @@ for (const rps of [10, 100, 1000]) {
       canaryErrorRate: rate,
       regressionAtMinute: 0,
       incidents: INCIDENTS,
+      alarms,
       observeUntilHorizon: true,
       horizonMinutes: 120,
     };

@@ -43,7 +43,7 @@ function jobs(): Job[] {
     }
   }
   // Longest first keeps both threads busy to the end.
-  const weight = (j: Job) => (j.policy === "rollgate default" || j.policy === "rollgate high" || j.policy === "rollgate standard" ? 2 : 1) * (j.scenario.startsWith("aa") ? 2 : 1);
+  const weight = (j: Job) => (j.policy.startsWith("rollgate") && j.policy !== "rollgate low" ? 2 : 1) * (j.scenario.startsWith("aa") ? 2 : 1);
   return out.sort((a, b) => weight(b) - weight(a));
 }
 
@@ -235,8 +235,8 @@ async function main(): Promise<void> {
   const tJson: Record<string, unknown>[] = [];
   const target = (name: string, policy: string, value: number, limit: number, show: (x: number) => string, better: "below" | "above" = "below") => {
     const met = better === "below" ? value <= limit : value >= limit;
-    const by = better === "below" ? value / limit : limit / Math.max(value, 1e-12);
-    tRows.push([name, policy, show(value), `${better === "below" ? "<=" : ">="} ${show(limit)}`, met ? "met" : `missed (x${by === Infinity ? "inf" : by.toFixed(2)})`]);
+    const miss = better === "below" ? `missed (x${(value / limit).toFixed(2)})` : `missed (by ${(100 * (limit - value)).toFixed(1)} points)`;
+    tRows.push([name, policy, show(value), `${better === "below" ? "<=" : ">="} ${show(limit)}`, met ? "met" : Number.isNaN(value) ? "missed (none promoted)" : miss]);
     tJson.push({ target: name, policy, value, limit, met });
   };
   const bad = (key: string, rps: number, policy: PolicyName) => (json.badReleases as Array<Record<string, any>>).find((r) => r.regression.startsWith(key) && r.rps === rps && r.policy === policy)!;

@@ -318,8 +318,14 @@ function evaluateAlarms(
       const mm = minutes[i]!;
       if (revealedAt(mm, revealed) === false) continue;
       const c = mm.traffic.canary;
-      if (!c.hasData) continue;
-      const value = a.metric === "canaryErrorRate" ? c.http5xxCount / c.requestCount : (c.latencyMs["p99"] ?? 0);
+      const b = mm.traffic.baseline;
+      if (!c.hasData || (a.metric === "errorRateDifference" && !b.hasData)) continue;
+      const value =
+        a.metric === "canaryErrorRate"
+          ? c.http5xxCount / c.requestCount
+          : a.metric === "errorRateDifference"
+            ? c.http5xxCount / c.requestCount - b.http5xxCount / b.requestCount
+            : (c.latencyMs["p99"] ?? 0);
       if (value > a.threshold) breaching++;
     }
     const next: AlarmState = breaching >= mNeeded ? "ALARM" : "OK";

@@ -25,8 +25,13 @@ export interface IncidentModel {
  */
 export interface AlarmSpec {
   name: string;
-  /** canaryErrorRate: HTTPCode_Target_5XX_Count / RequestCount (a fraction); canaryLatencyP99: p99 TargetResponseTime in ms. */
-  metric: "canaryErrorRate" | "canaryLatencyP99";
+  /**
+   * canaryErrorRate: HTTPCode_Target_5XX_Count / RequestCount of the canary (a fraction);
+   * errorRateDifference: canary minus baseline error rate (metric math across the two target
+   * groups, a fraction; a minute without both sides is missing); canaryLatencyP99: p99
+   * TargetResponseTime in ms.
+   */
+  metric: "canaryErrorRate" | "errorRateDifference" | "canaryLatencyP99";
   /** Breaching when the value is greater than this. */
   threshold: number;
   /** M. @default 1 */
