@@ -4,7 +4,7 @@
  * figure and writes bench/results/sim.json.
  *
  *   npm run bench                 # every benchmark
- *   npx tsx bench/sim.bench.ts    # this one; SIM_RUNS=200 for a quick look
+ *   npm run bench:sim             # this one; SIM_RUNS=200 for a quick look
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
