@@ -90,7 +90,7 @@ const cases: Case[] = [
     evidence: counts(minutes(0, 10, [150, 100_000, 100, 100_000])),
     ctx: ctx(),
     verdict: "pass",
-    reason: /\+0\.05 points within hold band .* >= 200 but \+0\.05 points is within the rollback band/,
+    reason: /\+0\.05 points within hold band 0\.1; e-value .* >= 200 but \+0\.05 points within rollback band 0\.25/,
   },
   { name: "significant, between hold and rollback band -> hold", gate: errorGate, evidence: counts(minutes(0, 10, [300, 100_000, 100, 100_000])), ctx: ctx(), verdict: "hold", reason: /\+0\.20 points > hold band 0\.1/ },
   {
@@ -101,7 +101,7 @@ const cases: Case[] = [
     verdict: "hold",
     reason: /\+0\.32 points > hold band 0\.1; e-value .* < 200/,
   },
-  { name: "worseWhen lower: conversion drop -> rollback", gate: conversionGate, evidence: counts(minutes(0, 10, [6, 300, 285, 5700])), ctx: ctx(), verdict: "rollback", reason: /\+3\.00 points > rollback band 1/ },
+  { name: "worseWhen lower: conversion drop -> rollback", gate: conversionGate, evidence: counts(minutes(0, 10, [6, 300, 285, 5700])), ctx: ctx(), verdict: "rollback", reason: /-3\.00 points < -1 \(rollback band; lower is worse\)/ },
   { name: "worseWhen lower: conversion up -> pass", gate: conversionGate, evidence: counts(minutes(0, 10, [24, 300, 285, 5700])), ctx: ctx(), verdict: "pass" },
   { name: "worseWhen lower: higher events are not a regression", gate: { ...errorGate, worseWhen: "lower" }, evidence: counts(minutes(0, 8, [15, 300, 6, 5700])), ctx: ctx(), verdict: "pass" },
   {
@@ -142,6 +142,11 @@ describe("count gate verdicts", () => {
     expect(v.evidence).toMatchObject({ threshold: 200, canary: { events: 120, total: 2400 }, baseline: { events: 48, total: 45600 }, minutes: 8 });
     expect(v.evidence!.statistic!).toBeGreaterThanOrEqual(200);
     expect(v.evidence!.difference!).toBeCloseTo(100 * (120 / 2400 - 48 / 45600), 9);
+  });
+
+  test("evidence.difference is canary minus baseline whatever the direction", () => {
+    const v = evaluateComparisonGate(conversionGate, counts(minutes(0, 10, [6, 300, 285, 5700])), ctx());
+    expect(v.evidence!.difference!).toBeCloseTo(2 - 5, 9);
   });
 
   test("the test accumulates across steps: evidence from step 1 counts in step 2", () => {

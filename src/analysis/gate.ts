@@ -177,20 +177,20 @@ function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateCon
 
   const summary = `${gate.name}: canary ${pct(canaryRate)} vs baseline ${pct(baselineRate)} over ${int(stepCanary.total)} canary requests`;
   const eText = `e-value ${num(statistic)} ${rejected ? ">=" : "<"} ${num(threshold)}`;
-  const evidence = { ...numbers, difference };
+  const evidence = { ...numbers, difference: sign * difference };
 
   if (rejected && bandDifference > gate.rollbackBand) {
     const scope = enough ? "" : " (whole rollout)";
-    return verdictOf(gate, "rollback", evidence, `${summary}; ${eText} and ${pts(bandDifference)} points${scope} > rollback band ${gate.rollbackBand}`);
+    return verdictOf(gate, "rollback", evidence, `${summary}; ${eText} and ${beyond(sign, bandDifference, "points" + scope, "rollback band", gate.rollbackBand)}`);
   }
   if (!enough) {
     return verdictOf(gate, "hold", evidence, `${summary}; need ${int(gate.minSamples)} this step before it may pass; ${eText}`);
   }
   if (difference > gate.holdBand) {
-    return verdictOf(gate, "hold", evidence, `${summary}; ${pts(difference)} points > hold band ${gate.holdBand}; ${eText}`);
+    return verdictOf(gate, "hold", evidence, `${summary}; ${beyond(sign, difference, "points", "hold band", gate.holdBand)}; ${eText}`);
   }
-  const note = rejected ? `${eText} but ${pts(bandDifference)} points is within the rollback band ${gate.rollbackBand}` : eText;
-  return verdictOf(gate, "pass", evidence, `${summary}; ${pts(difference)} points within hold band ${gate.holdBand}; ${note}`);
+  const note = rejected ? `${eText} but ${inside(sign, bandDifference, "points", "rollback band", gate.rollbackBand)}` : eText;
+  return verdictOf(gate, "pass", evidence, `${summary}; ${inside(sign, difference, "points", "hold band", gate.holdBand)}; ${note}`);
 }
 
 function verdictOf(gate: ComparisonGate, verdict: Verdict, evidence: GateVerdict["evidence"], reason: string): GateVerdict {
@@ -257,12 +257,12 @@ function percentileVerdict(gate: ComparisonGate, samples: PercentileSample[], ct
     checkpointDifference = median(cx) - median(cy);
   }
   const rejected = checkpoint >= 0 && pValue <= lookAlpha;
-  const evidence = { statistic: pValue, threshold: lookAlpha, difference, minutes: paired, ...counts };
+  const evidence = { statistic: pValue, threshold: lookAlpha, difference: sign * difference, minutes: paired, ...counts };
   const summary = `${gate.name}: canary ${label} median ${ms(sign * median(canary))} vs baseline ${ms(sign * median(baseline))} over ${paired} paired minutes`;
   const pText = checkpoint >= 0 ? `Mann-Whitney p ${num(pValue)} ${rejected ? "<=" : ">"} ${num(lookAlpha)}` : `no Mann-Whitney look before ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes`;
 
   if (rejected && checkpointDifference > gate.rollbackBand) {
-    return verdictOf(gate, "rollback", evidence, `${summary}; ${pText} and ${msDiff(checkpointDifference)} ms > rollback band ${gate.rollbackBand}`);
+    return verdictOf(gate, "rollback", evidence, `${summary}; ${pText} and ${beyond(sign, checkpointDifference, "ms", "rollback band", gate.rollbackBand)}`);
   }
   if (paired < PERCENTILE_MIN_PAIRED_MINUTES) {
     return verdictOf(gate, "hold", evidence, `${summary}; need ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes before it may pass`);
@@ -274,9 +274,9 @@ function percentileVerdict(gate: ComparisonGate, samples: PercentileSample[], ct
     return verdictOf(gate, "hold", evidence, `${summary}; ${int(canaryCount)} canary requests this step, need ${int(gate.minSamples)} before it may pass`);
   }
   if (difference > gate.holdBand) {
-    return verdictOf(gate, "hold", evidence, `${summary}; ${msDiff(difference)} ms > hold band ${gate.holdBand}; ${pText}`);
+    return verdictOf(gate, "hold", evidence, `${summary}; ${beyond(sign, difference, "ms", "hold band", gate.holdBand)}; ${pText}`);
   }
-  return verdictOf(gate, "pass", evidence, `${summary}; ${msDiff(difference)} ms within hold band ${gate.holdBand}; ${pText}`);
+  return verdictOf(gate, "pass", evidence, `${summary}; ${inside(sign, difference, "ms", "hold band", gate.holdBand)}; ${pText}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,6 +353,19 @@ function pts(x: number): string {
 }
 function msDiff(x: number): string {
   return `${x >= 0 ? "+" : ""}${x.toFixed(Math.abs(x) >= 100 ? 0 : 1)}`;
+}
+/**
+ * "+0.52 points > rollback band 0.25"; for worseWhen "lower" the raw (canary minus baseline)
+ * difference is shown, "-3.00 points < -1 (rollback band; lower is worse)". `worse` is the
+ * difference in the worse direction (positive = worse).
+ */
+function beyond(sign: number, worse: number, unit: string, band: string, value: number): string {
+  const shown = unit.startsWith("ms") ? msDiff(sign * worse) : pts(sign * worse);
+  return sign > 0 ? `${shown} ${unit} > ${band} ${value}` : `${shown} ${unit} < -${value} (${band}; lower is worse)`;
+}
+function inside(sign: number, worse: number, unit: string, band: string, value: number): string {
+  const shown = unit.startsWith("ms") ? msDiff(sign * worse) : pts(sign * worse);
+  return sign > 0 ? `${shown} ${unit} within ${band} ${value}` : `${shown} ${unit} within ${band} ${value} (lower is worse)`;
 }
 function ms(x: number): string {
   return `${x.toFixed(x >= 100 ? 0 : 1)} ms`;
