@@ -5,9 +5,8 @@
  * The 2,000-run benchmark lives with the simulator (bench/); this one stays fast.
  */
 import { describe, expect, test } from "vitest";
-import { binomial, rng, runAa, runDetection, simulateRollout, STANDARD_ERROR_GATE, STANDARD_LADDER } from "../src/analysis/calibrate.js";
-import { evaluateComparisonGate, mannWhitneyGreater, mixtureLogEValue, requiredCanaryRequests, type CountSample, type PercentileSample } from "../src/analysis/index.js";
-import type { LatencyGate } from "../src/policy/types.js";
+import { binomial, rng, runAa, runDetection, runPercentileAa, simulateRollout, STANDARD_ERROR_GATE, STANDARD_LADDER } from "../src/analysis/calibrate.js";
+import { mixtureLogEValue, requiredCanaryRequests, type CountSample } from "../src/analysis/index.js";
 
 describe("A/A (identical canary), standard ladder, 100 rps, 0.1 % errors, alpha 0.005", () => {
   test("the gate rolls back at most 1 of 200 rollouts; per-minute z and exact tests roll back many", () => {
@@ -43,34 +42,10 @@ describe("A/A (identical canary), standard ladder, 100 rps, 0.1 % errors, alpha 
 
 describe("percentile gate (Mann-Whitney at checkpoints), A/A", () => {
   test("checked every minute over 3 steps of 20 minutes, it stays under alpha; a naive per-minute p-value does not", () => {
-    const gate: LatencyGate = { type: "latency", name: "latency", mode: "percentile", percentile: 99, holdBand: 50, rollbackBand: 0, minSamples: 1, onMissingData: "hold", worseWhen: "higher" };
-    const alpha = 0.2;
-    const runs = 300;
-    let gateRollbacks = 0;
-    let naiveRollbacks = 0;
-    for (let run = 0; run < runs; run++) {
-      const rand = rng(4242 + run);
-      const samples: PercentileSample[] = [];
-      let gateFired = false;
-      let naiveFired = false;
-      for (let step = 0; step < 3; step++) {
-        const stepStartedAt = step * 20 * 60_000;
-        for (let m = 0; m < 20; m++) {
-          const minute = step * 20 + m;
-          // Same distribution on both sides (log-normal-ish p99 points), no ties.
-          samples.push({ start: minute * 60_000, canary: 300 * Math.exp(0.2 * (rand() - 0.5)), baseline: 300 * Math.exp(0.2 * (rand() - 0.5)), canaryCount: 100, baselineCount: 9900 });
-          const v = evaluateComparisonGate(gate, { kind: "percentiles", samples }, { now: (minute + 1) * 60_000, rolloutStartedAt: 0, stepStartedAt, stepIndex: step, alpha });
-          if (v.verdict === "rollback") gateFired = true;
-          const stepPoints = samples.slice(step * 20);
-          if (stepPoints.length >= 3 && mannWhitneyGreater(stepPoints.map((p) => p.canary!), stepPoints.map((p) => p.baseline!)).pValue <= alpha) naiveFired = true;
-        }
-      }
-      if (gateFired) gateRollbacks++;
-      if (naiveFired) naiveRollbacks++;
-    }
-    expect(gateRollbacks / runs).toBeLessThanOrEqual(alpha);
-    expect(naiveRollbacks).toBeGreaterThan(2 * gateRollbacks);
-    expect(naiveRollbacks / runs).toBeGreaterThan(alpha);
+    const r = runPercentileAa({ runs: 300, alpha: 0.2 });
+    expect(r.gate / r.runs).toBeLessThanOrEqual(0.2);
+    expect(r.naive).toBeGreaterThan(2 * r.gate);
+    expect(r.naive / r.runs).toBeGreaterThan(0.2);
   });
 });
 

@@ -8,7 +8,8 @@
 import { fileURLToPath } from "node:url";
 import type { ComparisonGate } from "../policy/types.js";
 import { evaluateComparisonGate, exactBinomialJudgement, zTestJudgement } from "./gate.js";
-import type { CountSample, GateVerdict } from "./types.js";
+import { mannWhitneyGreater } from "./stats.js";
+import type { CountSample, GateVerdict, PercentileSample } from "./types.js";
 
 /** mulberry32: tiny, fast, good enough for seeded test traffic. */
 export function rng(seed: number): () => number {
@@ -204,6 +205,39 @@ export function runDetection(options: { runs: number; seed?: number; rps: number
   return { detected: minutes.length, medianMinutes: med(minutes), medianCanaryRequests: med(requests) };
 }
 
+/**
+ * A/A for the percentile gate: identical per-minute p99 distributions on both sides, `steps`
+ * steps of `minutes` minutes, the gate checked every minute; alongside, a naive one-sided
+ * Mann-Whitney p-value on the step's points checked every minute without any alpha spending.
+ */
+export function runPercentileAa(options: { runs: number; alpha: number; seed?: number; steps?: number; minutes?: number }): { runs: number; gate: number; naive: number } {
+  const gate: ComparisonGate = { type: "latency", name: "latency", mode: "percentile", percentile: 99, holdBand: 50, rollbackBand: 0, minSamples: 1, onMissingData: "hold", worseWhen: "higher" };
+  const steps = options.steps ?? 3;
+  const perStep = options.minutes ?? 20;
+  let gateRollbacks = 0;
+  let naiveRollbacks = 0;
+  for (let run = 0; run < options.runs; run++) {
+    const rand = rng((options.seed ?? 4242) + run);
+    const samples: PercentileSample[] = [];
+    let gateFired = false;
+    let naiveFired = false;
+    for (let step = 0; step < steps; step++) {
+      const stepStartedAt = step * perStep * MINUTE;
+      for (let m = 0; m < perStep; m++) {
+        const minute = step * perStep + m;
+        samples.push({ start: minute * MINUTE, canary: 300 * Math.exp(0.2 * (rand() - 0.5)), baseline: 300 * Math.exp(0.2 * (rand() - 0.5)), canaryCount: 100, baselineCount: 9900 });
+        const v = evaluateComparisonGate(gate, { kind: "percentiles", samples }, { now: (minute + 1) * MINUTE, rolloutStartedAt: 0, stepStartedAt, stepIndex: step, alpha: options.alpha });
+        if (v.verdict === "rollback") gateFired = true;
+        const points = samples.slice(step * perStep);
+        if (points.length >= 3 && mannWhitneyGreater(points.map((p) => p.canary!), points.map((p) => p.baseline!)).pValue <= options.alpha) naiveFired = true;
+      }
+    }
+    if (gateFired) gateRollbacks++;
+    if (naiveFired) naiveRollbacks++;
+  }
+  return { runs: options.runs, gate: gateRollbacks, naive: naiveRollbacks };
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const runs = Number(process.argv[2] ?? 200);
   const started = Date.now();
@@ -214,5 +248,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   console.log("A/A with an incident hitting both groups (5 % errors, minutes 12-17):", runAa({ runs, incident: { fromMinute: 12, minutes: 5, rate: 0.05 } }));
   console.log("A/A at 1 % base rate:", runAa({ runs, rate: 0.01 }));
   console.log("Detection 0.1 % -> 0.6 %, 100 rps, held at a 1 % step:", runDetection({ runs, rps: 100, percent: 1, baselineRate: 0.001, canaryRate: 0.006 }));
+  for (const alpha of [0.05, 0.2]) {
+    console.log(`Percentile gate A/A (3 steps x 20m, checked every minute), alpha ${alpha}, rollbacks (gate vs naive per-minute Mann-Whitney):`, runPercentileAa({ runs, alpha }));
+  }
   console.log(`(${Date.now() - started} ms)`);
 }
