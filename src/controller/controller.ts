@@ -357,6 +357,8 @@ export function createController(deps: ControllerDeps): Controller {
 
     const stored = commit ? { ...next, applied } : { ...record, applied };
     if (commit) {
+      // A start or promotion changes the rollout id, version or step the invocation is tagged with.
+      tag(next);
       emf.addMetric("Transitions", "Count", 1);
       if (decision.action === "rollback") emf.addMetric("Rollbacks", "Count", 1);
       if (decision.drift) emf.addMetric("DriftDetected", "Count", 1);

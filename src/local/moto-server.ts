@@ -1,9 +1,19 @@
 /**
  * A moto server (AWS emulator, `python3 -m moto.server`) on 127.0.0.1 and a free port, for tests,
  * benchmarks and the local demo. It binds to loopback only and is stopped by its own pid.
+ * `provisionService` creates what one rollgate service needs in it (what the Pulumi components
+ * create in AWS) and returns the controller's configuration for it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
+import { CreateClusterCommand, CreateServiceCommand, RegisterTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import { CreateListenerCommand, CreateLoadBalancerCommand, CreateRuleCommand, CreateTargetGroupCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { CreateTopicCommand } from "@aws-sdk/client-sns";
+import { createClients, type AwsClients } from "../aws/clients.js";
+import type { ControllerConfig } from "../controller/config.js";
+import { parsePolicy } from "../policy/resolve.js";
 
 export interface MotoServer {
   /** `http://127.0.0.1:<port>`: the endpoint override for every SDK client. */
@@ -95,4 +105,144 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
       clearTimeout(timer);
     },
   };
+}
+
+async function defaultNetwork(moto: MotoServer): Promise<{ subnets: string[]; vpcId: string }> {
+  // No EC2 client among the dependencies: moto's default VPC is read through the Query API.
+  const res = await fetch(moto.endpoint, {
+    method: "POST",
+    body: new URLSearchParams({ Action: "DescribeSubnets", Version: "2016-11-15" }),
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${moto.region}/ec2/aws4_request, SignedHeaders=host, Signature=x`,
+    },
+  });
+  const xml = await res.text();
+  const subnets = [...xml.matchAll(/<subnetId>([^<]+)<\/subnetId>/g)].map((m) => m[1]!);
+  const vpcId = xml.match(/<vpcId>([^<]+)<\/vpcId>/)?.[1];
+  if (subnets.length < 2 || !vpcId) throw new Error(`moto returned no default subnets: ${xml.slice(0, 300)}`);
+  return { subnets, vpcId };
+}
+
+export interface ProvisionOptions {
+  /** Service name: the state key, and the prefix of alarm, table and topic names. */
+  name: string;
+  /** Prefix of ELB names (32 characters at most in total). @default name */
+  shortName?: string;
+  /** Policy input (re-validated with parsePolicy). */
+  policy: unknown;
+  /** Route with the listener's default action or with a listener rule. @default "listener" */
+  mode?: "listener" | "rule";
+  /** Target-group stickiness on the forward action. @default false */
+  stickiness?: boolean;
+  /** Create an ECS cluster and one service per slot (blue with 3 tasks, green with 0). @default false */
+  ecs?: boolean;
+  /** Alarms to create in state OK (the policy's alarm gates name them). */
+  gateAlarms?: string[];
+  /** Alarms to create in state OK that set the global freeze (ROLLGATE_FREEZE_ALARMS). */
+  freezeAlarms?: string[];
+  /** SDK attempts per call for the returned clients. @default 3 */
+  maxAttempts?: number;
+}
+
+export interface ProvisionedService {
+  config: ControllerConfig;
+  clients: AwsClients;
+  loadBalancerArn: string;
+  listenerArn: string;
+  ruleArn: string;
+  blueTargetGroupArn: string;
+  greenTargetGroupArn: string;
+  topicArn: string;
+  vpcId: string;
+}
+
+/**
+ * Creates an ALB with a blue and a green target group, a listener (all traffic on blue) and a
+ * listener rule, the alarms, the state table, an SNS topic and optionally the ECS slot services.
+ */
+export async function provisionService(moto: MotoServer, options: ProvisionOptions): Promise<ProvisionedService> {
+  const name = options.name;
+  const short = options.shortName ?? name;
+  const clients = createClients({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}) });
+  const { subnets, vpcId } = await defaultNetwork(moto);
+  const lb = await clients.elbv2.send(new CreateLoadBalancerCommand({ Name: `lb-${short}`, Subnets: subnets.slice(0, 2) }));
+  const loadBalancerArn = lb.LoadBalancers![0]!.LoadBalancerArn!;
+  const tg = async (slot: string) =>
+    (await clients.elbv2.send(new CreateTargetGroupCommand({ Name: `${short}-${slot}`, Protocol: "HTTP", Port: 80, VpcId: vpcId, TargetType: "ip" }))).TargetGroups![0]!.TargetGroupArn!;
+  const blueTargetGroupArn = await tg("blue");
+  const greenTargetGroupArn = await tg("green");
+  const forward = {
+    Type: "forward" as const,
+    ForwardConfig: {
+      TargetGroups: [
+        { TargetGroupArn: blueTargetGroupArn, Weight: 999 },
+        { TargetGroupArn: greenTargetGroupArn, Weight: 0 },
+      ],
+      ...(options.stickiness ? { TargetGroupStickinessConfig: { Enabled: true, DurationSeconds: 300 } } : {}),
+    },
+  };
+  const listener = await clients.elbv2.send(new CreateListenerCommand({ LoadBalancerArn: loadBalancerArn, Protocol: "HTTP", Port: 80, DefaultActions: [forward] }));
+  const listenerArn = listener.Listeners![0]!.ListenerArn!;
+  const rule = await clients.elbv2.send(
+    new CreateRuleCommand({ ListenerArn: listenerArn, Priority: 10, Conditions: [{ Field: "path-pattern", PathPatternConfig: { Values: ["/api/*"] } }], Actions: [forward] }),
+  );
+  const ruleArn = rule.Rules![0]!.RuleArn!;
+
+  for (const alarm of [...(options.gateAlarms ?? []), ...(options.freezeAlarms ?? [])]) {
+    await clients.cloudwatch.send(
+      new PutMetricAlarmCommand({
+        AlarmName: alarm,
+        Namespace: "AWS/ApplicationELB",
+        MetricName: "HTTPCode_Target_5XX_Count",
+        Statistic: "Sum",
+        Period: 60,
+        EvaluationPeriods: 1,
+        Threshold: 10,
+        ComparisonOperator: "GreaterThanThreshold",
+      }),
+    );
+    await clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: alarm, StateValue: "OK", StateReason: "provisioned" }));
+  }
+  const table = `rollgate-${name}`;
+  await clients.dynamodb.send(
+    new CreateTableCommand({
+      TableName: table,
+      BillingMode: "PAY_PER_REQUEST",
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+      ],
+    }),
+  );
+  const topicArn = (await clients.sns.send(new CreateTopicCommand({ Name: `${name}-events` }))).TopicArn!;
+
+  let ecs: ControllerConfig["ecs"];
+  if (options.ecs) {
+    const cluster = (await clients.ecs.send(new CreateClusterCommand({ clusterName: `${name}-cluster` }))).cluster!.clusterArn!;
+    await clients.ecs.send(new RegisterTaskDefinitionCommand({ family: `${name}-app`, containerDefinitions: [{ name: "app", image: "app:v1", memory: 128 }] }));
+    await clients.ecs.send(new CreateServiceCommand({ cluster, serviceName: `${name}-blue`, taskDefinition: `${name}-app`, desiredCount: 3 }));
+    await clients.ecs.send(new CreateServiceCommand({ cluster, serviceName: `${name}-green`, taskDefinition: `${name}-app`, desiredCount: 0 }));
+    ecs = { clusterArn: cluster, blueService: `${name}-blue`, greenService: `${name}-green`, readyTimeoutMs: 15 * 60_000 };
+  }
+
+  const config: ControllerConfig = {
+    service: name,
+    policy: parsePolicy(options.policy),
+    table,
+    ...(options.mode === "rule" ? { ruleArn } : { listenerArn }),
+    blueTargetGroupArn,
+    greenTargetGroupArn,
+    loadBalancerArn,
+    topicArn,
+    eventBus: "default",
+    historyTtlDays: 90,
+    freezeAlarms: options.freezeAlarms ?? [],
+    ...(ecs ? { ecs } : {}),
+  };
+  return { config, clients, loadBalancerArn, listenerArn, ruleArn, blueTargetGroupArn, greenTargetGroupArn, topicArn, vpcId };
 }

@@ -3,22 +3,13 @@
  * listener rule), gate alarms, the state table and an SNS topic; plus a fake clock, per-command
  * call counters and fault injection on the real SDK clients.
  */
-import { PutMetricAlarmCommand, PutMetricDataCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
-import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { CreateClusterCommand, CreateServiceCommand, RegisterTaskDefinitionCommand } from "@aws-sdk/client-ecs";
-import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
-  CreateRuleCommand,
-  CreateTargetGroupCommand,
-} from "@aws-sdk/client-elastic-load-balancing-v2";
-import { CreateTopicCommand } from "@aws-sdk/client-sns";
-import { createClients, type AwsClients } from "../../src/aws/clients.js";
+import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import type { AwsClients } from "../../src/aws/clients.js";
 import { loadBalancerDimension, targetGroupDimension } from "../../src/aws/arn.js";
 import type { ControllerConfig } from "../../src/controller/config.js";
 import { createControllerFromClients, type ControllerOverrides } from "../../src/controller/wiring.js";
-import type { MotoServer } from "../../src/local/moto-server.js";
-import { parsePolicy, type PolicyInput } from "../../src/policy/index.js";
+import { provisionService, type MotoServer } from "../../src/local/moto-server.js";
+import type { PolicyInput } from "../../src/policy/index.js";
 
 /** A whole minute (moto keeps any timestamp; real CloudWatch would refuse one this old). */
 export const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -55,26 +46,6 @@ export interface World {
   /** Fails the nth (1-based) call of `command` from now on with `error`. */
   failNth(command: string, nth: number, error: () => Error): void;
   clearFaults(): void;
-}
-
-let subnetCache: { subnets: string[]; vpc: string } | undefined;
-async function defaultSubnets(moto: MotoServer): Promise<{ subnets: string[]; vpc: string }> {
-  if (subnetCache) return subnetCache;
-  // No EC2 client in the dependencies: moto's default VPC is read through the Query API directly.
-  const res = await fetch(moto.endpoint, {
-    method: "POST",
-    body: new URLSearchParams({ Action: "DescribeSubnets", Version: "2016-11-15" }),
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      authorization: "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=x",
-    },
-  });
-  const xml = await res.text();
-  const subnets = [...xml.matchAll(/<subnetId>([^<]+)<\/subnetId>/g)].map((m) => m[1]!);
-  const vpc = xml.match(/<vpcId>([^<]+)<\/vpcId>/)?.[1];
-  if (subnets.length < 2 || !vpc) throw new Error(`moto returned no default subnets: ${xml.slice(0, 300)}`);
-  subnetCache = { subnets, vpc };
-  return subnetCache;
 }
 
 export interface WorldOptions {
@@ -121,94 +92,22 @@ let worlds = 0;
 
 export async function createWorld(moto: MotoServer, options: WorldOptions): Promise<World> {
   const name = options.name;
-  // ELB names are limited to 32 characters; a counter keeps them short and unique in one moto.
-  const short = `w${++worlds}-${process.pid}`;
-  const clients = createClients({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials, maxAttempts: 1 });
-  const { subnets, vpc } = await defaultSubnets(moto);
-  const lb = await clients.elbv2.send(new CreateLoadBalancerCommand({ Name: `lb-${short}`, Subnets: subnets.slice(0, 2) }));
-  const lbArn = lb.LoadBalancers![0]!.LoadBalancerArn!;
-  const tg = async (slot: string) =>
-    (await clients.elbv2.send(new CreateTargetGroupCommand({ Name: `${short}-${slot}`, Protocol: "HTTP", Port: 80, VpcId: vpc, TargetType: "ip" }))).TargetGroups![0]!.TargetGroupArn!;
-  const blueTg = await tg("blue");
-  const greenTg = await tg("green");
-  const stickiness = options.stickiness ? { TargetGroupStickinessConfig: { Enabled: true, DurationSeconds: 300 } } : {};
-  const listener = await clients.elbv2.send(
-    new CreateListenerCommand({
-      LoadBalancerArn: lbArn,
-      Protocol: "HTTP",
-      Port: 80,
-      DefaultActions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: blueTg, Weight: 999 }, { TargetGroupArn: greenTg, Weight: 0 }], ...stickiness } }],
-    }),
-  );
-  const listenerArn = listener.Listeners![0]!.ListenerArn!;
-  const rule = await clients.elbv2.send(
-    new CreateRuleCommand({
-      ListenerArn: listenerArn,
-      Priority: 10,
-      Conditions: [{ Field: "path-pattern", PathPatternConfig: { Values: ["/api/*"] } }],
-      Actions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: blueTg, Weight: 999 }, { TargetGroupArn: greenTg, Weight: 0 }], ...stickiness } }],
-    }),
-  );
-  const ruleArn = rule.Rules![0]!.RuleArn!;
-
   const alarmName = `${name}-canary-5xx`;
   const freezeAlarm = `${name}-error-budget`;
-  for (const alarm of [alarmName, freezeAlarm]) {
-    await clients.cloudwatch.send(
-      new PutMetricAlarmCommand({
-        AlarmName: alarm,
-        Namespace: "AWS/ApplicationELB",
-        MetricName: "HTTPCode_Target_5XX_Count",
-        Statistic: "Sum",
-        Period: 60,
-        EvaluationPeriods: 1,
-        Threshold: 10,
-        ComparisonOperator: "GreaterThanThreshold",
-      }),
-    );
-    await clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: alarm, StateValue: "OK", StateReason: "test setup" }));
-  }
-  const table = `rollgate-${name}`;
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: "PAY_PER_REQUEST",
-      KeySchema: [
-        { AttributeName: "pk", KeyType: "HASH" },
-        { AttributeName: "sk", KeyType: "RANGE" },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: "pk", AttributeType: "S" },
-        { AttributeName: "sk", AttributeType: "S" },
-      ],
-    }),
-  );
-  const topicArn = (await clients.sns.send(new CreateTopicCommand({ Name: `${name}-events` }))).TopicArn!;
-
-  let ecs: ControllerConfig["ecs"];
-  if (options.ecs) {
-    const cluster = (await clients.ecs.send(new CreateClusterCommand({ clusterName: `${name}-cluster` }))).cluster!.clusterArn!;
-    await clients.ecs.send(new RegisterTaskDefinitionCommand({ family: `${name}-app`, containerDefinitions: [{ name: "app", image: "app:v1", memory: 128 }] }));
-    await clients.ecs.send(new CreateServiceCommand({ cluster, serviceName: `${name}-blue`, taskDefinition: `${name}-app`, desiredCount: 3 }));
-    await clients.ecs.send(new CreateServiceCommand({ cluster, serviceName: `${name}-green`, taskDefinition: `${name}-app`, desiredCount: 0 }));
-    ecs = { clusterArn: cluster, blueService: `${name}-blue`, greenService: `${name}-green`, readyTimeoutMs: 10 * MIN };
-  }
-
-  const policyInput = JSON.parse(JSON.stringify(options.policy ?? TEST_POLICY).replaceAll("__ALARM__", alarmName)) as PolicyInput;
-  const config: ControllerConfig = {
-    service: name,
-    policy: parsePolicy(policyInput),
-    table,
-    ...(options.mode === "rule" ? { ruleArn } : { listenerArn }),
-    blueTargetGroupArn: blueTg,
-    greenTargetGroupArn: greenTg,
-    loadBalancerArn: lbArn,
-    topicArn,
-    eventBus: "default",
-    historyTtlDays: 90,
+  const policy = JSON.parse(JSON.stringify(options.policy ?? TEST_POLICY).replaceAll("__ALARM__", alarmName)) as PolicyInput;
+  const svc = await provisionService(moto, {
+    name,
+    // ELB names are limited to 32 characters; a counter keeps them short and unique in one moto.
+    shortName: `w${++worlds}-${process.pid}`,
+    policy,
+    ...(options.mode ? { mode: options.mode } : {}),
+    ...(options.ecs ? { ecs: true } : {}),
+    ...(options.stickiness ? { stickiness: true } : {}),
+    gateAlarms: [alarmName],
     freezeAlarms: [freezeAlarm],
-    ...(ecs ? { ecs } : {}),
-  };
+    maxAttempts: 1,
+  });
+  if (svc.config.ecs) svc.config.ecs.readyTimeoutMs = 10 * MIN;
   const clock = {
     now: T0,
     advance(ms: number) {
@@ -216,19 +115,19 @@ export async function createWorld(moto: MotoServer, options: WorldOptions): Prom
     },
     fn: () => clock.now,
   };
-  const inst = instrument(clients);
+  const inst = instrument(svc.clients);
   return {
     name,
-    clients,
-    config,
+    clients: svc.clients,
+    config: svc.config,
     alarmName,
     freezeAlarm,
-    lbArn,
-    listenerArn,
-    ruleArn,
-    blueTg,
-    greenTg,
-    topicArn,
+    lbArn: svc.loadBalancerArn,
+    listenerArn: svc.listenerArn,
+    ruleArn: svc.ruleArn,
+    blueTg: svc.blueTargetGroupArn,
+    greenTg: svc.greenTargetGroupArn,
+    topicArn: svc.topicArn,
     clock,
     calls: inst.calls,
     failNth: inst.failNth,
