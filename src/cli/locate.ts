@@ -65,7 +65,13 @@ export async function locate(flags: AwsFlags, io: CliIo, hooks: LocateHooks = {}
   if (!region && !hooks.clients) {
     throw new UsageError("no AWS region: pass --region <region> (e.g. --region eu-west-1) or set AWS_REGION");
   }
-  const clientOptions = { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) };
+  // Keys in the CLI's environment are passed on explicitly, so `run(argv, io)` honours io.env the
+  // way the process honours its own; otherwise the SDK's standard chain (profiles, SSO, roles) applies.
+  const credentials =
+    io.env.AWS_ACCESS_KEY_ID && io.env.AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: io.env.AWS_ACCESS_KEY_ID, secretAccessKey: io.env.AWS_SECRET_ACCESS_KEY, ...(io.env.AWS_SESSION_TOKEN ? { sessionToken: io.env.AWS_SESSION_TOKEN } : {}) }
+      : undefined;
+  const clientOptions = { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}), ...(credentials ? { credentials } : {}) };
   const clients = hooks.clients ?? createClients(clientOptions);
 
   let env: Record<string, string | undefined> | undefined;

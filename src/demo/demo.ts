@@ -297,7 +297,8 @@ async function frame(c: RolloutContext, minute: number, changed: boolean): Promi
   else c.out.write(`${text}\n`);
 }
 
-async function publishMinute(world: LocalService, minuteStart: number, perSlot: Record<Slot, { requests: number; errors: number }>): Promise<void> {
+/** One minute of ALB metrics per slot target group, as ALB publishes them (nothing for an idle group). */
+export async function publishMinute(world: LocalService, minuteStart: number, perSlot: Record<Slot, { requests: number; errors: number }>): Promise<void> {
   const at = new Date(minuteStart + 30_000);
   const data = (["blue", "green"] as const).flatMap((slot) => {
     const v = perSlot[slot];

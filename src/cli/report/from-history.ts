@@ -97,7 +97,20 @@ export async function reportFromHistory(input: HistoryReportInput): Promise<Repo
     weights,
     steps: stepsFromWeights(weights, end),
     gates,
-    decisions: records.map((r) => ({ t: r.at, action: r.action === "kill-switch-on" ? "kill" : r.action, reason: r.reason, trigger: r.trigger })),
+    decisions: records.map((r) => ({ t: r.at, action: markAction(r), reason: r.reason, trigger: r.trigger })),
     outcome: last.phase ?? "unknown",
   };
+}
+
+/**
+ * The marker label of a record: an operator's pause or resume is a "hold" to the engine, but the
+ * report should say which command it was.
+ */
+function markAction(r: HistoryRecord): string {
+  if (r.action === "kill-switch-on") return "kill";
+  if ((r.action === "hold" || r.action === "noop" || r.action === "advance") && r.trigger.startsWith("command:")) {
+    const command = r.trigger.slice("command:".length);
+    if (command === "pause" || command === "resume") return command;
+  }
+  return r.action;
 }
