@@ -101,6 +101,26 @@ describe("mixture e-value (binom.logpmf ratios + logsumexp in SciPy)", () => {
     close(r.maxLogEValue, maxLogEValue, 1e-9, 1e-9);
   });
 
+  test("clone branches the state: the copy and the original evolve independently", () => {
+    const a = new SequentialRateTest("higher", grid);
+    a.push(3, 300, 6, 5700);
+    const b = a.clone();
+    b.push(9, 300, 6, 5700);
+    expect(a.logEValue).toBeCloseTo(mixtureLogEValue([{ canary: { events: 3, total: 300 }, baseline: { events: 6, total: 5700 } }], "higher", grid).logEValue, 12);
+    expect(b.logEValue).toBeGreaterThan(a.logEValue);
+    expect(b.maxLogEValue).toBeGreaterThanOrEqual(a.maxLogEValue);
+  });
+
+  test("impossible minutes are counted and skipped, not folded into the evidence", () => {
+    const t = new SequentialRateTest("higher", grid);
+    t.push(5, 3, 0, 100);
+    t.push(-1, 3, 0, 100);
+    t.push(Number.NaN, 3, 0, 100);
+    expect(t.invalidMinutes).toBe(3);
+    expect(t.informativeMinutes).toBe(0);
+    expect(t.logEValue).toBe(0);
+  });
+
   test("the closed-form minute log-ratio equals the binomial log-pmf ratio", () => {
     const t = new SequentialRateTest("higher", grid);
     t.push(4, 120, 9, 11880);
