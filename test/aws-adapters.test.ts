@@ -194,6 +194,23 @@ describe("metrics reader", () => {
     expect(out.checkout).toEqual({ kind: "counts", samples: [T0, T0 + MIN].map((start) => ({ start, canary: { total: 50, events: 2 }, baseline: { total: 500, events: 5 } })) });
   });
 
+  test("a custom metric gate sends no query with an empty version label (first release: no baseline version) (aws-sdk-client-mock)", async () => {
+    const cw = mockCloudWatch();
+    cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    const out = await createMetricsReader(cw as unknown as CloudWatchClient).gather({
+      gates: [gates[3]!],
+      loadBalancerArn: LB,
+      canary: { targetGroupArn: TG_B, version: "v2" },
+      baseline: { targetGroupArn: TG_A, version: "" },
+      start: T0,
+      end: T0 + 5 * MIN,
+    });
+    const queries = cw.commandCalls(GetMetricDataCommand)[0]!.args[0].input.MetricDataQueries!;
+    expect(queries).toHaveLength(2);
+    expect(queries.every((q) => q.MetricStat!.Metric!.Dimensions!.every((d) => d.Value !== ""))).toBe(true);
+    expect(out.checkout).toEqual({ kind: "counts", samples: [] });
+  });
+
   test("more than 500 queries are split into calls of at most 500, following NextToken (aws-sdk-client-mock)", async () => {
     const cw = mockCloudWatch();
     let calls = 0;

@@ -101,6 +101,9 @@ export function createMetricsReader(cloudwatch: CloudWatchClient): MetricsReader
               }
               return { total: [alb(side, "RequestCount", "Sum")], events: [], point: alb(side, "TargetResponseTime", percentileStat(gate.percentile)) };
             case "metric": {
+              // The first release has no stable version label; CloudWatch refuses an empty
+              // dimension value, and there is no baseline to compare with anyway.
+              if (!request[side].version) return { total: [], events: [] };
               const dimensions = { ...gate.dimensions, [gate.variantDimension]: request[side].version };
               return {
                 total: [want({ namespace: gate.namespace, metric: gate.total, stat: "Sum", dimensions })],
