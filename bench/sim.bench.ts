@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       aaJson.push({ scenario, policy, runs: g.runs, falseRollbackRate: rb / g.runs, ci95: [lo, hi], timeoutRollbackRate: to / g.runs, promotedRate: promoted / g.runs, timeTo100Min: { median: t50, p90: t90 }, plannedHoldMin: planned });
     }
   }
-  out.push(table("1. False rollbacks per rollout, identical versions (A/A)", ["scenario", "policy", "runs", "false rollbacks [95 % CI]", "of which step timeouts", "promoted", "to 100 % median (min)", "p90", "hold total", "median / hold"], aaRows));
+  out.push(table("1 and 5. False rollbacks per rollout and time to 100 %, identical versions (A/A)", ["scenario", "policy", "runs", "false rollbacks [95 % CI]", "of which step timeouts", "promoted", "to 100 % median (min)", "p90", "hold total", "median / hold"], aaRows));
   json.falseRollbacks = aaJson;
 
   // 2-4. Bad releases: exposure, detection, power.
