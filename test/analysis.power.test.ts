@@ -3,7 +3,7 @@
  * (Its formula is checked against SciPy in analysis.stats.test.ts; here: behaviour and messages.)
  */
 import { describe, expect, test } from "vitest";
-import { checkPolicyPower, planPower, requiredCanaryRequests } from "../src/analysis/index.js";
+import { checkPolicyPower, planPower, requiredCanaryRequests, stepSampleSize } from "../src/analysis/index.js";
 import { parsePolicy } from "../src/policy/index.js";
 
 describe("requiredCanaryRequests", () => {
@@ -43,6 +43,22 @@ describe("requiredCanaryRequests", () => {
     [{ baselineRate: -0.1 }, /baselineRate must be a fraction in \[0, 1\)/],
   ])("bad input %o names the field", (patch, message) => {
     expect(() => requiredCanaryRequests({ ...base, ...patch })).toThrow(message);
+  });
+});
+
+describe("stepSampleSize", () => {
+  test("0.1 % -> 0.6 % at 100 rps on a 1 % step: requests from the helper, minutes from the traffic", () => {
+    const r = stepSampleSize({ baselineRate: 0.001, canaryRate: 0.006, rps: 100, canaryPercent: 1, alpha: 0.005, rollbackBand: 0.25 });
+    const n = requiredCanaryRequests({ baselineRate: 0.001, canaryRate: 0.006, canaryShare: 0.01, alpha: 0.005, rollbackBand: 0.25 });
+    expect(r.canaryRequestsPerMinute).toBe(60);
+    expect(r.requests).toBe(n.requests);
+    expect(r.minutes).toBeCloseTo(n.requests / 60, 9);
+    expect(r.medianMinutes).toBeCloseTo(n.medianRequests / 60, 9);
+  });
+
+  test("bad traffic names the field", () => {
+    expect(() => stepSampleSize({ baselineRate: 0.001, canaryRate: 0.006, rps: 100, canaryPercent: 100, alpha: 0.005 })).toThrow(/canaryPercent/);
+    expect(() => stepSampleSize({ baselineRate: 0.001, canaryRate: 0.006, rps: -1, canaryPercent: 1, alpha: 0.005 })).toThrow(/rps/);
   });
 });
 

@@ -100,6 +100,26 @@ export function requiredCanaryRequests(input: SampleSizeInput): SampleSize {
   };
 }
 
+export interface StepSampleSizeInput extends Omit<SampleSizeInput, "canaryShare"> {
+  /** Requests per second over both slots. */
+  rps: number;
+  /** The step's canary traffic, in percent (1 for a 1 % step). */
+  canaryPercent: number;
+}
+
+/**
+ * Canary requests and minutes a step needs to roll back a canary at `canaryRate`, at a traffic
+ * level: requiredCanaryRequests with the share and the time filled in.
+ */
+export function stepSampleSize(input: StepSampleSizeInput): SampleSize & { canaryRequestsPerMinute: number; minutes: number; medianMinutes: number } {
+  if (!(input.rps > 0) || !Number.isFinite(input.rps)) throw new RangeError(`rps must be a positive number (got ${input.rps})`);
+  if (!(input.canaryPercent > 0 && input.canaryPercent < 100)) throw new RangeError(`canaryPercent must be above 0 and below 100 (got ${input.canaryPercent})`);
+  const { rps, canaryPercent, ...rest } = input;
+  const size = requiredCanaryRequests({ ...rest, canaryShare: canaryPercent / 100 });
+  const perMinute = rps * 60 * (canaryPercent / 100);
+  return { ...size, canaryRequestsPerMinute: perMinute, minutes: size.requests / perMinute, medianMinutes: size.medianRequests / perMinute };
+}
+
 /** Smallest n with n d - z sqrt(n v) >= b. */
 function solve(d: number, v: number, b: number, z: number): number {
   const sd = Math.sqrt(v);
