@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime/index.js";
 import { beforeAll, describe, expect, test } from "vitest";
-import type { PolicyInput } from "../src/policy/index.js";
+import type { GateInput, PolicyInput } from "../src/policy/index.js";
 
 type FlagReleaseModule = typeof import("../components/flag-release.js");
 let mod: FlagReleaseModule;
@@ -58,7 +58,7 @@ function value<T>(output: pulumi.Output<T>): Promise<T> {
 }
 
 /** Waits until Pulumi has registered the component's children (they are created asynchronously). */
-async function settle(release: InstanceType<FlagReleaseModule["FlagRelease"]>): Promise<void> {
+async function settle(name: string, release: InstanceType<FlagReleaseModule["FlagRelease"]>): Promise<void> {
   await Promise.all([
     value(release.applicationId),
     value(release.environmentId),
@@ -67,10 +67,7 @@ async function settle(release: InstanceType<FlagReleaseModule["FlagRelease"]>): 
     value(release.alarmRoleArn),
   ]);
   // The RolePolicy feeds no output of the component: wait until all eight registrations are recorded.
-  for (let i = 0; i < 400 && childrenOf(release.urn ? nameOf(release) : "").length < 8; i++) await new Promise((r) => setImmediate(r));
-}
-function nameOf(release: InstanceType<FlagReleaseModule["FlagRelease"]>): string {
-  return (release as unknown as { __name: string }).__name;
+  for (let i = 0; i < 1000 && childrenOf(name).length < 8; i++) await new Promise((r) => setImmediate(r));
 }
 
 /** The provider marks hosted configuration content secret; the mock sees Pulumi's secret envelope. */
@@ -89,7 +86,7 @@ function one(name: string, type: string): MockResourceArgs {
   return found[0]!;
 }
 
-const HEALTH = { type: "alarm", name: "health", alarms: ["checkout-5xx", "checkout-p99"] } as const;
+const HEALTH: GateInput = { type: "alarm", name: "health", alarms: ["checkout-5xx", "checkout-p99"] };
 const FLAGS = [
   { key: "newCheckout", enabled: true, owner: "team-payments", expires: "2099-12-31" },
   { key: "fastSearch", name: "Fast search", enabled: false, owner: "team-search", expires: "2099-06-30" },
@@ -102,7 +99,7 @@ function release(name: string, policy: PolicyInput, extra: Partial<Parameters<Fl
 describe("FlagRelease resources", () => {
   test("creates exactly the AppConfig application, environment, profile, hosted version, strategy and the monitor role", async () => {
     const r = release("checkout", { strategy: { type: "linear", stepPercent: 20, hold: "6m" }, gates: [HEALTH], promotion: { bake: "10m" } });
-    await settle(r);
+    await settle("checkout", r);
 
     const types = childrenOf("checkout").map((c) => c.type).sort();
     expect(types).toEqual([
@@ -140,7 +137,7 @@ describe("FlagRelease resources", () => {
 
   test("the monitors are the policy's alarms as ARNs in the application's account and region, each with the role", async () => {
     const r = release("monitored", { strategy: { type: "linear", stepPercent: 20, hold: "6m" }, gates: [HEALTH, { type: "alarm", name: "biz", alarms: ["checkout-5xx", "orders-drop"] }] });
-    await settle(r);
+    await settle("monitored", r);
     const env = one("monitored", "aws:appconfig/environment:Environment");
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/monitored-monitors`;
     expect(env.inputs.monitors).toEqual([
@@ -153,7 +150,7 @@ describe("FlagRelease resources", () => {
 
   test("the role trusts only AppConfig and may only DescribeAlarms", async () => {
     const r = release("iam", { strategy: { type: "linear", stepPercent: 50, hold: "5m" }, gates: [HEALTH] });
-    await settle(r);
+    await settle("iam", r);
     const role = one("iam", "aws:iam/role:Role");
     expect(JSON.parse(role.inputs.assumeRolePolicy as string)).toEqual({
       Version: "2012-10-17",
@@ -189,7 +186,7 @@ describe("FlagRelease resources", () => {
       environmentName: "prod-eu",
       tags: { team: "web" },
     });
-    await settle(r);
+    await settle("doc", r);
     const version = one("doc", "aws:appconfig/hostedConfigurationVersion:HostedConfigurationVersion");
     expect(secretValue(version.inputs.content)).toBe(JSON.stringify(document));
     expect(one("doc", "aws:appconfig/application:Application").inputs.name).toBe("web");
@@ -233,7 +230,7 @@ describe("FlagRelease deployment strategy derived from the policy", () => {
   test.each(cases)("%s", async (_label, policy, expected, increments) => {
     const name = `strat-${cases.findIndex((c) => c[1] === policy)}`;
     const r = release(name, policy);
-    await settle(r);
+    await settle(name, r);
     const strategy = one(name, "aws:appconfig/deploymentStrategy:DeploymentStrategy");
     expect(strategy.inputs).toMatchObject(expected);
     expect((await value(r.strategy)).increments).toEqual(increments);
@@ -247,7 +244,7 @@ describe("FlagRelease deployment strategy derived from the policy", () => {
 });
 
 describe("FlagRelease rejects bad inputs with the field path", () => {
-  const linear = { strategy: { type: "linear", stepPercent: 20, hold: "6m" }, gates: [HEALTH] } as const;
+  const linear: PolicyInput = { strategy: { type: "linear", stepPercent: 20, hold: "6m" }, gates: [HEALTH] };
   const cases: Array<[string, () => unknown, RegExp]> = [
     [
       "a ladder AppConfig cannot walk (the standard preset), naming the closest shorthands",
@@ -330,13 +327,13 @@ describe("FlagRelease rejects bad inputs with the field path", () => {
 
   test("requireMonitors false accepts a policy without alarms and watches nothing", async () => {
     const r = release("unwatched", { strategy: { type: "linear", stepPercent: 50, hold: "5m" } }, { requireMonitors: false });
-    await settle(r);
+    await settle("unwatched", r);
     expect(one("unwatched", "aws:appconfig/environment:Environment").inputs.monitors).toEqual([]);
   });
 
   test("ignoreComparisonGates accepts comparison gates and keeps only the alarms as monitors", async () => {
     const r = release("ignored", { profile: "low", strategy: { type: "linear", stepPercent: 25, hold: "5m" }, gates: [{ type: "errorRate" }, HEALTH] }, { ignoreComparisonGates: true });
-    await settle(r);
+    await settle("ignored", r);
     expect((await value(r.strategy)).alarms).toEqual(["checkout-5xx", "checkout-p99"]);
   });
 
@@ -345,7 +342,7 @@ describe("FlagRelease rejects bad inputs with the field path", () => {
       policy: pulumi.output({ strategy: { type: "exponential", startPercent: 4, hold: "10m" }, gates: [HEALTH] } as PolicyInput),
       flags: FLAGS,
     });
-    await settle(r);
+    await settle("late", r);
     expect(one("late", "aws:appconfig/deploymentStrategy:DeploymentStrategy").inputs).toMatchObject({
       growthType: "EXPONENTIAL",
       growthFactor: 4,
