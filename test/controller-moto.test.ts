@@ -170,6 +170,17 @@ describe("controller against moto", () => {
     expect(await c.command({ command: "start", release: { version: "v3" } })).toMatchObject({ ok: true, slotWeights: { blue: 899, green: 100 } });
   });
 
+  test("an alarm event rolls back in one invocation even while the listener has drifted", async () => {
+    const w = await createWorld(moto, { name: "alarmdrift" });
+    const c = controllerFor(w);
+    await c.command({ command: "start", release: { version: "v2" } });
+    await routerOf(w).setWeights({ blue: 600, green: 399 });
+    await w.clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: w.alarmName, StateValue: "ALARM", StateReason: "5xx" }));
+    w.clock.advance(5_000);
+    expect(await c.handle(alarmEvent(w.alarmName))).toMatchObject({ action: "rollback", fastPath: true, drift: { actual: { stable: 600, canary: 399 } } });
+    expect((await routerOf(w).read()).weights).toEqual({ blue: 999, green: 0 });
+  });
+
   test("kill wins over drift: a kill during a drifted rollout still rolls back", async () => {
     const w = await createWorld(moto, { name: "killdrift" });
     const c = controllerFor(w);

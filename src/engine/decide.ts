@@ -146,6 +146,12 @@ function decideTick(policy: RolloutPolicy, state: RolloutState, evidence: Eviden
     drift = { actual: evidence.actualWeights, recorded: state.weights };
     const seen = `listener weights ${fmt(evidence.actualWeights)} differ from recorded ${fmt(state.weights)}`;
     if (policy.onDrift === "rollback") return rollback(state, now, `${seen}; policy onDrift=rollback`, [], "rolled-back", drift);
+    // A firing alarm gate still rolls back: rolling back is always safe, and an alarm's verdict
+    // does not depend on attributing evidence to this step (the alarm fast path relies on it).
+    const firing = policy.gates
+      .filter((g): g is AlarmGate => g.type === "alarm" && step.gates.includes(g.name))
+      .flatMap((g) => g.alarms.filter((a) => evidence.alarms[a] === "ALARM"));
+    if (firing.length > 0) return rollback(state, now, `${seen}; alarm ${firing.join(", ")} in ALARM: rolling back`, [], "rolled-back", drift);
     if (policy.onDrift === "hold" && state.pause?.reason !== "drift") {
       const next: RolloutState = { ...state, phase: "paused", pause: { reason: "drift", since: now } };
       return make("hold", state, next, `${seen}; paused until an operator resumes (onDrift=hold)`, [], drift);
