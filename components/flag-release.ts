@@ -11,7 +11,7 @@ import {
   type FlagIssue,
   type FlagSpec,
 } from "../src/flags/index.js";
-import { parsePolicy, type PolicyInput } from "../src/policy/index.js";
+import { safeParsePolicy, type PolicyInput } from "../src/policy/index.js";
 import { ArgsError, check, checked, checkNonEmpty, parseArn, plain, requireExactlyOne, withTags } from "./internal.js";
 
 /** One feature flag. Owner and expiry are required: a flag nobody owns is never removed. */
@@ -95,11 +95,13 @@ function fail(field: string, issues: FlagIssue[], fix: string): never {
 }
 
 /** The strategy for a policy, or an ArgsError naming every `policy.<path>` AppConfig cannot express. */
-export function deriveFlagReleaseStrategy(policy: PolicyInput, requireMonitors: boolean, ignoreComparisonGates: boolean): AppConfigStrategy {
-  const resolved = parsePolicy(policy);
+export function deriveFlagReleaseStrategy(policy: PolicyInput, requireMonitors: boolean, ignoreComparisonGates: boolean, warn = true): AppConfigStrategy {
+  const parsed = safeParsePolicy(policy);
+  if (!parsed.ok) fail("policy", parsed.issues, "fix the RolloutPolicy (see docs/policy.md)");
+  const resolved = parsed.policy;
   const result = deriveAppConfigStrategy(resolved, { requireMonitors, ignoreComparisonGates });
   if (!result.ok) fail("policy", result.issues, "AppConfig can walk only LINEAR or EXPONENTIAL (doubling) ladders guarded by CloudWatch alarms");
-  for (const w of result.warnings) void pulumi.log.warn(`${C}: policy.${w}`);
+  if (warn) for (const w of result.warnings) void pulumi.log.warn(`${C}: policy.${w}`);
   return result.strategy;
 }
 
@@ -132,7 +134,8 @@ export function validateFlagReleaseArgs(args: FlagReleaseArgs, now: Date): void 
   const requireMonitors = plain(args.requireMonitors);
   const ignore = plain(args.ignoreComparisonGates);
   if (policy !== undefined && isPlainDeep(policy) && !pulumi.Output.isInstance(args.requireMonitors) && !pulumi.Output.isInstance(args.ignoreComparisonGates)) {
-    deriveFlagReleaseStrategy(policy, requireMonitors ?? true, ignore ?? false);
+    // Warnings are logged once, by the derivation in apply.
+    deriveFlagReleaseStrategy(policy, requireMonitors ?? true, ignore ?? false, false);
   }
   const flags = plain(args.flags);
   if (flags !== undefined && isPlainDeep(flags)) renderFlagReleaseContent(flags as FlagSpec[], undefined, now);

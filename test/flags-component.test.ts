@@ -318,7 +318,7 @@ describe("FlagRelease rejects bad inputs with the field path", () => {
     [
       "a policy that is not a policy",
       () => release("bad-policy", { strategy: { type: "linear", stepPercent: 20 } } as never),
-      /strategy\.hold: is required/,
+      /policy\.strategy\.hold: is required/,
     ],
   ];
   test.each(cases)("%s", (_label, act, message) => {
