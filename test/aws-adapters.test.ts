@@ -7,6 +7,8 @@ import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type Get
 import { CreateTargetGroupCommand, DescribeRulesCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { createSlotDeployer } from "../src/aws/ecs.js";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { ControllerInvokeError, createControllerInvoker } from "../src/aws/invoke.js";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { createAlarmReader } from "../src/aws/alarms.js";
@@ -274,5 +276,24 @@ describe("ECS slot deployer", () => {
     expect((await deployer.targetHealth(TG_B)).ready).toBe(false);
     expect((await deployer.targetHealth(TG_B)).ready).toBe(false);
     expect(await deployer.targetHealth(TG_B)).toMatchObject({ ready: true, healthy: 2, total: 2 });
+  });
+});
+
+describe("controller invoker", () => {
+  test("sends the command as the payload and returns the JSON; a function error carries the controller's message (aws-sdk-client-mock: moto's Lambda invoke needs Docker)", async () => {
+    const lambda = mockClient(LambdaClient);
+    mocks.push(lambda);
+    lambda
+      .on(InvokeCommand)
+      .resolvesOnce({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ ok: true, command: "status", stableSlot: "green" })) as never })
+      .resolvesOnce({ StatusCode: 200, FunctionError: "Unhandled", Payload: new TextEncoder().encode(JSON.stringify({ errorType: "InvalidPayloadError", errorMessage: "invalid payload: command: must be one of ..." })) as never });
+    const invoker = createControllerInvoker(lambda as unknown as LambdaClient, "shop-rollgate-controller");
+    expect(await invoker.send({ command: "status" })).toEqual({ ok: true, command: "status", stableSlot: "green" });
+    const sent = JSON.parse(new TextDecoder().decode(lambda.commandCalls(InvokeCommand)[0]!.args[0].input.Payload as Uint8Array));
+    expect(sent).toEqual({ command: "status" });
+    const err = await invoker.send({ command: "bogus" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ControllerInvokeError);
+    expect(err).toMatchObject({ errorType: "InvalidPayloadError", functionName: "shop-rollgate-controller" });
+    expect((err as Error).message).toMatch(/command: must be one of/);
   });
 });

@@ -7,3 +7,4 @@ export * from "./events.js";
 export * from "./metrics.js";
 export * from "./state.js";
 export * from "./traffic.js";
+export * from "./invoke.js";
