@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime/index.js";
-import { beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test, vi } from "vitest";
 import type { GateInput, PolicyInput } from "../src/policy/index.js";
 
 type FlagReleaseModule = typeof import("../components/flag-release.js");
@@ -311,6 +311,16 @@ describe("FlagRelease rejects bad inputs with the field path", () => {
       /policy\.gates: 6 alarms, but an AppConfig environment watches at most 5; combine them into a CloudWatch composite alarm/,
     ],
     [
+      "a flags document that is not JSON",
+      () => new mod.FlagRelease("not-json", { policy: linear, flagsDocument: "{ flags: " }),
+      /flagsDocument must be JSON \(an AWS.AppConfig.FeatureFlags document\)/,
+    ],
+    [
+      "an empty flags list",
+      () => new mod.FlagRelease("empty", { policy: linear, flags: [] }),
+      /flags: must list at least one flag/,
+    ],
+    [
       "both flags and flagsDocument",
       () => new mod.FlagRelease("both", { policy: linear, flags: FLAGS, flagsDocument: "{}" }),
       /exactly 1 of \[flags\] or \[flagsDocument\] must be provided, but flags and flagsDocument were given/,
@@ -331,10 +341,13 @@ describe("FlagRelease rejects bad inputs with the field path", () => {
     expect(one("unwatched", "aws:appconfig/environment:Environment").inputs.monitors).toEqual([]);
   });
 
-  test("ignoreComparisonGates accepts comparison gates and keeps only the alarms as monitors", async () => {
+  test("ignoreComparisonGates accepts comparison gates, warns once per ignored gate and keeps only the alarms as monitors", async () => {
+    const warn = vi.spyOn(pulumi.log, "warn").mockResolvedValue(undefined);
     const r = release("ignored", { profile: "low", strategy: { type: "linear", stepPercent: 25, hold: "5m" }, gates: [{ type: "errorRate" }, HEALTH] }, { ignoreComparisonGates: true });
     await settle("ignored", r);
     expect((await value(r.strategy)).alarms).toEqual(["checkout-5xx", "checkout-p99"]);
+    expect(warn.mock.calls.map((c) => c[0])).toEqual([expect.stringMatching(/^FlagRelease: policy\.gates\[0\]: gate "error-rate" \(errorRate\) compares canary with baseline/)]);
+    warn.mockRestore();
   });
 
   test("a policy known only at deployment (an Output) is derived inside apply", async () => {
