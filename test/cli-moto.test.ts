@@ -326,3 +326,35 @@ describe("bad input against moto", () => {
     expect(h.err).toContain("--limit <n>");
   });
 });
+
+describe("--function: commands go to the controller Lambda (aws-sdk-client-mock for Lambda: moto runs functions only with Docker; the table is moto's)", () => {
+  test("reads the function's configuration, invokes it with the command payload, prints its answer", async () => {
+    const { mockClient } = await import("aws-sdk-client-mock");
+    const { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } = await import("@aws-sdk/client-lambda");
+    const lambda = mockClient(LambdaClient);
+    try {
+      lambda.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: controllerEnv(world.config) } });
+      const answer = { ok: true, command: "pause", service: "checkout", noop: false, action: "hold", reason: "paused by operator", phase: "paused", rolloutId: "r1", weights: { stable: 899, canary: 100 }, slotWeights: { blue: 899, green: 100 } };
+      lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(answer)) as never });
+      const r = await cli(["pause", "--function", "checkout-controller", "--yes", "--note", "why not", "--actor", "bob"]);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.out).toContain("paused by operator");
+      const invoke = lambda.commandCalls(InvokeCommand)[0]!.args[0].input;
+      expect(invoke.FunctionName).toBe("checkout-controller");
+      expect(JSON.parse(new TextDecoder().decode(invoke.Payload as Uint8Array))).toEqual({ command: "pause", actor: "bob", note: "why not" });
+
+      lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: "Unhandled", Payload: new TextEncoder().encode(JSON.stringify({ errorType: "ConfigError", errorMessage: "ROLLGATE_TABLE: is required" })) as never });
+      const f = await cli(["resume", "--function", "checkout-controller", "--yes"]);
+      expect(f.code).toBe(1);
+      expect(f.err).toContain("the controller function checkout-controller failed: ConfigError: ROLLGATE_TABLE: is required");
+
+      lambda.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: { FOO: "bar" } } });
+      const n = await cli(["status", "--function", "not-a-controller"]);
+      expect(n.code).toBe(1);
+      expect(n.err).toContain("no ROLLGATE_POLICY variable");
+    } finally {
+      lambda.restore();
+    }
+  });
+});

@@ -220,7 +220,8 @@ export function renderServiceList(records: ServiceRecord[], freeze: FreezeRecord
 
 /** One frame of `rollgate watch`. */
 export function renderWatchFrame(view: ServiceView, style: Style, options: { width?: number; title?: string } = {}): string {
-  const width = Math.max(60, Math.min(options.width ?? 100, 140));
+  const columns = options.width ?? 100;
+  const width = Math.max(60, Math.min(columns, 140));
   const out: string[] = [];
   out.push(`${style.bold(options.title ?? `rollgate watch ${view.service}`)}  ${style.dim(fmtTime(view.now))}`);
   const r = view.record;
@@ -246,7 +247,7 @@ export function renderWatchFrame(view: ServiceView, style: Style, options: { wid
   if (view.history.length) {
     out.push("  last decisions");
     for (const h of view.history.slice(0, 5)) {
-      out.push(`    ${style.dim(fmtTime(h.at).slice(11, 19))} ${actionColour(h.action, style)} ${truncate(h.reason, width - 30)}`);
+      out.push(`    ${style.dim(fmtTime(h.at).slice(11, 19))} ${actionColour(h.action, style)} ${truncate(h.reason, Math.max(40, columns - 32))}`);
     }
   }
   return out.join("\n") + "\n";

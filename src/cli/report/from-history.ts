@@ -89,9 +89,11 @@ export async function reportFromHistory(input: HistoryReportInput): Promise<Repo
     }));
   }
   const release = first.release;
+  // The record that ended the rollout explains it better than a later kill-switch-off or note.
+  const ending = [...records].reverse().find((r) => r.phase !== undefined && r.fromPhase !== r.phase && (r.phase === "promoted" || r.phase === "rolled-back" || r.phase === "aborted")) ?? last;
   return {
     title: `${input.service}: ${release ? `${release.stable || "(none)"} -> ${release.canary}` : input.rolloutId}`,
-    subtitle: `rollout ${input.rolloutId}, ${new Date(start).toISOString().slice(0, 16).replace("T", " ")}Z; ${last.reason}`,
+    subtitle: `rollout ${input.rolloutId}, ${new Date(start).toISOString().slice(0, 16).replace("T", " ")}Z; ${ending.reason}`,
     start,
     end,
     weights,
