@@ -185,7 +185,7 @@ export class FlagRelease extends pulumi.ComponentResource {
     const tags = withTags(args.tags, { "rollgate:release": name });
 
     const application = new appconfig.Application(
-      name,
+      `${name}-app`,
       { name: args.applicationName ?? name, description: "Feature flags released by rollgate", tags },
       { parent: this },
     );

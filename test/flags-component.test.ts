@@ -116,9 +116,9 @@ describe("FlagRelease resources", () => {
     const app = one("checkout", "aws:appconfig/application:Application");
     expect(app.inputs.name).toBe("checkout");
     const profile = one("checkout", "aws:appconfig/configurationProfile:ConfigurationProfile");
-    expect(profile.inputs).toMatchObject({ type: "AWS.AppConfig.FeatureFlags", locationUri: "hosted", applicationId: "checkout-id" });
+    expect(profile.inputs).toMatchObject({ type: "AWS.AppConfig.FeatureFlags", locationUri: "hosted", applicationId: "checkout-app-id" });
     const env = one("checkout", "aws:appconfig/environment:Environment");
-    expect(env.inputs).toMatchObject({ name: "production", applicationId: "checkout-id" });
+    expect(env.inputs).toMatchObject({ name: "production", applicationId: "checkout-app-id" });
 
     const version = one("checkout", "aws:appconfig/hostedConfigurationVersion:HostedConfigurationVersion");
     expect(version.inputs.contentType).toBe("application/json");
@@ -274,7 +274,7 @@ describe("FlagRelease rejects bad inputs with the field path", () => {
     [
       "a document flag without the owner attribute",
       () =>
-        new mod.FlagRelease("doc-no-owner", {
+        new mod.FlagRelease("ownerless-doc", {
           policy: linear,
           flagsDocument: JSON.stringify({ version: "1", flags: { x: { attributes: {} } }, values: { x: { enabled: true, expires: "2099-01-01" } } }),
         }),
