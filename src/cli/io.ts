@@ -49,6 +49,13 @@ export function processIo(): CliIo {
     controller.abort();
   };
   process.on("SIGINT", onSigint);
+  // `rollgate history | head`: the reader went away, which is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(0);
+      throw err;
+    });
+  }
   return {
     stdout: {
       write: (t) => void process.stdout.write(t),
