@@ -22,6 +22,7 @@ export const POLICY_NAMES = [
   "Flagger-style step 10",
   "z-test every minute",
   "binomial every minute",
+  "sequential every minute",
 ] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
@@ -54,6 +55,8 @@ export function policyByName(name: PolicyName): SimPolicy {
       return { kind: "z-test" };
     case "binomial every minute":
       return { kind: "binomial" };
+    case "sequential every minute":
+      return { kind: "sequential" };
   }
 }
 

@@ -260,7 +260,7 @@ describe("comparison policies", () => {
     expect(timeline.decisions.map((d) => d.weights.canary)).toEqual([100, 200, 300, 400, 500, 999]);
   });
 
-  test.each(["z-test", "binomial"] as const)("fixed-horizon %s every minute rolls back a gross regression", (kind) => {
+  test.each(["z-test", "binomial", "sequential"] as const)("per-minute %s test rolls back a gross regression", (kind) => {
     const { outcome } = simulateRollout({ policy: { kind }, scenario: { ...gross, rps: 1000 }, seed: 5 });
     expect(outcome.result).toBe("rolled-back");
     expect(outcome.reason).toMatch(new RegExp(`^${kind}`));

@@ -4,7 +4,7 @@
  * fixed-horizon statistical test re-run every minute. They are models of how those tools behave
  * with ALB metrics from CloudWatch, not the tools themselves (see docs/simulator.md).
  */
-import { exactBinomialJudgement, zTestJudgement } from "../analysis/gate.js";
+import { exactBinomialJudgement, sequentialJudgement, zTestJudgement } from "../analysis/gate.js";
 import type { CountSample, Counts } from "../analysis/types.js";
 import { weightsFor } from "../policy/resolve.js";
 import type { Weights } from "../policy/types.js";
@@ -46,18 +46,20 @@ export interface ThresholdPolicy {
 }
 
 /**
- * A fixed-horizon test on the current step's counts, re-run every minute as if each look were the
- * only one (no peeking correction): the analysis module's zTestJudgement / exactBinomialJudgement.
+ * A test re-run every minute on the 1/5/25/50 ladder: the analysis module's fixed-horizon
+ * zTestJudgement / exactBinomialJudgement on the current step's counts, as if each look were the
+ * only one (no peeking correction), or, for comparison, its sequentialJudgement (the bare mixture
+ * e-process over the whole rollout, without rollgate's bands and minimum samples).
  */
 export interface FixedHorizonPolicy {
-  kind: "z-test" | "binomial";
+  kind: "z-test" | "binomial" | "sequential";
   /** @default [1, 5, 25, 50] */
   steps?: number[];
   /** @default 10 */
   stepMinutes?: number;
   /** One-sided significance level of each look. @default 0.05 */
   alpha?: number;
-  /** Canary requests needed in the step before a test may fail it (as rollgate's minSamples). @default 200 */
+  /** Canary requests needed in the step before a test may fail it (as rollgate's minSamples). @default 200; 0 for "sequential" */
   minSamples?: number;
 }
 
@@ -209,7 +211,7 @@ class LadderController extends BaseComparison {
         ? `Argo-style ${this.steps.join("/")} %, error > ${pctLabel((p as ThresholdPolicy).maxErrorRate ?? 0.01)}, failureLimit ${(p as ThresholdPolicy).failureLimit ?? 2}`
         : p.kind === "flagger"
           ? `Flagger-style stepWeight ${this.steps[0]}, error > ${pctLabel((p as ThresholdPolicy).maxErrorRate ?? 0.01)}, threshold ${(p as ThresholdPolicy).failureLimit ?? 2}`
-          : `${p.kind === "z-test" ? "z-test" : "exact binomial"} every minute, alpha ${(p as FixedHorizonPolicy).alpha ?? 0.05}`;
+          : `${p.kind === "z-test" ? "z-test" : p.kind === "binomial" ? "exact binomial" : "sequential e-process"} every minute, alpha ${(p as FixedHorizonPolicy).alpha ?? 0.05}`;
   }
   plannedMinutes(): number {
     return (this.steps.length * this.stepMs) / MINUTE;
@@ -262,11 +264,13 @@ class LadderController extends BaseComparison {
     this.ingest(world);
     let canaryInStep = 0;
     for (const x of this.samples) if (x.start >= this.stepStartedAt) canaryInStep += x.canary.total;
-    if (canaryInStep < (fh.minSamples ?? 200)) return undefined;
+    if (canaryInStep < (fh.minSamples ?? (fh.kind === "sequential" ? 0 : 200))) return undefined;
     const alpha = fh.alpha ?? 0.05;
-    const judge = fh.kind === "z-test" ? zTestJudgement : exactBinomialJudgement;
+    const judge = fh.kind === "z-test" ? zTestJudgement : fh.kind === "binomial" ? exactBinomialJudgement : sequentialJudgement;
     return judge(this.samples, { stepStartedAt: this.stepStartedAt }, alpha) === "rollback"
-      ? `${fh.kind} on step ${this.stepIndex + 1} (${this.steps[this.stepIndex]} %): p <= ${alpha} over ${canaryInStep} canary requests`
+      ? fh.kind === "sequential"
+        ? `sequential e-process over the whole rollout reached 1/${alpha} at step ${this.stepIndex + 1} (${this.steps[this.stepIndex]} %)`
+        : `${fh.kind} on step ${this.stepIndex + 1} (${this.steps[this.stepIndex]} %): p <= ${alpha} over ${canaryInStep} canary requests`
       : undefined;
   }
 
