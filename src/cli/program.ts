@@ -64,7 +64,7 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
     .action(async (opts, cmd: Command) => statusCommand(ctxOf(cmd), opts, hooks));
 
   awsOptions(program.command("watch").description("live view of one rollout: weight ladder, hold progress, gate states, last decisions"))
-    .option("--interval <duration>", "time between refreshes", duration("--interval 5s"), 2_000)
+    .addOption(new Option("--interval <duration>", "time between refreshes").argParser(duration("--interval 5s")).default(2_000, "2s"))
     .option("--until-done", "exit when the rollout reaches promoted, rolled-back or aborted")
     .option("--count <n>", "exit after this many refreshes", positiveInteger("--count 10"))
     .addHelpText("after", "\nOn a terminal the view redraws in place; otherwise (CI, pipes) each change is appended.\n--json prints one JSON object per refresh (NDJSON).")
