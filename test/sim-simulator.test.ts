@@ -178,6 +178,13 @@ describe("simulateRollout with the real engine", () => {
     expect(JSON.stringify(c)).not.toBe(JSON.stringify(a));
   });
 
+  test("accepts a policy as written and resolves it with parsePolicy", () => {
+    const written = simulateRollout({ policy: { profile: "low" }, scenario: aa, seed: 21 });
+    const resolved = simulateRollout({ policy: low, scenario: aa, seed: 21 });
+    expect(JSON.stringify(written)).toBe(JSON.stringify(resolved));
+    expect(() => simulateRollout({ policy: { profile: "nope" } as never, scenario: aa, seed: 1 })).toThrow(/profile/);
+  });
+
   test.each([
     ["low", low],
     ["standard", standard],

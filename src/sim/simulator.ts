@@ -5,6 +5,8 @@
  * time-averaged canary share the controller's weights gave it; it becomes visible to the
  * controller only after its ingestion lag.
  */
+import { parsePolicy } from "../policy/resolve.js";
+import type { PolicyInput } from "../policy/schema.js";
 import type { RolloutPolicy, Weights } from "../policy/types.js";
 import { comparisonAlarms, comparisonController, type ComparisonPolicy } from "./comparisons.js";
 import { RollgateController, type AlarmState, type MinuteData, type SimController, type WorldView } from "./controller.js";
@@ -343,8 +345,13 @@ function revealedAt(m: MinuteData, revealed: MinuteData[]): boolean {
 /** Policies the simulator runs: a rollgate RolloutPolicy (through the real engine) or a comparison policy. */
 export type SimPolicy = RolloutPolicy | ComparisonPolicy;
 
+function isResolvedPolicy(p: unknown): p is RolloutPolicy {
+  return typeof p === "object" && p !== null && Array.isArray((p as RolloutPolicy).steps) && typeof (p as RolloutPolicy).weightTotal === "number";
+}
+
 export interface SimulateRolloutInput {
-  policy: SimPolicy;
+  /** A resolved policy, a policy as written (resolved here with parsePolicy), or a comparison policy. */
+  policy: SimPolicy | PolicyInput;
   scenario: Scenario;
   seed: number;
   /** Record the timeline (default true). */
@@ -387,7 +394,8 @@ export function controllerFor(policy: SimPolicy, scenario: Scenario, onDecideNs?
  */
 export function simulateRollout(input: SimulateRolloutInput): SimulateRolloutResult {
   if (!Number.isInteger(input.seed)) throw new RangeError(`simulateRollout: seed must be an integer; got ${String(input.seed)}`);
-  const { controller, scenario } = controllerFor(input.policy, input.scenario, input.onDecideNs);
+  const policy: SimPolicy = isResolvedPolicy(input.policy) || "kind" in input.policy ? (input.policy as SimPolicy) : parsePolicy(input.policy);
+  const { controller, scenario } = controllerFor(policy, input.scenario, input.onDecideNs);
   const r = runSimulation(controller, scenario, input.seed, { timeline: input.timeline ?? true });
   return { outcome: r.outcome, timeline: r.timeline ?? { minutes: [], decisions: [] } };
 }
