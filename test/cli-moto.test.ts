@@ -246,7 +246,9 @@ describe("rollgate against moto", () => {
     const s = json<{ next: { action: string; verdicts: Array<{ gate: string; verdict: string }> } }>((await cli(["status", ...withConfig, "--json"])).out);
     expect(s.next.action).toBe("rollback");
     expect(s.next.verdicts.find((v) => v.gate === "5xx-alarms")!.verdict).toBe("rollback");
-    await cli(["abort", ...withConfig, "--yes"]);
+    const a = await cli(["abort", ...withConfig, "--yes", "--note", "alarm", "--json"]);
+    expect(a.code).toBe(0);
+    expect(json(a.out)).toMatchObject({ ok: true, phase: "aborted", weights: { canary: 0 } });
     await world.clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: world.alarms[canarySlot as "blue" | "green"], StateValue: "OK", StateReason: "test" }));
   });
 });
