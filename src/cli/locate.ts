@@ -13,10 +13,11 @@
  * Clients use the standard AWS credential chain and region; --endpoint-url (or AWS_ENDPOINT_URL)
  * points every client at an emulator such as moto.
  */
-import { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { readFile } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { createClients, type AwsClients } from "../aws/clients.js";
+import { ControllerInvokeError, createControllerInvoker } from "../aws/invoke.js";
 import { createStateStore, type StateStore } from "../aws/state.js";
 import { ConfigError, parseControllerEnv, type ControllerConfig } from "../controller/config.js";
 import type { CommandResponse, Controller } from "../controller/controller.js";
@@ -184,17 +185,10 @@ async function functionEnvironment(lambda: LambdaClient, name: string): Promise<
 }
 
 async function invokeFunction(lambda: LambdaClient, name: string, payload: Record<string, unknown>): Promise<CommandResponse> {
-  const res = await lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: "RequestResponse", Payload: new TextEncoder().encode(JSON.stringify(payload)) }));
-  const text = res.Payload ? new TextDecoder().decode(res.Payload) : "";
-  if (res.FunctionError) {
-    let message = text;
-    try {
-      const err = JSON.parse(text) as { errorType?: string; errorMessage?: string };
-      message = `${err.errorType ?? "Error"}: ${err.errorMessage ?? text}`;
-    } catch {
-      // not JSON: show it as it is
-    }
-    throw new CliError(`the controller function ${name} failed: ${message}`);
+  try {
+    return await createControllerInvoker(lambda, name).send<CommandResponse>(payload);
+  } catch (err) {
+    if (err instanceof ControllerInvokeError) throw new CliError(`the controller function ${name} failed: ${err.errorType ?? "Error"}: ${err.message.replace(`${name}: `, "")}`);
+    throw err;
   }
-  return JSON.parse(text) as CommandResponse;
 }
