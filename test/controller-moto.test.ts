@@ -7,6 +7,7 @@ import { DescribeListenersCommand, DescribeRulesCommand, ModifyListenerCommand }
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createStateStore } from "../src/aws/state.js";
 import { createTrafficRouter } from "../src/aws/traffic.js";
+import { statusResponseSchema } from "../src/controller/events.js";
 import { startMoto, type MotoServer } from "../src/local/moto-server.js";
 import { alarmEvent, controllerFor, createWorld, MIN, putTraffic, T0, tickEvent, type World } from "./support/moto-world.js";
 
@@ -58,6 +59,7 @@ describe("controller against moto", () => {
     // Assess: status (what the Pulumi component reads), history
     const status = await c.command({ command: "status" });
     expect(status).toMatchObject({ ok: true, service: "good", phase: "promoted", stableSlot: "green", idleSlot: "blue", frozen: false, killSwitch: false, drift: false });
+    expect(statusResponseSchema.parse(JSON.parse(JSON.stringify(status)))).toMatchObject({ stableSlot: "green", phase: "promoted" });
     const history = await storeOf(w).history("good");
     expect(history.map((h) => h.action)).toEqual(["promote", "advance", "advance"]);
     expect(history[2]).toMatchObject({ actor: "alice", trigger: "command:start", kind: "command" });

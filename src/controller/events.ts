@@ -127,3 +127,20 @@ export function parseTrigger(payload: unknown): Trigger {
     },
   ]);
 }
+
+/**
+ * The part of the `status` response that other tools rely on (the Pulumi component reads
+ * `stableSlot` and `phase` at preview time). Extra fields are allowed.
+ */
+export const statusResponseSchema = z.looseObject({
+  ok: z.literal(true),
+  command: z.literal("status"),
+  service: z.string(),
+  phase: z.enum(["idle", "progressing", "paused", "promoted", "rolled-back", "aborted"]),
+  stableSlot: z.enum(["blue", "green"]),
+  idleSlot: z.enum(["blue", "green"]),
+  state: z.looseObject({ rolloutId: z.string(), release: z.looseObject({ stable: z.string(), canary: z.string() }) }),
+  weights: z.object({ stable: z.number().int(), canary: z.number().int() }),
+  frozen: z.boolean(),
+  killSwitch: z.boolean(),
+});
