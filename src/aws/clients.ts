@@ -7,6 +7,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
@@ -19,6 +20,8 @@ export interface AwsClients {
   eventbridge: EventBridgeClient;
   sns: SNSClient;
   ecs: ECSClient;
+  /** For lifecycle hooks. */
+  lambda: LambdaClient;
 }
 
 export interface ClientOptions {
@@ -46,5 +49,6 @@ export function createClients(options: ClientOptions = {}): AwsClients {
     eventbridge: new EventBridgeClient(config),
     sns: new SNSClient(config),
     ecs: new ECSClient(config),
+    lambda: new LambdaClient(config),
   };
 }

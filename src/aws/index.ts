@@ -8,3 +8,4 @@ export * from "./metrics.js";
 export * from "./state.js";
 export * from "./traffic.js";
 export * from "./invoke.js";
+export * from "./hooks.js";

@@ -13,13 +13,14 @@
  *   engine, asked without the listener's view, also says roll back, is this controller's own
  *   unfinished write and is completed; any other difference is drift, handed to the engine.
  */
-import { applyCommand, decide, idleState, weightsEqual } from "../engine/decide.js";
-import type { Command, CommandErrorCode, Decision, Evidence, Phase, RolloutState } from "../engine/types.js";
+import { applyCommand, decide, idleState, recordHookResult, weightsEqual } from "../engine/decide.js";
+import type { Command, CommandErrorCode, Decision, Evidence, HookRequest, Phase, RolloutState } from "../engine/types.js";
 import { isComparisonGate, type AlarmGate, type ComparisonGate, type Weights } from "../policy/types.js";
 import type { AlarmReader } from "../aws/alarms.js";
 import type { SlotDeployer } from "../aws/ecs.js";
 import { ConflictError } from "../aws/errors.js";
 import type { DecisionEvent, EventPublisher } from "../aws/events.js";
+import type { HookRunner } from "../aws/hooks.js";
 import type { MetricsReader } from "../aws/metrics.js";
 import type { FreezeRecord, HistoryRecord, PendingRelease, ServiceRecord, StateStore } from "../aws/state.js";
 import { otherSlot, type Slot, type SlotWeights, type TrafficRouter, type TrafficSnapshot } from "../aws/traffic.js";
@@ -50,6 +51,8 @@ export interface ControllerDeps {
   publisher: EventPublisher;
   /** Required when config.ecs is set (controller-owned slot contents). */
   slots?: SlotDeployer;
+  /** Invokes lifecycle hooks; without it, hooks the engine asks for are logged and stay pending. */
+  hooks?: HookRunner;
   /** Epoch ms. @default Date.now */
   clock?: () => number;
   /** Rollout id for a new release. @default `<version>-<base36 time>-<random>` */
@@ -175,6 +178,12 @@ interface Loaded {
   record: ServiceRecord;
   freeze: FreezeRecord;
   snapshot: TrafficSnapshot;
+}
+
+interface Evaluated {
+  result: EvaluationResult;
+  record: ServiceRecord;
+  hooks: HookRequest[];
 }
 
 interface Effect {
@@ -373,10 +382,59 @@ export function createController(deps: ControllerDeps): Controller {
         log.error(`scaling the old slot (${oldSlot}) down failed; it keeps running until scaled by hand`, err as Error);
       }
     }
-    if (decision.hooks.length > 0) {
-      log.warn("the policy asks for lifecycle hooks, which this controller does not invoke yet", { hooks: decision.hooks.map((h) => h.key) });
-    }
     return { record: stored, committed: commit };
+  }
+
+  /**
+   * Invokes the hooks the engine asked for (in parallel), then records their results in the
+   * rollout state with a history record. Returns the keys it ran. Hooks never move traffic
+   * themselves: the engine reads the results on its next decision.
+   */
+  async function runHooks(record: ServiceRecord, requests: HookRequest[], trigger: string, skip: ReadonlySet<string> = new Set()): Promise<string[]> {
+    const todo = requests.filter((r) => !skip.has(r.key));
+    if (todo.length === 0) return [];
+    if (!deps.hooks) {
+      log.warn("the engine asks for lifecycle hooks but this controller has no hook runner; they stay pending", { hooks: todo.map((h) => h.key) });
+      return [];
+    }
+    const runner = deps.hooks;
+    const rollout = record.rollout;
+    const results = await Promise.all(
+      todo.map(async (r) => {
+        const result = await runner.run(r, { hook: r.name, point: r.point, stepIndex: r.stepIndex, service: config.service, rolloutId: rollout.rolloutId, release: rollout.release, weights: rollout.weights });
+        emf.addMetric(result.status === "pass" ? "HookPasses" : "HookNotPassed", "Count", 1);
+        return { request: r, result };
+      }),
+    );
+    const reason = results.map(({ request: r, result }) => `hook ${r.name} (${r.point}, step ${r.stepIndex + 1}) ${result.status}: ${result.reason}`).join("; ");
+    log.info("hooks ran", { reason });
+    await withRetries("recording hook results", async () => {
+      const current = await store.get(config.service);
+      if (!current || current.rollout.rolloutId !== rollout.rolloutId) return;
+      let state = current.rollout;
+      for (const { request, result } of results) state = recordHookResult(state, request.key, result);
+      const now = clock();
+      const next: ServiceRecord = { ...current, rollout: state, version: current.version + 1, updatedAt: now };
+      const history: HistoryRecord = {
+        service: config.service,
+        at: now,
+        seq: next.version,
+        kind: "decision",
+        trigger,
+        action: "hook-results",
+        reason,
+        rolloutId: state.rolloutId,
+        release: state.release,
+        fromPhase: current.rollout.phase,
+        phase: state.phase,
+        stepIndex: state.stepIndex,
+        weights: state.weights,
+        slotWeights: toSlotWeights(state.weights, current.baselineSlot),
+      };
+      await store.commit(next, current.version, [history]);
+      await publish(history, next);
+    });
+    return todo.map((r) => r.key);
   }
 
   /**
@@ -429,13 +487,13 @@ export function createController(deps: ControllerDeps): Controller {
     throw new Error(`${what}: gave up after ${maxAttempts} attempts, each lost a conditional write to a concurrent invocation (${(last as Error).message})`);
   }
 
-  async function evaluate(trigger: Exclude<Trigger, { kind: "command" }>): Promise<EvaluationResult> {
+  async function evaluate(trigger: Exclude<Trigger, { kind: "command" }>, pass = 0, skipHooks: ReadonlySet<string> = new Set()): Promise<EvaluationResult> {
     const label = trigger.kind === "tick" ? "tick" : `alarm:${trigger.alarmName}`;
-    if (trigger.kind === "alarm" && trigger.state === "ALARM" && config.freezeAlarms.includes(trigger.alarmName)) {
+    if (pass === 0 && trigger.kind === "alarm" && trigger.state === "ALARM" && config.freezeAlarms.includes(trigger.alarmName)) {
       await setFreeze(true, { actor: label, reason: `error-budget alarm ${trigger.alarmName} is in ALARM`, trigger: label });
     }
     let evidenceCache: { rolloutId: string; stepIndex: number; value: Pick<Evidence, "alarms" | "gates"> } | undefined;
-    return withRetries(label, async (attempts) => {
+    const outcome = await withRetries(label, async (attempts): Promise<Evaluated> => {
       const { record, freeze, snapshot } = await load();
       tag(record);
       const now = clock();
@@ -463,16 +521,21 @@ export function createController(deps: ControllerDeps): Controller {
       emf.addMetric("Decisions", "Count", 1);
       if (decision.drift && !decision.transition) log.info("listener weights still differ from the recorded ones", { drift: decision.drift });
       const { record: after } = await execute({ record, snapshot, decision, trigger: label, kind: "decision" });
-      return resultOf(label, after, decision, attempts, fast ? { fastPath: true } : {});
+      return { result: resultOf(label, after, decision, attempts, fast ? { fastPath: true } : {}), record: after, hooks: decision.hooks };
     });
+    const ran = await runHooks(outcome.record, outcome.hooks, label, skipHooks);
+    // Decide once more with the hooks' answers, so a passing beforeStep hook shifts traffic now
+    // rather than a tick later. Hooks already run in this invocation are not run again.
+    if (ran.length > 0 && pass === 0) return evaluate(trigger, 1, new Set(ran));
+    return outcome.result;
   }
 
   /** A release waiting for healthy ECS targets in the idle slot. */
-  async function progressPending(record: ServiceRecord, freeze: FreezeRecord, snapshot: TrafficSnapshot, label: string, attempts: number): Promise<EvaluationResult> {
+  async function progressPending(record: ServiceRecord, freeze: FreezeRecord, snapshot: TrafficSnapshot, label: string, attempts: number): Promise<Evaluated> {
     const pending = record.pending!;
     const now = clock();
     const slots = deps.slots!;
-    const hold = (reason: string) => resultOf(label, record, { action: "pending", reason, transition: false }, attempts) as EvaluationResult;
+    const hold = (reason: string): Evaluated => ({ result: resultOf(label, record, { action: "pending", reason, transition: false }, attempts), record, hooks: [] });
     if (!pending.deployed) {
       await slots.deploy({ service: ecsServiceOf(pending.slot), taskDefinitionArn: pending.taskDefinitionArn, sizeLike: ecsServiceOf(otherSlot(pending.slot)) });
       await store.commit({ ...record, version: record.version + 1, pending: { ...pending, deployed: true }, updatedAt: now }, record.version, []);
@@ -491,7 +554,7 @@ export function createController(deps: ControllerDeps): Controller {
         kind: "release",
         ...(pending.actor ? { actor: pending.actor } : {}),
       });
-      return resultOf(label, after, result.decision, attempts);
+      return { result: resultOf(label, after, result.decision, attempts), record: after, hooks: result.decision.hooks };
     }
     const waited = now - pending.requestedAt;
     if (waited >= config.ecs!.readyTimeoutMs) {
@@ -506,7 +569,7 @@ export function createController(deps: ControllerDeps): Controller {
         trigger: label,
         kind: "release",
       });
-      return resultOf(label, after, { action: "pending", reason, transition: true }, attempts);
+      return { result: resultOf(label, after, { action: "pending", reason, transition: true }, attempts), record: after, hooks: [] };
     }
     return hold(`release ${pending.version}: ${health.healthy}/${health.total} targets healthy in the ${pending.slot} target group; waiting`);
   }
@@ -663,6 +726,7 @@ export function createController(deps: ControllerDeps): Controller {
             return accepted(cmd, deployed, "release-requested", reason, false);
           }
           const { record: after } = await execute({ ...base, decision: result.decision, patch: { baselineSlot: otherSlot(idle), clearPending: true } });
+          await runHooks(after, result.decision.hooks, label);
           return accepted(cmd, after, result.decision.action, result.decision.reason, false);
         }
         case "kill":
@@ -680,6 +744,7 @@ export function createController(deps: ControllerDeps): Controller {
           }
           const reason = on ? `kill switch on${cmd.note ? ` (${cmd.note})` : ""}` : `kill switch off${cmd.note ? ` (${cmd.note})` : ""}`;
           const { record: after } = await execute({ ...base, decision, patch: { killSwitch: on }, forceCommit: { action: on ? "kill-switch-on" : "kill-switch-off", reason } });
+          await runHooks(after, decision.hooks, label);
           return accepted(cmd, after, decision.transition ? decision.action : on ? "kill-switch-on" : "kill-switch-off", decision.transition ? decision.reason : reason, false);
         }
         case "abort":
@@ -701,6 +766,7 @@ export function createController(deps: ControllerDeps): Controller {
           const result = applyCommand(policy, record.rollout, { type: cmd.command, ...(cmd.note ? { note: cmd.note } : {}) }, evidence, now);
           if (!result.ok) return rejected(cmd, result.code, result.message);
           const { record: after, committed } = await execute({ ...base, decision: result.decision });
+          await runHooks(after, result.decision.hooks, label);
           return accepted(cmd, after, result.decision.action, result.decision.reason, !committed);
         }
       }

@@ -7,6 +7,7 @@ import { createAlarmReader } from "../aws/alarms.js";
 import { createClients, type AwsClients, type ClientOptions } from "../aws/clients.js";
 import { createSlotDeployer } from "../aws/ecs.js";
 import { createEventPublisher } from "../aws/events.js";
+import { createHookRunner } from "../aws/hooks.js";
 import { createMetricsReader } from "../aws/metrics.js";
 import { createStateStore } from "../aws/state.js";
 import { createTrafficRouter } from "../aws/traffic.js";
@@ -30,6 +31,7 @@ export function controllerDepsFromClients(config: ControllerConfig, clients: Aws
     metrics: createMetricsReader(clients.cloudwatch),
     publisher: createEventPublisher(clients, { eventBus: config.eventBus, ...(config.topicArn ? { topicArn: config.topicArn } : {}) }),
     ...(config.ecs ? { slots: createSlotDeployer(clients, { clusterArn: config.ecs.clusterArn }) } : {}),
+    ...(config.policy.hooks.length ? { hooks: createHookRunner(clients.lambda, overrides.clock) } : {}),
     ...overrides,
   };
 }
