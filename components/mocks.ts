@@ -209,3 +209,8 @@ export async function settle(): Promise<void> {
 export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => (resolve(v), v)));
 }
+
+/** The value of an Output as a promise that rejects when the Output failed (e.g. a refused release). */
+export function outputPromise<T>(o: pulumi.Output<T>): Promise<T> {
+  return (o as unknown as { promise: () => Promise<T> }).promise();
+}

@@ -277,6 +277,11 @@ export class ProgressiveService extends pulumi.ComponentResource {
   public readonly dashboardName: pulumi.Output<string>;
   /** The version whose release this update requested. */
   public readonly releaseVersion: pulumi.Output<string>;
+  /**
+   * The start command sent to the controller (unchanged input = no invocation). Fails, and with it
+   * the preview, when the release would touch a slot that serves a rollout.
+   */
+  public readonly releaseCommand: pulumi.Output<string>;
 
   constructor(name: string, args: ProgressiveServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rollgate:index:ProgressiveService", name, {}, opts);
@@ -462,6 +467,7 @@ export class ProgressiveService extends pulumi.ComponentResource {
           }),
         );
     }
+    this.releaseCommand = guardedInput;
     new lambda.Invocation(
       `${name}-release`,
       { functionName: controller.functionName, input: guardedInput, triggers: { version: args.version } },
@@ -496,6 +502,7 @@ export class ProgressiveService extends pulumi.ComponentResource {
       healthAlarmName: this.healthAlarmName,
       dashboardName: this.dashboardName,
       releaseVersion: this.releaseVersion,
+      // releaseCommand is not registered: its refusal must fail the Invocation (the preview), once.
     });
   }
 }
