@@ -93,8 +93,8 @@ describe("checkPolicyPower", () => {
   });
 
   test("percentile gates with a short hold are told they wait for paired minutes", () => {
-    const p = parsePolicy({ strategy: { type: "canary", steps: [{ percent: 10, hold: "5m" }] }, gates: [{ type: "latency", percentile: 99 }] });
-    expect(checkPolicyPower(p, { rps: 1000 }).map((w) => w.message)).toEqual([expect.stringMatching(/needs 10 paired minutes/)]);
+    const p = parsePolicy({ strategy: { type: "canary", steps: [{ percent: 10, hold: "3m" }] }, gates: [{ type: "latency", percentile: 99 }] });
+    expect(checkPolicyPower(p, { rps: 1000 }).map((w) => w.message)).toEqual([expect.stringMatching(/needs 5 paired minutes/)]);
   });
 
   test("rps must be positive", () => {

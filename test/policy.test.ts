@@ -106,12 +106,12 @@ describe("parsePolicy resolves what users write", () => {
   });
 
   test("profile fields are overridden field by field", () => {
-    const p = parsePolicy({ profile: "high", timeouts: { onTimeout: "pause" }, analysis: { alpha: 0.005 } });
+    const p = parsePolicy({ profile: "high", timeouts: { onTimeout: "rollback" }, analysis: { alpha: 0.005 } });
     expect(p.steps[0]!.percent).toBe(0.1);
     expect(p.steps[0]!.weights).toEqual({ stable: 998, canary: 1 });
     expect(p.steps.at(-1)!.approval).toBe(true);
     expect(p.steps[0]!.maxHoldMs).toBe(3_600_000); // kept from the preset's timeouts
-    expect(p.steps[0]!.onTimeout).toBe("pause"); // overridden
+    expect(p.steps[0]!.onTimeout).toBe("rollback"); // overridden
     expect(p.alpha).toBe(0.005);
   });
 

@@ -30,8 +30,15 @@ export function sumCounts(samples: ReadonlyArray<{ canary: Counts; baseline: Cou
   return { canary, baseline };
 }
 
-/** Paired minutes a percentile gate needs in the step before it may pass or roll back. */
-export const PERCENTILE_MIN_PAIRED_MINUTES = 10;
+/**
+ * Paired minutes a percentile gate needs in the step before it may pass. Kept below the first
+ * rollback checkpoint: with CloudWatch's 1-3 minute lag, a 10-minute hold sees only 7-9 paired
+ * minutes, and demanding 10 stretched every step of a 10-minute ladder by ~25 %.
+ */
+export const PERCENTILE_MIN_PAIRED_MINUTES = 5;
+
+/** Paired minutes of the first Mann-Whitney look (rollback checkpoints at 10, 20, 40, ...). */
+export const PERCENTILE_FIRST_CHECKPOINT = 10;
 
 /** The statistic is reported as a plain number; beyond this it is capped (JSON has no Infinity). */
 const STATISTIC_CAP = 1e300;
@@ -244,12 +251,12 @@ function percentileVerdict(gate: ComparisonGate, samples: PercentileSample[], ct
 
   // Rollback decisions only at checkpoints: the first c = 10 * 2^k paired minutes of the step.
   let checkpoint = -1;
-  for (let c = PERCENTILE_MIN_PAIRED_MINUTES; c <= paired; c *= 2) checkpoint++;
+  for (let c = PERCENTILE_FIRST_CHECKPOINT; c <= paired; c *= 2) checkpoint++;
   let pValue = 1;
   let lookAlpha = percentileLookAlpha(ctx.alpha, ctx.stepIndex, 0);
   let checkpointDifference = difference;
   if (checkpoint >= 0) {
-    const c = PERCENTILE_MIN_PAIRED_MINUTES * 2 ** checkpoint;
+    const c = PERCENTILE_FIRST_CHECKPOINT * 2 ** checkpoint;
     const cx = canary.slice(0, c);
     const cy = baseline.slice(0, c);
     pValue = mannWhitneyGreater(cx, cy).pValue;
@@ -259,7 +266,7 @@ function percentileVerdict(gate: ComparisonGate, samples: PercentileSample[], ct
   const rejected = checkpoint >= 0 && pValue <= lookAlpha;
   const evidence = { statistic: pValue, threshold: lookAlpha, difference: sign * difference, minutes: paired, ...counts };
   const summary = `${gate.name}: canary ${label} median ${ms(sign * median(canary))} vs baseline ${ms(sign * median(baseline))} over ${paired} paired minutes`;
-  const pText = checkpoint >= 0 ? `Mann-Whitney p ${num(pValue)} ${rejected ? "<=" : ">"} ${num(lookAlpha)}` : `no Mann-Whitney look before ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes`;
+  const pText = checkpoint >= 0 ? `Mann-Whitney p ${num(pValue)} ${rejected ? "<=" : ">"} ${num(lookAlpha)}` : `no Mann-Whitney look before ${PERCENTILE_FIRST_CHECKPOINT} paired minutes`;
 
   if (rejected && checkpointDifference > gate.rollbackBand) {
     return verdictOf(gate, "rollback", evidence, `${summary}; ${pText} and ${beyond(sign, checkpointDifference, "ms", "rollback band", gate.rollbackBand)}`);

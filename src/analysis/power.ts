@@ -220,7 +220,7 @@ export function planPower(policy: RolloutPolicy, traffic: TrafficAssumptions): {
         if (holdMinutes < PERCENTILE_MIN_PAIRED_MINUTES) {
           warnings.push({
             path: paths.hold,
-            message: `the ${gate.name} gate compares per-minute p${gate.percentile} points and needs ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes before it may pass or roll back; a ${fmtMin(holdMinutes)} hold will wait for them`,
+            message: `the ${gate.name} gate compares per-minute p${gate.percentile} points and needs ${PERCENTILE_MIN_PAIRED_MINUTES} paired minutes before it may pass; a ${fmtMin(holdMinutes)} hold will wait for them`,
           });
         }
         continue;

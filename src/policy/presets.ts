@@ -51,6 +51,9 @@ export const PRESETS: Record<ProfileName, PolicyInput> = {
       { type: "errorRate", holdBand: 0.05, rollbackBand: 0.2, minSamples: 300 },
       { type: "latency", percentile: 99, holdBand: 25, rollbackBand: 100, minSamples: 300 },
     ],
-    timeouts: { maxHold: "1h", onTimeout: "rollback" },
+    // Pause, not rollback, on timeout: at 0.1 % a low-traffic service may not gather 300 samples
+    // in an hour, and a timeout is not evidence of a bad release (the simulator measured 59 %
+    // false rollbacks at 100 rps with onTimeout: rollback).
+    timeouts: { maxHold: "1h", onTimeout: "pause" },
   },
 };
