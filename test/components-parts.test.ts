@@ -1,0 +1,424 @@
+/**
+ * The building blocks under Pulumi's mock runtime: BlueGreenTargetGroups, WeightedRouting (both
+ * modes), HealthGates (every alarm definition) and StepController (every IAM statement, the
+ * environment contract, the triggers). Options (ignoreChanges) are captured by a transformation;
+ * mocks cannot prove parentage, so nothing here claims it.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, test } from "vitest";
+import { createMocks, recordingTransformation, settle, valueOf, type RecordedResource } from "../components/mocks.js";
+
+const mocks = createMocks();
+let C: typeof import("../components/index.js");
+
+const ACCOUNT = "123456789012";
+const LB = `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:loadbalancer/app/shared/50dc6c495c0c9188`;
+const LISTENER = `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2`;
+const RULE = `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:listener-rule/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee`;
+const TG_BLUE = `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:targetgroup/svc-blue/aaaaaaaaaaaaaaaa`;
+const TG_GREEN = `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:targetgroup/svc-green/bbbbbbbbbbbbbbbb`;
+const opts = () => ({ transformations: [recordingTransformation(mocks)] });
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(mocks, "rollgate-test", "dev", true);
+  C = await import("../components/index.js");
+});
+
+async function evaluate(make: () => pulumi.ComponentResource): Promise<RecordedResource[]> {
+  mocks.reset();
+  const c = make();
+  await valueOf(c.urn);
+  await settle();
+  return [...mocks.resources];
+}
+const ofType = (rs: RecordedResource[], type: string) => rs.filter((r) => r.type === type);
+const named = (rs: RecordedResource[], name: string, type?: string) => {
+  const found = rs.filter((r) => r.name === name && !r.type.startsWith("rollgate:") && (type === undefined || r.type === type));
+  expect(found, name).toHaveLength(1);
+  return found[0]!;
+};
+
+describe("BlueGreenTargetGroups", () => {
+  test("two target groups, one shared health check, tagged with slot and version; version tags left to the controller", async () => {
+    const rs = await evaluate(() => new C.BlueGreenTargetGroups("svc", { vpcId: "vpc-1", port: 8080, healthCheckPath: "/healthz", blueVersion: "1.0.0", tags: { team: "t" } }, opts()));
+    expect(rs.map((r) => r.type)).toEqual(["rollgate:index:BlueGreenTargetGroups", "aws:lb/targetGroup:TargetGroup", "aws:lb/targetGroup:TargetGroup"]);
+    const blue = named(rs, "svc-blue");
+    const green = named(rs, "svc-green");
+    const hc = { enabled: true, path: "/healthz", matcher: "200-399", interval: 15, healthyThreshold: 3, unhealthyThreshold: 3, protocol: "HTTP" };
+    expect(blue.inputs.healthCheck).toEqual(hc);
+    expect(green.inputs.healthCheck).toEqual(hc);
+    expect([blue.inputs.port, blue.inputs.protocol, blue.inputs.targetType, blue.inputs.vpcId, blue.inputs.deregistrationDelay]).toEqual([8080, "HTTP", "ip", "vpc-1", 30]);
+    expect(blue.inputs.tags).toEqual({ "rollgate:managed-by": "rollgate", team: "t", "rollgate:slot": "blue", "rollgate:version": "1.0.0" });
+    expect(green.inputs.tags).toEqual({ "rollgate:managed-by": "rollgate", team: "t", "rollgate:slot": "green", "rollgate:version": "none" });
+    for (const tg of [blue, green]) expect(tg.ignoreChanges).toEqual(['tags["rollgate:version"]', 'tagsAll["rollgate:version"]']);
+  });
+
+  test("ignoreVersionTagChanges: false leaves the tags to Pulumi", async () => {
+    const rs = await evaluate(() => new C.BlueGreenTargetGroups("own", { vpcId: "vpc-1", ignoreVersionTagChanges: false }, opts()));
+    expect(named(rs, "own-blue").ignoreChanges).toEqual([]);
+  });
+});
+
+describe("WeightedRouting", () => {
+  test("rule mode: a listener rule on the shared listener, host and path conditions, forward 999/0, weights under ignoreChanges", async () => {
+    const rs = await evaluate(
+      () =>
+        new C.WeightedRouting(
+          "svc",
+          { blueTargetGroupArn: TG_BLUE, greenTargetGroupArn: TG_GREEN, listenerArn: LISTENER, priority: 42, hostHeaders: ["a.example.com"], pathPatterns: ["/api/*"] },
+          opts(),
+        ),
+    );
+    expect(rs.map((r) => r.type)).toEqual(["rollgate:index:WeightedRouting", "aws:lb/listenerRule:ListenerRule"]);
+    const rule = named(rs, "svc-rule");
+    expect(rule.inputs.listenerArn).toBe(LISTENER);
+    expect(rule.inputs.priority).toBe(42);
+    expect(rule.inputs.conditions).toEqual([{ hostHeader: { values: ["a.example.com"] } }, { pathPattern: { values: ["/api/*"] } }]);
+    expect(rule.inputs.actions).toEqual([{ type: "forward", forward: { targetGroups: [{ arn: TG_BLUE, weight: 999 }, { arn: TG_GREEN, weight: 0 }] } }]);
+    expect(rule.ignoreChanges).toEqual(["actions[0].forward.targetGroups[0].weight", "actions[0].forward.targetGroups[1].weight"]);
+  });
+
+  test("listener mode: an HTTPS listener of its own, weights from weightTotal, stickiness, weights under ignoreChanges", async () => {
+    const rs = await evaluate(
+      () =>
+        new C.WeightedRouting(
+          "own",
+          { blueTargetGroupArn: TG_BLUE, greenTargetGroupArn: TG_GREEN, loadBalancerArn: LB, certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/x", weightTotal: 100, stickinessSeconds: 300 },
+          opts(),
+        ),
+    );
+    const listener = named(rs, "own-listener");
+    expect([listener.inputs.loadBalancerArn, listener.inputs.port, listener.inputs.protocol, listener.inputs.sslPolicy]).toEqual([LB, 443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-2021-06"]);
+    expect(listener.inputs.defaultActions).toEqual([
+      { type: "forward", forward: { targetGroups: [{ arn: TG_BLUE, weight: 100 }, { arn: TG_GREEN, weight: 0 }], stickiness: { enabled: true, duration: 300 } } },
+    ]);
+    expect(listener.ignoreChanges).toEqual(["defaultActions[0].forward.targetGroups[0].weight", "defaultActions[0].forward.targetGroups[1].weight"]);
+  });
+
+  test("ignoreWeightChanges: false hands the weights back to Pulumi", async () => {
+    const rs = await evaluate(() => new C.WeightedRouting("pulumi-owned", { blueTargetGroupArn: TG_BLUE, greenTargetGroupArn: TG_GREEN, loadBalancerArn: LB, ignoreWeightChanges: false }, opts()));
+    expect(named(rs, "pulumi-owned-listener").ignoreChanges).toEqual([]);
+  });
+});
+
+describe("HealthGates", () => {
+  let rs: RecordedResource[];
+  let gates: import("../components/index.js").HealthGates;
+  beforeAll(async () => {
+    rs = await evaluate(() => {
+      gates = new C.HealthGates(
+        "svc",
+        {
+          loadBalancerArn: LB,
+          blueTargetGroupArnSuffix: "targetgroup/svc-blue/aaaa",
+          greenTargetGroupArnSuffix: "targetgroup/svc-green/bbbb",
+          alarmNamePrefix: "checkout-prod",
+          sloTarget: 99.9,
+          additionalAlarmArns: [`arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:checkout-conversion-drop`],
+          alarmActions: ["arn:aws:sns:eu-west-1:123456789012:pager"],
+        },
+        opts(),
+      );
+      return gates;
+    });
+  });
+  const dims = (slot: "blue" | "green") => ({ LoadBalancer: "app/shared/50dc6c495c0c9188", TargetGroup: slot === "blue" ? "targetgroup/svc-blue/aaaa" : "targetgroup/svc-green/bbbb" });
+
+  test("counts: 6 per-slot alarms, 1 comparison, 4 burn windows, 3 composites", () => {
+    expect(ofType(rs, "aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => r.inputs.name).sort()).toEqual(
+      [
+        "checkout-prod-blue-5xx-rate",
+        "checkout-prod-blue-latency",
+        "checkout-prod-blue-unhealthy-hosts",
+        "checkout-prod-green-5xx-rate",
+        "checkout-prod-green-latency",
+        "checkout-prod-green-unhealthy-hosts",
+        "checkout-prod-canary-vs-stable",
+        "checkout-prod-burn-fast-1h",
+        "checkout-prod-burn-fast-5m",
+        "checkout-prod-burn-slow-6h",
+        "checkout-prod-burn-slow-30m",
+      ].sort(),
+    );
+    expect(ofType(rs, "aws:cloudwatch/compositeAlarm:CompositeAlarm").map((r) => r.inputs.alarmName)).toEqual(["checkout-prod-burn-fast", "checkout-prod-burn-slow", "checkout-prod-health"]);
+  });
+
+  test.each(["blue", "green"] as const)("%s 5xx rate: metric math over the slot's target group, guarded by a minimum request count, missing data stays missing", (slot) => {
+    const a = named(rs, `svc-${slot}-5xx-rate`);
+    const metric = (id: string, metricName: string) => ({ id, returnData: false, metric: { namespace: "AWS/ApplicationELB", metricName, stat: "Sum", period: 60, dimensions: dims(slot) } });
+    expect(a.inputs.metricQueries).toEqual([
+      metric("req", "RequestCount"),
+      metric("err", "HTTPCode_Target_5XX_Count"),
+      metric("conn", "TargetConnectionErrorCount"),
+      { id: "rate", expression: "IF(req >= 10, 100 * (FILL(err, 0) + FILL(conn, 0)) / req)", label: `${slot} failed-request %`, returnData: true },
+    ]);
+    expect([a.inputs.comparisonOperator, a.inputs.threshold, a.inputs.evaluationPeriods, a.inputs.datapointsToAlarm, a.inputs.treatMissingData]).toEqual(["GreaterThanThreshold", 5, 5, 3, "missing"]);
+  });
+
+  test.each(["blue", "green"] as const)("%s latency: p99 in seconds, low sample counts ignored, missing data stays missing", (slot) => {
+    const a = named(rs, `svc-${slot}-latency`);
+    expect(a.inputs).toMatchObject({
+      namespace: "AWS/ApplicationELB",
+      metricName: "TargetResponseTime",
+      dimensions: dims(slot),
+      extendedStatistic: "p99",
+      period: 60,
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: 1,
+      evaluateLowSampleCountPercentiles: "ignore",
+      treatMissingData: "missing",
+    });
+    expect(a.inputs.statistic).toBeUndefined();
+  });
+
+  test.each(["blue", "green"] as const)("%s unhealthy hosts: Maximum >= 1", (slot) => {
+    const a = named(rs, `svc-${slot}-unhealthy-hosts`);
+    expect(a.inputs).toMatchObject({ metricName: "UnHealthyHostCount", dimensions: dims(slot), statistic: "Maximum", comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1, treatMissingData: "missing" });
+  });
+
+  test("canary vs stable: the absolute gap between the slots' rates, so it does not depend on which slot is the canary", () => {
+    const a = named(rs, "svc-canary-vs-stable");
+    const queries = a.inputs.metricQueries as { id: string; expression?: string; returnData: boolean; metric?: { dimensions: unknown } }[];
+    expect(queries.map((q) => q.id)).toEqual(["b_req", "b_err", "b_conn", "g_req", "g_err", "g_conn", "b_rate", "g_rate", "gap"]);
+    expect(queries.filter((q) => q.returnData).map((q) => q.expression)).toEqual(["ABS(b_rate - g_rate)"]);
+    expect(queries[0]!.metric!.dimensions).toEqual(dims("blue"));
+    expect(queries[3]!.metric!.dimensions).toEqual(dims("green"));
+    expect(queries[6]!.expression).toBe("IF(b_req >= 10, 100 * (FILL(b_err, 0) + FILL(b_conn, 0)) / b_req)");
+    expect([a.inputs.threshold, a.inputs.treatMissingData]).toEqual([2, "missing"]);
+  });
+
+  test("burn rate: 14.4x over 1h and 5m, 6x over 6h and 30m of a 99.9 % SLO, both slots together, no data = no burn", () => {
+    const expect1 = (name: string, period: number, threshold: number) => {
+      const a = named(rs, name);
+      expect(a.inputs.metricQueries.filter((q: { metric?: unknown }) => q.metric).every((q: { metric: { period: number } }) => q.metric.period === period)).toBe(true);
+      expect([a.inputs.threshold, a.inputs.evaluationPeriods, a.inputs.treatMissingData]).toEqual([threshold, 1, "notBreaching"]);
+    };
+    expect1("svc-burn-fast-1h", 3600, 1.44);
+    expect1("svc-burn-fast-5m", 300, 1.44);
+    expect1("svc-burn-slow-6h", 21600, 0.6);
+    expect1("svc-burn-slow-30m", 1800, 0.6);
+    expect(named(rs, "svc-burn-fast").inputs.alarmRule).toBe('ALARM("checkout-prod-burn-fast-1h") AND ALARM("checkout-prod-burn-fast-5m")');
+    expect(named(rs, "svc-burn-slow").inputs.alarmRule).toBe('ALARM("checkout-prod-burn-slow-6h") AND ALARM("checkout-prod-burn-slow-30m")');
+  });
+
+  test("composite health alarm over every alarm, with the actions; outputs name the gate and freeze alarms", async () => {
+    const health = named(rs, "svc-health");
+    expect(health.inputs.alarmRule).toBe(
+      [
+        "checkout-prod-blue-5xx-rate",
+        "checkout-prod-blue-latency",
+        "checkout-prod-blue-unhealthy-hosts",
+        "checkout-prod-green-5xx-rate",
+        "checkout-prod-green-latency",
+        "checkout-prod-green-unhealthy-hosts",
+        "checkout-prod-canary-vs-stable",
+        "checkout-prod-burn-fast",
+        "checkout-prod-burn-slow",
+        "checkout-conversion-drop",
+      ]
+        .map((n) => `ALARM("${n}")`)
+        .join(" OR "),
+    );
+    expect(health.inputs.alarmActions).toEqual(["arn:aws:sns:eu-west-1:123456789012:pager"]);
+    expect(await valueOf(gates.gateAlarmNames)).toEqual([
+      "checkout-prod-blue-5xx-rate",
+      "checkout-prod-blue-latency",
+      "checkout-prod-blue-unhealthy-hosts",
+      "checkout-prod-green-5xx-rate",
+      "checkout-prod-green-latency",
+      "checkout-prod-green-unhealthy-hosts",
+      "checkout-prod-canary-vs-stable",
+      "checkout-conversion-drop",
+    ]);
+    expect((await valueOf(gates.gateAlarmArns)).at(-1)).toBe(`arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:checkout-conversion-drop`);
+    expect(await valueOf(gates.freezeAlarmNames)).toEqual(["checkout-prod-burn-fast", "checkout-prod-burn-slow"]);
+  });
+
+  test("without sloTarget there are no burn-rate alarms and no freeze alarms", async () => {
+    let g!: import("../components/index.js").HealthGates;
+    const r = await evaluate(() => (g = new C.HealthGates("noslo", { loadBalancerArn: LB, blueTargetGroupArnSuffix: "targetgroup/b/1", greenTargetGroupArnSuffix: "targetgroup/g/2" }, opts())));
+    expect(ofType(r, "aws:cloudwatch/metricAlarm:MetricAlarm")).toHaveLength(7);
+    expect(ofType(r, "aws:cloudwatch/compositeAlarm:CompositeAlarm")).toHaveLength(1);
+    expect(await valueOf(g.freezeAlarmNames)).toEqual([]);
+    // The default prefix is <name>-<stack>.
+    expect(named(r, "noslo-blue-latency").inputs.name).toBe("noslo-dev-blue-latency");
+  });
+});
+
+describe("StepController", () => {
+  const baseArgs = {
+    policyJson: JSON.stringify({ profile: "standard" }),
+    loadBalancerArn: LB,
+    blueTargetGroupArn: TG_BLUE,
+    greenTargetGroupArn: TG_GREEN,
+    gateAlarmArns: [`arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:a1`, `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:a2`],
+    freezeAlarmNames: ["burn-fast", "burn-slow"],
+    codePath: "dist/lambda/controller.mjs",
+  };
+  let rs: RecordedResource[];
+  beforeAll(async () => {
+    rs = await evaluate(
+      () =>
+        new C.StepController(
+          "ctl",
+          {
+            ...baseArgs,
+            serviceName: "checkout",
+            ruleArn: RULE,
+            ecsClusterArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/main`,
+            ecsBlueServiceArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-blue`,
+            ecsGreenServiceArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-green`,
+          },
+          opts(),
+        ),
+    );
+  });
+  const state = (name: string, type?: string) => named(rs, name, type).state;
+  const RULE_T = "aws:cloudwatch/eventRule:EventRule";
+
+  test("exact resource types and counts", () => {
+    const counts: Record<string, number> = {};
+    for (const r of rs) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    expect(counts).toEqual({
+      "rollgate:index:StepController": 1,
+      "aws:dynamodb/table:Table": 1,
+      "aws:sns/topic:Topic": 1,
+      "aws:cloudwatch/logGroup:LogGroup": 1,
+      "aws:iam/role:Role": 1,
+      "aws:iam/rolePolicy:RolePolicy": 1,
+      "aws:lambda/function:Function": 1,
+      "aws:cloudwatch/eventRule:EventRule": 2,
+      "aws:cloudwatch/eventTarget:EventTarget": 2,
+      "aws:lambda/permission:Permission": 2,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 2,
+    });
+  });
+
+  test("every IAM statement: exact actions and resources, no wildcard actions", () => {
+    const doc = JSON.parse(named(rs, "ctl-policy").inputs.policy);
+    expect(doc).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        { Sid: "ShiftTraffic", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: RULE },
+        {
+          Sid: "ReadTraffic",
+          Effect: "Allow",
+          Action: ["elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetHealth"],
+          Resource: "*",
+        },
+        { Sid: "ReadSignals", Effect: "Allow", Action: ["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"], Resource: "*" },
+        { Sid: "State", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: state("ctl-state").arn },
+        { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: state("ctl-notifications").arn },
+        { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${state("ctl-logs").arn}:*` },
+        { Sid: "Events", Effect: "Allow", Action: ["events:PutEvents"], Resource: `arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/default` },
+        {
+          Sid: "SlotServices",
+          Effect: "Allow",
+          Action: ["ecs:DescribeServices", "ecs:UpdateService"],
+          Resource: [`arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-blue`, `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-green`],
+        },
+      ],
+    });
+    for (const s of doc.Statement) for (const a of s.Action) expect(a).not.toMatch(/\*/);
+    expect(named(rs, "ctl-policy").inputs.role).toBe("ctl-role-id");
+    expect(JSON.parse(named(rs, "ctl-role").inputs.assumeRolePolicy).Statement).toEqual([{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }]);
+  });
+
+  test("listener mode with an event bus and no ECS: ModifyListener on the listener only, PutEvents on that bus, no ECS statement", async () => {
+    const r = await evaluate(() => new C.StepController("lst", { ...baseArgs, listenerArn: LISTENER, eventBusArn: `arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/releases` }, opts()));
+    const doc = JSON.parse(named(r, "lst-policy").inputs.policy) as { Statement: { Sid: string; Action: string[]; Resource: unknown }[] };
+    expect(doc.Statement.map((s) => s.Sid)).toEqual(["ShiftTraffic", "ReadTraffic", "ReadSignals", "State", "Notify", "Logs", "Events"]);
+    expect(doc.Statement[0]).toEqual({ Sid: "ShiftTraffic", Effect: "Allow", Action: ["elasticloadbalancing:ModifyListener"], Resource: LISTENER });
+    expect(doc.Statement[6]!.Resource).toBe(`arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/releases`);
+    const env = named(r, "lst-function").inputs.environment.variables;
+    expect(env.ROLLGATE_LISTENER_ARN).toBe(LISTENER);
+    expect(env.ROLLGATE_RULE_ARN).toBeUndefined();
+    expect(env.ROLLGATE_EVENT_BUS).toBe(`arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/releases`);
+    expect(env.ROLLGATE_ECS_CLUSTER_ARN).toBeUndefined();
+  });
+
+  test("the Lambda: esbuild bundle as index.mjs, nodejs22.x, index.handler, JSON logs to its own group, the environment contract", async () => {
+    const fn = named(rs, "ctl-function");
+    expect([fn.inputs.runtime, fn.inputs.handler, fn.inputs.role]).toEqual(["nodejs22.x", "index.handler", state("ctl-role").arn]);
+    expect(fn.inputs.loggingConfig).toEqual({ logFormat: "JSON", logGroup: state("ctl-logs").name });
+    // AssetArchive keeps its assets behind a promise.
+    const assets = (await fn.inputs.code.assets) as Record<string, { path: Promise<string> }>;
+    expect(Object.keys(assets)).toEqual(["index.mjs"]);
+    expect(await assets["index.mjs"]!.path).toBe("dist/lambda/controller.mjs");
+    expect(fn.dependsOn).toEqual(["ctl-policy"]);
+    expect(fn.inputs.environment.variables).toEqual({
+      ROLLGATE_SERVICE: "checkout",
+      ROLLGATE_POLICY: baseArgs.policyJson,
+      ROLLGATE_TABLE: state("ctl-state").name,
+      ROLLGATE_RULE_ARN: RULE,
+      ROLLGATE_BLUE_TARGET_GROUP_ARN: TG_BLUE,
+      ROLLGATE_GREEN_TARGET_GROUP_ARN: TG_GREEN,
+      ROLLGATE_LOAD_BALANCER_ARN: LB,
+      ROLLGATE_TOPIC_ARN: state("ctl-notifications").arn,
+      ROLLGATE_FREEZE_ALARMS: "burn-fast,burn-slow",
+      ROLLGATE_ECS_CLUSTER_ARN: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/main`,
+      ROLLGATE_ECS_BLUE_SERVICE: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-blue`,
+      ROLLGATE_ECS_GREEN_SERVICE: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-green`,
+    });
+    // The controller's own parser accepts exactly this environment.
+    const { parseControllerEnv } = await import("../src/controller/config.js");
+    const parsed = parseControllerEnv(fn.inputs.environment.variables);
+    expect([parsed.ruleArn, parsed.ecs?.blueService, parsed.freezeAlarms]).toEqual([RULE, `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-blue`, ["burn-fast", "burn-slow"]]);
+  });
+
+  test("state table: pk/sk strings, TTL on expiresAt, on-demand, point-in-time recovery, encryption", () => {
+    expect(named(rs, "ctl-state").inputs).toMatchObject({
+      billingMode: "PAY_PER_REQUEST",
+      hashKey: "pk",
+      rangeKey: "sk",
+      attributes: [
+        { name: "pk", type: "S" },
+        { name: "sk", type: "S" },
+      ],
+      ttl: { attributeName: "expiresAt", enabled: true },
+      pointInTimeRecovery: { enabled: true },
+      serverSideEncryption: { enabled: true },
+    });
+    expect(named(rs, "ctl-logs").inputs.retentionInDays).toBe(30);
+  });
+
+  test("triggers: a 1-minute schedule, and ALARM state changes of exactly the gate alarms, each allowed to invoke the function", () => {
+    expect(named(rs, "ctl-tick", RULE_T).inputs.scheduleExpression).toBe("rate(1 minute)");
+    expect(JSON.parse(named(rs, "ctl-alarms", RULE_T).inputs.eventPattern)).toEqual({
+      source: ["aws.cloudwatch"],
+      "detail-type": ["CloudWatch Alarm State Change"],
+      resources: baseArgs.gateAlarmArns,
+      detail: { state: { value: ["ALARM"] } },
+    });
+    const fnArn = state("ctl-function").arn;
+    const targets = ofType(rs, "aws:cloudwatch/eventTarget:EventTarget");
+    expect(targets.map((t) => [t.name, t.inputs.arn, t.inputs.rule])).toEqual([
+      ["ctl-tick", fnArn, state("ctl-tick", RULE_T).name],
+      ["ctl-alarms", fnArn, state("ctl-alarms", RULE_T).name],
+    ]);
+    const perms = ofType(rs, "aws:lambda/permission:Permission");
+    expect(perms.map((p) => [p.inputs.action, p.inputs.principal, p.inputs.sourceArn])).toEqual([
+      ["lambda:InvokeFunction", "events.amazonaws.com", state("ctl-tick", RULE_T).arn],
+      ["lambda:InvokeFunction", "events.amazonaws.com", state("ctl-alarms", RULE_T).arn],
+    ]);
+  });
+
+  test("its own alarms: Errors > 0 and Throttles > 0 per minute, notifying its topic", () => {
+    for (const [name, metric] of [
+      ["ctl-errors", "Errors"],
+      ["ctl-throttles", "Throttles"],
+    ] as const) {
+      expect(named(rs, name).inputs).toMatchObject({
+        namespace: "AWS/Lambda",
+        metricName: metric,
+        dimensions: { FunctionName: state("ctl-function").name },
+        statistic: "Sum",
+        period: 60,
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+        alarmActions: [state("ctl-notifications").arn],
+      });
+    }
+  });
+});
