@@ -288,7 +288,7 @@ describe("the canary strategy maps the policy's steps", () => {
   });
 
   test("high profile: 0.1 % rounds up to 1 % with a warning naming the step", () => {
-    const r = render({ profile: "high" });
+    const r = render({ profile: "high", timeouts: { onTimeout: "rollback" } });
     expect(canaryOf(r).steps.filter((s) => "setWeight" in s)).toEqual([1, 1, 5, 25, 50].map((setWeight) => ({ setWeight })));
     expect(r.warnings).toContainEqual({ path: "strategy.steps[0].percent", message: expect.stringContaining("0.1 % rounds up to 1 %") });
     expect(r.warnings).toContainEqual({ path: "timeouts.onTimeout", message: expect.stringContaining('"rollback" cannot be expressed') });
