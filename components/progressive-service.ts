@@ -241,7 +241,7 @@ export function validateProgressiveServiceArgs(args: ProgressiveServiceArgs): Ro
       throw new ArgsError(`${c}: listenerArn must be an ALB listener ARN (arn:aws:elasticloadbalancing:<region>:<account>:listener/app/...), got ${JSON.stringify(listener)}`);
     }
   } else {
-    forbid(c, { priority: args.priority, hostHeaders: args.hostHeaders, pathPatterns: args.pathPatterns }, "applies only to a rule on a shared listener; set listenerArn too, or remove it");
+    forbid(c, { priority: args.priority, hostHeaders: args.hostHeaders, pathPatterns: args.pathPatterns }, "applies only to a rule on a shared listener (listenerArn is not set)");
   }
   const slo = plain(args.sloTarget);
   if (slo !== undefined && slo !== 0 && !(typeof slo === "number" && slo > 0 && slo < 100)) {
