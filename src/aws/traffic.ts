@@ -144,3 +144,109 @@ export function createTrafficRouter(elb: ElasticLoadBalancingV2Client, options: 
     },
   };
 }
+
+/** Where one ring rule sends its audience: a slot, or `undefined` when it is split or elsewhere. */
+export interface RingRuleView {
+  ring: string;
+  ruleArn: string;
+  slot: Slot | undefined;
+  /** Slot weights as read (a plain forward to one slot is 1/0). */
+  weights: SlotWeights;
+  actions: Action[];
+}
+
+/** What a read of all ring rules saw, by ring name. */
+export type RingSnapshot = Record<string, RingRuleView>;
+
+/**
+ * The listener rules of the policy's audience rings. Each is created by the components with the
+ * ring's conditions and a priority above the service rule; the controller only ever changes which
+ * slot its forward action points at.
+ */
+export interface RingRouter {
+  readonly rings: readonly string[];
+  /** One DescribeRules call for all ring rules. */
+  read(): Promise<RingSnapshot>;
+  /** Points a ring's rule at a slot, keeping the rest of the action (stickiness, order, other actions). */
+  point(ring: string, slot: Slot, basedOn?: RingRuleView): Promise<void>;
+}
+
+export interface RingRouterOptions {
+  /** Ring name -> listener rule ARN (ROLLGATE_RING_RULES). */
+  rules: Record<string, string>;
+  blueTargetGroupArn: string;
+  greenTargetGroupArn: string;
+}
+
+export function createRingRouter(elb: ElasticLoadBalancingV2Client, options: RingRouterOptions): RingRouter {
+  const blue = checkArn("blueTargetGroupArn", options.blueTargetGroupArn, TARGET_GROUP_ARN, "a target group");
+  const green = checkArn("greenTargetGroupArn", options.greenTargetGroupArn, TARGET_GROUP_ARN, "a target group");
+  const rules = Object.fromEntries(Object.entries(options.rules).map(([ring, arn]) => [ring, checkArn(`rules.${ring}`, arn, RULE_ARN, "a listener rule")]));
+  const rings = Object.keys(rules);
+  const tgOf = (slot: Slot) => (slot === "blue" ? blue : green);
+
+  function view(ring: string, actions: Action[]): RingRuleView {
+    const target = `ring "${ring}" rule ${rules[ring]}`;
+    const fwd = actions[forwardIndex(actions, target)]!;
+    const groups = fwd.ForwardConfig?.TargetGroups?.length ? fwd.ForwardConfig.TargetGroups : fwd.TargetGroupArn ? [{ TargetGroupArn: fwd.TargetGroupArn, Weight: 1 }] : [];
+    const w = (arn: string) => groups.filter((g) => g.TargetGroupArn === arn).reduce((s, g) => s + (g.Weight ?? 1), 0);
+    const weights = { blue: w(blue), green: w(green) };
+    const elsewhere = groups.some((g) => g.TargetGroupArn !== blue && g.TargetGroupArn !== green && (g.Weight ?? 1) > 0);
+    // A ring goes to exactly one slot; anything split, or sent to a third target group, is unexpected.
+    const slot = elsewhere ? undefined : weights.blue > 0 && weights.green === 0 ? "blue" : weights.green > 0 && weights.blue === 0 ? "green" : undefined;
+    return { ring, ruleArn: rules[ring]!, slot, weights, actions };
+  }
+
+  function pointed(ring: string, actions: Action[], slot: Slot): Action[] {
+    const i = forwardIndex(actions, `ring "${ring}" rule ${rules[ring]}`);
+    const fwd = actions[i]!;
+    const to = tgOf(slot);
+    const weighted = (fwd.ForwardConfig?.TargetGroups?.length ?? 0) > 1;
+    // Keep the shape the components chose: a weighted forward stays weighted (1/0), a plain one plain.
+    // Third target groups are dropped: a ring rule sends its audience to one slot only.
+    const forward: Action = weighted
+      ? {
+          Type: "forward",
+          ...(fwd.Order !== undefined ? { Order: fwd.Order } : {}),
+          ForwardConfig: { ...fwd.ForwardConfig, TargetGroups: [{ TargetGroupArn: to, Weight: 1 }, { TargetGroupArn: tgOf(otherSlot(slot)), Weight: 0 }] },
+        }
+      : {
+          Type: "forward",
+          ...(fwd.Order !== undefined ? { Order: fwd.Order } : {}),
+          TargetGroupArn: to,
+          // ELB accepts TargetGroupArn beside a one-group ForwardConfig only when the two agree.
+          ...(fwd.ForwardConfig ? { ForwardConfig: { ...fwd.ForwardConfig, TargetGroups: [{ TargetGroupArn: to, Weight: 1 }] } } : {}),
+        };
+    return actions.map((a, k) => (k === i ? forward : a));
+  }
+
+  async function describe(ringNames: string[]): Promise<RingSnapshot> {
+    if (ringNames.length === 0) return {};
+    let out;
+    try {
+      out = await elb.send(new DescribeRulesCommand({ RuleArns: ringNames.map((r) => rules[r]!) }));
+    } catch (err) {
+      if ((err as { name?: string }).name === "RuleNotFoundException") {
+        throw new TrafficShapeError(`a ring rule was not found (${ringNames.map((r) => `${r}=${rules[r]}`).join(", ")}); check ROLLGATE_RING_RULES against the listener's rules`);
+      }
+      throw err;
+    }
+    const snapshot: RingSnapshot = {};
+    for (const ring of ringNames) {
+      const rule = out.Rules?.find((r) => r.RuleArn === rules[ring]);
+      if (!rule) throw new TrafficShapeError(`ring "${ring}" rule ${rules[ring]} was not found; check ROLLGATE_RING_RULES`);
+      snapshot[ring] = view(ring, rule.Actions ?? []);
+    }
+    return snapshot;
+  }
+
+  return {
+    rings,
+    read: () => describe(rings),
+    async point(ring, slot, basedOn) {
+      if (!rules[ring]) throw new ValidationError("ring", `"${ring}" has no rule in ROLLGATE_RING_RULES (rings: ${rings.join(", ") || "none"})`);
+      const actions = basedOn?.actions ?? (await describe([ring]))[ring]!.actions;
+      await elb.send(new ModifyRuleCommand({ RuleArn: rules[ring]!, Actions: pointed(ring, actions, slot) }));
+    },
+  };
+}

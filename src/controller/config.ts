@@ -35,6 +35,8 @@ export const controllerEnvSchema = z
       .refine((v) => Number(v) >= 1 && Number(v) <= 3650, { error: "must be from 1 to 3650 days" })
       .optional(),
     ROLLGATE_FREEZE_ALARMS: z.string().optional(),
+    // Checked against the policy's rings after the policy is parsed (see checkRingRules).
+    ROLLGATE_RING_RULES: z.string().optional(),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.ROLLGATE_LISTENER_ARN) === Boolean(env.ROLLGATE_RULE_ARN)) {
@@ -79,6 +81,8 @@ export interface ControllerConfig {
   historyTtlDays: number;
   /** Alarms whose ALARM state sets the global freeze (error-budget alarms). */
   freezeAlarms: string[];
+  /** Audience ring name -> its listener rule ARN (ROLLGATE_RING_RULES): one per ring of the policy. */
+  ringRules?: Record<string, string>;
 }
 
 /** A problem with the Lambda's environment, naming the variable. */
@@ -115,6 +119,15 @@ export function parseControllerEnv(env: Record<string, string | undefined>): Con
     if (err instanceof PolicyError) throw new ConfigError("ROLLGATE_POLICY", err.message);
     throw err;
   }
+  let ringRules: Record<string, string> | undefined;
+  if (e.ROLLGATE_RING_RULES !== undefined) {
+    try {
+      ringRules = JSON.parse(e.ROLLGATE_RING_RULES) as Record<string, string>;
+    } catch (err) {
+      throw new ConfigError("ROLLGATE_RING_RULES", `is not valid JSON (${(err as Error).message}); set it to an object of ring name -> listener rule ARN`);
+    }
+  }
+  checkRingRules(policy, ringRules, e.ROLLGATE_RULE_ARN);
   return {
     service: e.ROLLGATE_SERVICE,
     policy,
@@ -138,7 +151,40 @@ export function parseControllerEnv(env: Record<string, string | undefined>): Con
       : {}),
     historyTtlDays: e.ROLLGATE_HISTORY_TTL_DAYS ? Number(e.ROLLGATE_HISTORY_TTL_DAYS) : 90,
     freezeAlarms: (e.ROLLGATE_FREEZE_ALARMS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    ...(ringRules && Object.keys(ringRules).length ? { ringRules } : {}),
   };
+}
+
+/**
+ * The ring rules must match the policy's rings one to one: a ring without a rule would never see
+ * the canary (its step would pass on no evidence), and a rule for no ring would never be reset.
+ * Throws ConfigError naming ROLLGATE_RING_RULES and the ring.
+ */
+export function checkRingRules(policy: RolloutPolicy, rules: unknown, serviceRuleArn?: string): void {
+  const v = "ROLLGATE_RING_RULES";
+  const rings = policy.rings.map((r) => r.name);
+  if (rules === undefined) {
+    if (rings.length) throw new ConfigError(v, `is required: the policy defines ring(s) ${rings.map((r) => `"${r}"`).join(", ")}; set it to {"<ring>": "<listener rule ARN>"} for each`);
+    return;
+  }
+  if (typeof rules !== "object" || rules === null || Array.isArray(rules)) {
+    throw new ConfigError(v, `must be a JSON object of ring name -> listener rule ARN, got ${Array.isArray(rules) ? "an array" : typeof rules}`);
+  }
+  const entries = Object.entries(rules as Record<string, unknown>);
+  for (const [ring, arn] of entries) {
+    if (!rings.includes(ring)) throw new ConfigError(v, `ring "${ring}" is not a ring of the policy (rings: ${rings.length ? rings.join(", ") : "none"}); remove it or add the ring to the policy`);
+    if (typeof arn !== "string" || !RULE_ARN.test(arn)) throw new ConfigError(v, `ring "${ring}" must map to a listener rule ARN, got ${JSON.stringify(arn)}`);
+    if (arn === serviceRuleArn) throw new ConfigError(v, `ring "${ring}" maps to ROLLGATE_RULE_ARN, the service's own rule; a ring needs its own, higher-priority rule`);
+  }
+  for (const ring of rings) {
+    if (!(ring in (rules as object))) throw new ConfigError(v, `ring "${ring}" of the policy has no listener rule; add "${ring}": "<listener rule ARN>"`);
+  }
+  const seen = new Map<string, string>();
+  for (const [ring, arn] of entries) {
+    const other = seen.get(arn as string);
+    if (other) throw new ConfigError(v, `rings "${other}" and "${ring}" share the rule ${String(arn)}; each ring needs its own rule`);
+    seen.set(arn as string, ring);
+  }
 }
 
 /** The environment a component sets for a config (the inverse of parseControllerEnv, for tests and local runs). */
@@ -165,5 +211,6 @@ export function controllerEnv(config: Omit<ControllerConfig, "policy"> & { polic
       : {}),
     ROLLGATE_HISTORY_TTL_DAYS: String(config.historyTtlDays),
     ...(config.freezeAlarms.length ? { ROLLGATE_FREEZE_ALARMS: config.freezeAlarms.join(",") } : {}),
+    ...(config.ringRules && Object.keys(config.ringRules).length ? { ROLLGATE_RING_RULES: JSON.stringify(config.ringRules) } : {}),
   };
 }

@@ -8,12 +8,15 @@
  * - Anything else that moves traffic: the conditional state write first (marked `applied=false`),
  *   then the weights, then `applied=true`. A racer that loses the state write never moves traffic.
  * - A lost conditional write re-reads and re-decides, up to `maxAttempts` times.
+ * - Audience rings: each ring's listener rule follows the decision's `rings` with the same order
+ *   (to stable before the state write on a rollback, to the canary after it otherwise); a ring
+ *   rule found somewhere else is corrected to what the state says and recorded, without a pause.
  * - Reconciliation: the listener is compared with the recorded weights on every invocation. A
  *   record still marked `applied=false`, or a listener already at last-known-good while the
  *   engine, asked without the listener's view, also says roll back, is this controller's own
  *   unfinished write and is completed; any other difference is drift, handed to the engine.
  */
-import { applyCommand, decide, idleState, recordHookResult, weightsEqual } from "../engine/decide.js";
+import { applyCommand, canaryRings, decide, idleState, recordHookResult, weightsEqual } from "../engine/decide.js";
 import type { Command, CommandErrorCode, Decision, Evidence, HookRequest, Phase, RolloutState } from "../engine/types.js";
 import { isComparisonGate, type AlarmGate, type ComparisonGate, type Weights } from "../policy/types.js";
 import type { AlarmReader } from "../aws/alarms.js";
@@ -23,8 +26,8 @@ import type { DecisionEvent, EventPublisher } from "../aws/events.js";
 import type { HookRunner } from "../aws/hooks.js";
 import type { MetricsReader } from "../aws/metrics.js";
 import type { FreezeRecord, HistoryRecord, PendingRelease, ServiceRecord, StateStore } from "../aws/state.js";
-import { otherSlot, type Slot, type SlotWeights, type TrafficRouter, type TrafficSnapshot } from "../aws/traffic.js";
-import type { ControllerConfig } from "./config.js";
+import { otherSlot, type RingRouter, type RingSnapshot, type Slot, type SlotWeights, type TrafficRouter, type TrafficSnapshot } from "../aws/traffic.js";
+import { checkRingRules, type ControllerConfig } from "./config.js";
 import { InvalidPayloadError, parseCommand, parseTrigger, type CommandPayload, type Trigger } from "./events.js";
 
 /** The slice of Powertools' Logger the controller uses (so tests can pass their own). */
@@ -45,6 +48,8 @@ export interface ControllerMetrics {
 export interface ControllerDeps {
   config: ControllerConfig;
   traffic: TrafficRouter;
+  /** The audience rings' listener rules; required when the policy defines rings. */
+  rings?: RingRouter;
   store: StateStore;
   alarms: AlarmReader;
   metrics: MetricsReader;
@@ -77,6 +82,8 @@ export interface EvaluationResult {
   /** True when an alarm event rolled back without reading metrics (the fast path). */
   fastPath?: boolean;
   drift?: { actual: Weights; recorded: Weights };
+  /** Rings routed to the canary after this invocation (present when the policy defines rings). */
+  rings?: string[];
   attempts: number;
 }
 
@@ -104,6 +111,14 @@ export interface StatusResponse {
   /** Record version (optimistic concurrency counter). */
   version: number;
   applied: boolean;
+  /** Rings whose rule forwards to the canary slot now (read from the rules; present when the policy defines rings). */
+  rings?: string[];
+  /** Rings that should route to the canary according to the state. */
+  expectedRings?: string[];
+  /** Where each ring's rule forwards now: a slot, or "other" (split, or a third target group). */
+  ringSlots?: Record<string, Slot | "other">;
+  /** True when a ring rule is not where the state puts it (the next invocation corrects it). */
+  ringDrift?: boolean;
 }
 
 export interface CommandAccepted {
@@ -178,6 +193,7 @@ interface Loaded {
   record: ServiceRecord;
   freeze: FreezeRecord;
   snapshot: TrafficSnapshot;
+  rings: RingSnapshot;
 }
 
 interface Evaluated {
@@ -190,6 +206,8 @@ interface Effect {
   /** The record before. */
   record: ServiceRecord;
   snapshot: TrafficSnapshot;
+  /** The ring rules as read in this attempt. */
+  rings: RingSnapshot;
   decision: Decision;
   /** Record fields besides the rollout that change (kill switch, slot, pending release). */
   patch?: Partial<Pick<ServiceRecord, "killSwitch" | "baselineSlot" | "pending">> & { clearPending?: boolean };
@@ -210,6 +228,9 @@ export function createController(deps: ControllerDeps): Controller {
   const maxAttempts = deps.maxAttempts ?? 6;
   const newRolloutId = deps.newRolloutId ?? ((version: string, now: number) => `${version}-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
   if (config.ecs && !deps.slots) throw new Error("createController: config.ecs is set, so deps.slots (a SlotDeployer) is required");
+  checkRingRules(policy, config.ringRules, config.ruleArn);
+  if (config.ringRules && !deps.rings) throw new Error("createController: config.ringRules is set, so deps.rings (a RingRouter) is required");
+  const ringRouter = deps.rings;
 
   const targetGroupOf = (slot: Slot) => (slot === "blue" ? config.blueTargetGroupArn : config.greenTargetGroupArn);
   const ecsServiceOf = (slot: Slot) => (slot === "blue" ? config.ecs!.blueService : config.ecs!.greenService);
@@ -219,8 +240,24 @@ export function createController(deps: ControllerDeps): Controller {
   }
 
   async function load(): Promise<Loaded> {
-    const [record, freeze, snapshot] = await Promise.all([store.get(config.service), store.getFreeze(), traffic.read()]);
-    return { record: record ?? initialRecord(clock()), freeze, snapshot };
+    const [record, freeze, snapshot, rings] = await Promise.all([store.get(config.service), store.getFreeze(), traffic.read(), ringRouter ? ringRouter.read() : Promise.resolve({})]);
+    return { record: record ?? initialRecord(clock()), freeze, snapshot, rings };
+  }
+
+  /**
+   * Where each ring's rule must forward: the canary slot for the rings routed to the canary, the
+   * slot serving the released version for the rest (after a promotion, the slot promoted into).
+   */
+  function ringTargets(onCanary: readonly string[], record: Pick<ServiceRecord, "rollout" | "baselineSlot">): Record<string, Slot> {
+    const stable = stableSlotOf(record);
+    const canary = otherSlot(record.baselineSlot);
+    return Object.fromEntries((ringRouter?.rings ?? []).map((r) => [r, onCanary.includes(r) ? canary : stable]));
+  }
+
+  const ringsDiffering = (want: Record<string, Slot>, seen: RingSnapshot) => Object.keys(want).filter((r) => seen[r]?.slot !== want[r]);
+
+  async function pointRings(rings: string[], want: Record<string, Slot>, seen: RingSnapshot): Promise<void> {
+    await Promise.all(rings.map((r) => ringRouter!.point(r, want[r]!, seen[r])));
   }
 
   function tag(record: ServiceRecord): void {
@@ -261,12 +298,16 @@ export function createController(deps: ControllerDeps): Controller {
   }
 
   /** The engine's decision, with the controller's own unfinished writes told apart from drift. */
-  function decideReconciled(record: ServiceRecord, base: Omit<Evidence, "actualWeights">, snapshot: TrafficSnapshot, now: number): Decision {
+  function decideReconciled(record: ServiceRecord, base: Omit<Evidence, "actualWeights">, snapshot: TrafficSnapshot, rings: RingSnapshot, now: number): Decision {
     const state = record.rollout;
     // applied=false: the listener may still show the previous weights because of our own half-done write.
     if (!record.applied) return decide(policy, state, base, now);
     const actual = fromSlotWeights(snapshot.weights, record.baselineSlot);
-    if (isActive(state) && !weightsEqual(actual, state.weights) && weightsEqual(actual, state.lastKnownGood)) {
+    // During a ring step the weights are all-stable anyway; ring rules already back on stable are
+    // the same sign of a rollback whose state write did not land.
+    const onCanary = canaryRings(policy, state);
+    const ringsBack = onCanary.length > 0 && onCanary.every((r) => rings[r]?.slot === record.baselineSlot);
+    if (isActive(state) && weightsEqual(actual, state.lastKnownGood) && (!weightsEqual(actual, state.weights) || ringsBack)) {
       // A rollback wrote the listener but not the state. If the engine still rolls back without
       // looking at the listener (alarm, gate or kill switch still say so), complete that rollback.
       const again = decide(policy, state, base, now);
@@ -332,33 +373,54 @@ export function createController(deps: ControllerDeps): Controller {
   async function execute(e: Effect): Promise<{ record: ServiceRecord; committed: boolean }> {
     const { record, snapshot, decision } = e;
     const now = clock();
+    const seenRings = e.rings;
     const baselineSlot = e.patch?.baselineSlot ?? record.baselineSlot;
     const { clearPending: _c, ...patch } = e.patch ?? {};
     const next: ServiceRecord = { ...record, ...patch, rollout: decision.state, baselineSlot, version: record.version + 1, updatedAt: now };
     if (e.patch?.clearPending) delete next.pending;
-    const commit = decision.transition || e.forceCommit !== undefined;
     const desired = toSlotWeights(decision.state.weights, baselineSlot);
     // Write when the decision says so, or to finish our own earlier write (applied=false).
     const wantWeights = decision.applyWeights || !record.applied;
     const mustWrite = wantWeights && !slotWeightsEqual(desired, snapshot.weights);
-    const action = e.forceCommit && !decision.transition ? e.forceCommit.action : decision.action;
-    const reason = e.forceCommit && !decision.transition ? e.forceCommit.reason : decision.reason;
+    // Ring rules follow every decision, idempotently: only the rules not already there are written.
+    const wantRings = ringTargets(decision.rings, next);
+    const ringWrites = ringsDiffering(wantRings, seenRings);
+    // A rule that is neither where the state put it nor where it is going was moved by someone
+    // else. applied=false means it may be our own half-done write, which is not drift.
+    const expectedRings = ringTargets(canaryRings(policy, record.rollout), record);
+    const ringDrift = record.applied ? ringWrites.filter((r) => seenRings[r]?.slot !== expectedRings[r]) : [];
+    const ringNote = ringDrift.length
+      ? `ring rule${ringDrift.length > 1 ? "s" : ""} ${ringDrift.map((r) => `${r} forwarded to ${seenRings[r]?.slot ?? "neither slot alone"}, not ${expectedRings[r]}`).join("; ")}: set to ${ringDrift.map((r) => `${r}=${wantRings[r]}`).join(", ")}`
+      : "";
+    if (ringDrift.length) log.warn("ring rule drift corrected", { rings: ringDrift, reason: ringNote });
+    const commit = decision.transition || e.forceCommit !== undefined || ringDrift.length > 0;
+    let action: string = decision.action;
+    let reason = decision.reason;
+    if (!decision.transition && e.forceCommit) ({ action, reason } = e.forceCommit);
+    else if (!decision.transition && ringDrift.length) ({ action, reason } = { action: "ring-drift-corrected", reason: ringNote });
+    if (ringDrift.length && reason !== ringNote) reason = `${reason}; ${ringNote}`;
     const history = commit ? [historyOf(e, next, action, reason, now)] : [];
 
     let applied = record.applied;
     if (decision.action === "rollback") {
-      if (mustWrite) await traffic.setWeights(desired, snapshot);
+      // Traffic off the canary first: the listener and the ring rules, before the state write.
+      if (mustWrite || ringWrites.length) await Promise.all([mustWrite ? traffic.setWeights(desired, snapshot) : undefined, pointRings(ringWrites, wantRings, seenRings)]);
       if (commit) await store.commit({ ...next, applied: true }, record.version, history);
       else if (!record.applied) await store.markApplied(config.service, record.version);
       applied = true;
     } else {
-      if (commit) await store.commit({ ...next, applied: !mustWrite }, record.version, history);
+      // applied=false covers the ring rules too: a rule left behind by a crash here is finished
+      // by the next invocation, not taken for drift.
+      const writes = mustWrite || ringWrites.length > 0;
+      if (commit) await store.commit({ ...next, applied: !writes }, record.version, history);
       const version = commit ? next.version : record.version;
-      applied = commit ? !mustWrite : record.applied;
-      if (mustWrite) {
-        await traffic.setWeights(desired, snapshot);
-        applied = await store.markApplied(config.service, version);
-        if (!applied) await yieldToRollback();
+      applied = commit ? !writes : record.applied;
+      if (writes) {
+        await Promise.all([mustWrite ? traffic.setWeights(desired, snapshot) : undefined, pointRings(ringWrites, wantRings, seenRings)]);
+        if (commit || !record.applied) {
+          applied = await store.markApplied(config.service, version);
+          if (!applied) await yieldToRollback();
+        }
       } else if (wantWeights && !record.applied) {
         applied = await store.markApplied(config.service, version);
       }
@@ -371,7 +433,7 @@ export function createController(deps: ControllerDeps): Controller {
       emf.addMetric("Transitions", "Count", 1);
       if (decision.action === "rollback") emf.addMetric("Rollbacks", "Count", 1);
       if (decision.drift) emf.addMetric("DriftDetected", "Count", 1);
-      log.info("transition", { action, reason, weights: decision.state.weights, slotWeights: desired, trigger: e.trigger, wroteWeights: mustWrite });
+      log.info("transition", { action, reason, weights: decision.state.weights, slotWeights: desired, trigger: e.trigger, wroteWeights: mustWrite, ...(ringWrites.length ? { ringRules: ringWrites.map((r) => `${r}=${wantRings[r]}`) } : {}) });
       await publish(history[0]!, next);
     }
     if (decision.scaleDownOldSlot && commit && config.ecs && deps.slots) {
@@ -442,13 +504,15 @@ export function createController(deps: ControllerDeps): Controller {
    * If that someone rolled back, our write may have landed after theirs: put theirs back.
    */
   async function yieldToRollback(): Promise<void> {
-    const [now, snapshot] = await Promise.all([store.get(config.service), traffic.read()]);
+    const [now, snapshot, rings] = await Promise.all([store.get(config.service), traffic.read(), ringRouter ? ringRouter.read() : Promise.resolve({} as RingSnapshot)]);
     if (!now) return;
     if (now.rollout.phase === "rolled-back" || now.rollout.phase === "aborted") {
       const desired = toSlotWeights(now.rollout.weights, now.baselineSlot);
-      if (!slotWeightsEqual(desired, snapshot.weights)) {
-        log.warn("a rollback committed while this invocation moved weights forward; restoring the rollback's weights");
-        await traffic.setWeights(desired, snapshot);
+      const wantRings = ringTargets([], now);
+      const ringWrites = ringsDiffering(wantRings, rings);
+      if (!slotWeightsEqual(desired, snapshot.weights) || ringWrites.length) {
+        log.warn("a rollback committed while this invocation moved traffic forward; restoring the rollback's weights and ring rules");
+        await Promise.all([slotWeightsEqual(desired, snapshot.weights) ? undefined : traffic.setWeights(desired, snapshot), pointRings(ringWrites, wantRings, rings)]);
       }
     }
   }
@@ -466,6 +530,7 @@ export function createController(deps: ControllerDeps): Controller {
       weights: record.rollout.weights,
       slotWeights: toSlotWeights(record.rollout.weights, record.baselineSlot),
       ...(decision.drift ? { drift: decision.drift } : {}),
+      ...(ringRouter ? { rings: canaryRings(policy, record.rollout) } : {}),
       attempts,
       ...extra,
     };
@@ -494,10 +559,10 @@ export function createController(deps: ControllerDeps): Controller {
     }
     let evidenceCache: { rolloutId: string; stepIndex: number; value: Pick<Evidence, "alarms" | "gates"> } | undefined;
     const outcome = await withRetries(label, async (attempts): Promise<Evaluated> => {
-      const { record, freeze, snapshot } = await load();
+      const { record, freeze, snapshot, rings } = await load();
       tag(record);
       const now = clock();
-      if (record.pending?.status === "deploying" && !isActive(record.rollout)) return progressPending(record, freeze, snapshot, label, attempts);
+      if (record.pending?.status === "deploying" && !isActive(record.rollout)) return progressPending(record, freeze, snapshot, rings, label, attempts);
 
       const active = isActive(record.rollout);
       const fast =
@@ -517,10 +582,10 @@ export function createController(deps: ControllerDeps): Controller {
       } else {
         evidence = { alarms: {}, gates: {} };
       }
-      const decision = decideReconciled(record, { ...evidence, freeze: freeze.frozen, killSwitch: record.killSwitch }, snapshot, now);
+      const decision = decideReconciled(record, { ...evidence, freeze: freeze.frozen, killSwitch: record.killSwitch }, snapshot, rings, now);
       emf.addMetric("Decisions", "Count", 1);
       if (decision.drift && !decision.transition) log.info("listener weights still differ from the recorded ones", { drift: decision.drift });
-      const { record: after } = await execute({ record, snapshot, decision, trigger: label, kind: "decision" });
+      const { record: after } = await execute({ record, snapshot, rings, decision, trigger: label, kind: "decision" });
       return { result: resultOf(label, after, decision, attempts, fast ? { fastPath: true } : {}), record: after, hooks: decision.hooks };
     });
     const ran = await runHooks(outcome.record, outcome.hooks, label, skipHooks);
@@ -531,7 +596,7 @@ export function createController(deps: ControllerDeps): Controller {
   }
 
   /** A release waiting for healthy ECS targets in the idle slot. */
-  async function progressPending(record: ServiceRecord, freeze: FreezeRecord, snapshot: TrafficSnapshot, label: string, attempts: number): Promise<Evaluated> {
+  async function progressPending(record: ServiceRecord, freeze: FreezeRecord, snapshot: TrafficSnapshot, rings: RingSnapshot, label: string, attempts: number): Promise<Evaluated> {
     const pending = record.pending!;
     const now = clock();
     const slots = deps.slots!;
@@ -548,6 +613,7 @@ export function createController(deps: ControllerDeps): Controller {
       const { record: after } = await execute({
         record,
         snapshot,
+        rings,
         decision: result.decision,
         patch: { baselineSlot: otherSlot(pending.slot), clearPending: true },
         trigger: label,
@@ -563,6 +629,7 @@ export function createController(deps: ControllerDeps): Controller {
       const { record: after } = await execute({
         record,
         snapshot,
+        rings,
         decision: noopDecision(record.rollout, reason),
         patch: { pending: failed },
         forceCommit: { action: "release-failed", reason },
@@ -575,7 +642,8 @@ export function createController(deps: ControllerDeps): Controller {
   }
 
   function noopDecision(state: RolloutState, reason: string): Decision {
-    return { action: "noop", weights: state.weights, applyWeights: false, state, reason, transition: false, verdicts: [], rings: [], hooks: [] };
+    // The rings of the state, not none: a kill-switch-off or a release record must leave them be.
+    return { action: "noop", weights: state.weights, applyWeights: false, state, reason, transition: false, verdicts: [], rings: canaryRings(policy, state), hooks: [] };
   }
 
   function startCommand(record: ServiceRecord, version: string, rolloutId: string): Command {
@@ -612,9 +680,11 @@ export function createController(deps: ControllerDeps): Controller {
   }
 
   async function status(): Promise<StatusResponse> {
-    const { record, freeze, snapshot } = await load();
+    const { record, freeze, snapshot, rings } = await load();
     const slotWeights = toSlotWeights(record.rollout.weights, record.baselineSlot);
     const stableSlot = stableSlotOf(record);
+    const expectedRings = canaryRings(policy, record.rollout);
+    const ringSlots = Object.fromEntries(Object.values(rings).map((v) => [v.ring, v.slot ?? ("other" as const)]));
     return {
       ok: true,
       command: "status",
@@ -633,6 +703,15 @@ export function createController(deps: ControllerDeps): Controller {
       ...(record.pending ? { pending: record.pending } : {}),
       version: record.version,
       applied: record.applied,
+      ...(ringRouter
+        ? {
+            // The canary is the slot that is not serving the released version (while idle: the idle slot).
+            rings: Object.keys(ringSlots).filter((r) => ringSlots[r] === otherSlot(stableSlot)),
+            expectedRings,
+            ringSlots,
+            ringDrift: ringsDiffering(ringTargets(expectedRings, record), rings).length > 0,
+          }
+        : {}),
     };
   }
 
@@ -684,11 +763,11 @@ export function createController(deps: ControllerDeps): Controller {
         break;
     }
     return withRetries(label, async () => {
-      const { record, freeze, snapshot } = await load();
+      const { record, freeze, snapshot, rings } = await load();
       tag(record);
       const now = clock();
       const evidence = { freeze: freeze.frozen, killSwitch: record.killSwitch };
-      const base = { record, snapshot, trigger: label, kind: "command" as const, ...who };
+      const base = { record, snapshot, rings, trigger: label, kind: "command" as const, ...who };
       switch (cmd.command) {
         case "start": {
           const version = cmd.release.version;

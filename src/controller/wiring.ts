@@ -10,7 +10,7 @@ import { createEventPublisher } from "../aws/events.js";
 import { createHookRunner } from "../aws/hooks.js";
 import { createMetricsReader } from "../aws/metrics.js";
 import { createStateStore } from "../aws/state.js";
-import { createTrafficRouter } from "../aws/traffic.js";
+import { createRingRouter, createTrafficRouter } from "../aws/traffic.js";
 import { parseControllerEnv, type ControllerConfig } from "./config.js";
 import { createController, type Controller, type ControllerDeps } from "./controller.js";
 
@@ -26,6 +26,7 @@ export function controllerDepsFromClients(config: ControllerConfig, clients: Aws
       blueTargetGroupArn: config.blueTargetGroupArn,
       greenTargetGroupArn: config.greenTargetGroupArn,
     }),
+    ...(config.ringRules ? { rings: createRingRouter(clients.elbv2, { rules: config.ringRules, blueTargetGroupArn: config.blueTargetGroupArn, greenTargetGroupArn: config.greenTargetGroupArn }) } : {}),
     store: createStateStore(clients.documents, { table: config.table, historyTtlDays: config.historyTtlDays }),
     alarms: createAlarmReader(clients.cloudwatch),
     metrics: createMetricsReader(clients.cloudwatch),

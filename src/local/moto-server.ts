@@ -9,11 +9,12 @@ import { createServer } from "node:net";
 import { PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { CreateClusterCommand, CreateServiceCommand, RegisterTaskDefinitionCommand } from "@aws-sdk/client-ecs";
-import { CreateListenerCommand, CreateLoadBalancerCommand, CreateRuleCommand, CreateTargetGroupCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { CreateListenerCommand, CreateLoadBalancerCommand, CreateRuleCommand, CreateTargetGroupCommand, type RuleCondition } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { CreateTopicCommand } from "@aws-sdk/client-sns";
 import { createClients, type AwsClients } from "../aws/clients.js";
 import type { ControllerConfig } from "../controller/config.js";
 import { parsePolicy } from "../policy/resolve.js";
+import type { Ring } from "../policy/types.js";
 
 export interface MotoServer {
   /** `http://127.0.0.1:<port>`: the endpoint override for every SDK client. */
@@ -143,6 +144,13 @@ export interface ProvisionOptions {
   freezeAlarms?: string[];
   /** SDK attempts per call for the returned clients. @default 3 */
   maxAttempts?: number;
+  /**
+   * Create one listener rule per ring of the policy, as the components do: the ring's conditions
+   * (plus the service rule's path in rule mode), a priority above the service rule, forwarding
+   * to the blue (stable) slot; `config.ringRules` maps ring -> rule ARN. "plain" forwards to one
+   * target group, "weighted" to both with weights 1/0. @default none (no ring rules)
+   */
+  ringRules?: "plain" | "weighted";
 }
 
 export interface ProvisionedService {
@@ -151,6 +159,8 @@ export interface ProvisionedService {
   loadBalancerArn: string;
   listenerArn: string;
   ruleArn: string;
+  /** Ring name -> listener rule ARN, when `ringRules` was asked for. */
+  ringRuleArns: Record<string, string>;
   blueTargetGroupArn: string;
   greenTargetGroupArn: string;
   topicArn: string;
@@ -188,6 +198,20 @@ export async function provisionService(moto: MotoServer, options: ProvisionOptio
     new CreateRuleCommand({ ListenerArn: listenerArn, Priority: 10, Conditions: [{ Field: "path-pattern", PathPatternConfig: { Values: ["/api/*"] } }], Actions: [forward] }),
   );
   const ruleArn = rule.Rules![0]!.RuleArn!;
+  const policy = parsePolicy(options.policy);
+  const ringRuleArns: Record<string, string> = {};
+  if (options.ringRules) {
+    let priority = 1;
+    for (const ring of policy.rings) {
+      const action =
+        options.ringRules === "weighted"
+          ? { ...forward, ForwardConfig: { ...forward.ForwardConfig, TargetGroups: [{ TargetGroupArn: blueTargetGroupArn, Weight: 1 }, { TargetGroupArn: greenTargetGroupArn, Weight: 0 }] } }
+          : { Type: "forward" as const, TargetGroupArn: blueTargetGroupArn };
+      const conditions = [...ringConditions(ring), ...(options.mode === "rule" ? [{ Field: "path-pattern", PathPatternConfig: { Values: ["/api/*"] } }] : [])];
+      const created = await clients.elbv2.send(new CreateRuleCommand({ ListenerArn: listenerArn, Priority: priority++, Conditions: conditions, Actions: [action] }));
+      ringRuleArns[ring.name] = created.Rules![0]!.RuleArn!;
+    }
+  }
 
   for (const alarm of [...(options.gateAlarms ?? []), ...(options.freezeAlarms ?? [])]) {
     await clients.cloudwatch.send(
@@ -232,7 +256,7 @@ export async function provisionService(moto: MotoServer, options: ProvisionOptio
 
   const config: ControllerConfig = {
     service: name,
-    policy: parsePolicy(options.policy),
+    policy,
     table,
     ...(options.mode === "rule" ? { ruleArn } : { listenerArn }),
     blueTargetGroupArn,
@@ -243,6 +267,16 @@ export async function provisionService(moto: MotoServer, options: ProvisionOptio
     historyTtlDays: 90,
     freezeAlarms: options.freezeAlarms ?? [],
     ...(ecs ? { ecs } : {}),
+    ...(Object.keys(ringRuleArns).length ? { ringRules: ringRuleArns } : {}),
   };
-  return { config, clients, loadBalancerArn, listenerArn, ruleArn, blueTargetGroupArn, greenTargetGroupArn, topicArn, vpcId };
+  return { config, clients, loadBalancerArn, listenerArn, ruleArn, ringRuleArns, blueTargetGroupArn, greenTargetGroupArn, topicArn, vpcId };
+}
+
+/** ALB rule conditions for a ring: each header, the cookie (through the Cookie header) and the source CIDRs, ANDed. */
+export function ringConditions(ring: Ring): RuleCondition[] {
+  return [
+    ...ring.match.headers.map((h) => ({ Field: "http-header", HttpHeaderConfig: { HttpHeaderName: h.name, Values: h.values } })),
+    ...(ring.match.cookie ? [{ Field: "http-header", HttpHeaderConfig: { HttpHeaderName: "Cookie", Values: [`*${ring.match.cookie.name}=${ring.match.cookie.value}*`] } }] : []),
+    ...(ring.match.sourceIps.length ? [{ Field: "source-ip", SourceIpConfig: { Values: ring.match.sourceIps } }] : []),
+  ];
 }

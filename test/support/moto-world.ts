@@ -38,6 +38,8 @@ export interface World {
   lbArn: string;
   listenerArn: string;
   ruleArn: string;
+  /** Ring name -> listener rule ARN (when the world was created with ringRules). */
+  ringRuleArns: Record<string, string>;
   blueTg: string;
   greenTg: string;
   topicArn: string;
@@ -54,6 +56,8 @@ export interface WorldOptions {
   mode?: "listener" | "rule";
   ecs?: boolean;
   stickiness?: boolean;
+  /** Create the policy's ring rules (see provisionService). */
+  ringRules?: "plain" | "weighted";
 }
 
 /** Instruments every client: records command names, and throws injected faults before the SDK retries. */
@@ -103,6 +107,7 @@ export async function createWorld(moto: MotoServer, options: WorldOptions): Prom
     ...(options.mode ? { mode: options.mode } : {}),
     ...(options.ecs ? { ecs: true } : {}),
     ...(options.stickiness ? { stickiness: true } : {}),
+    ...(options.ringRules ? { ringRules: options.ringRules } : {}),
     gateAlarms: [alarmName],
     freezeAlarms: [freezeAlarm],
     maxAttempts: 1,
@@ -125,6 +130,7 @@ export async function createWorld(moto: MotoServer, options: WorldOptions): Prom
     lbArn: svc.loadBalancerArn,
     listenerArn: svc.listenerArn,
     ruleArn: svc.ruleArn,
+    ringRuleArns: svc.ringRuleArns,
     blueTg: svc.blueTargetGroupArn,
     greenTg: svc.greenTargetGroupArn,
     topicArn: svc.topicArn,
