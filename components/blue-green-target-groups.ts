@@ -65,8 +65,9 @@ export interface BlueGreenTargetGroupsArgs {
    */
   greenVersion?: pulumi.Input<string>;
   /**
-   * Leave the `rollgate:version` tags to the controller after creation (it re-tags a slot when it
-   * deploys a release into it), so `pulumi up` never rewinds them. Like pulumi-eks's
+   * Set the `rollgate:version` tags at creation only. With controller-owned slot contents Pulumi
+   * does not know which version a slot runs after the first release (the controller's status
+   * does), so a later `pulumi up` must not rewrite the tags with a guess. Like pulumi-eks's
    * ignoreScalingChanges.
    * @default true
    */
@@ -138,7 +139,7 @@ export class BlueGreenTargetGroups extends pulumi.ComponentResource {
         },
         {
           parent: this,
-          // The controller re-tags a slot when it deploys into it; pulumi up must not rewind that.
+          // After the first release, what a slot runs is the controller's business, not Pulumi's.
           ignoreChanges: ignoreVersionTags ? ['tags["rollgate:version"]', 'tagsAll["rollgate:version"]'] : [],
         },
       );

@@ -46,7 +46,8 @@ export interface StepControllerArgs {
   /** ARNs of the gate alarms; their state changes to ALARM invoke the controller at once. At least one. */
   gateAlarmArns: pulumi.Input<pulumi.Input<string>[]>;
   /**
-   * Names of alarms whose ALARM sets the global freeze (the error-budget burn alarms).
+   * Names of alarms whose ALARM sets the global freeze (the error-budget burn alarms), in the load
+   * balancer's account and region. Their state changes reach the controller too.
    * @default []
    */
   freezeAlarmNames?: pulumi.Input<pulumi.Input<string>[]>;
@@ -358,12 +359,17 @@ export class StepController extends pulumi.ComponentResource {
       `${name}-alarms`,
       {
         description: "rollgate: a gate alarm went to ALARM; evaluate now instead of at the next tick",
-        eventPattern: pulumi.output(args.gateAlarmArns).apply((arns) =>
-          checked(this, () => {
-            if (arns.length === 0) throw new ArgsError("StepController: gateAlarmArns must name at least one alarm (an empty list would match every alarm in the account)");
-            return JSON.stringify(alarmStatePattern(arns));
-          }),
-        ),
+        // Gate alarms (fast rollback) and freeze alarms (the controller sets the global freeze
+        // only from their ALARM events).
+        eventPattern: pulumi
+          .all([pulumi.output(args.gateAlarmArns), pulumi.output(args.freezeAlarmNames ?? []), args.loadBalancerArn])
+          .apply(([arns, freezeNames, lbArn]) =>
+            checked(this, () => {
+              if (arns.length === 0) throw new ArgsError("StepController: gateAlarmArns must name at least one alarm (an empty list would match every alarm in the account)");
+              const freezeArns = freezeNames.map((n) => alarmArnInRegionOf(lbArn, n));
+              return JSON.stringify(alarmStatePattern([...arns, ...freezeArns.filter((a) => !arns.includes(a))]));
+            }),
+          ),
         tags,
       },
       childOpts,
@@ -447,6 +453,13 @@ export function alarmStatePattern(alarmArns: string[]): Record<string, unknown> 
     resources: alarmArns,
     detail: { state: { value: ["ALARM"] } },
   };
+}
+
+/** The ARN of an alarm in the load balancer's account and region. */
+export function alarmArnInRegionOf(loadBalancerArn: string, alarmName: string): string {
+  const p = parseArn(loadBalancerArn);
+  if (!p || !p.region || !p.account) throw new ArgsError(`StepController: loadBalancerArn must be a load balancer ARN, got ${JSON.stringify(loadBalancerArn)}`);
+  return `arn:${p.partition}:cloudwatch:${p.region}:${p.account}:alarm:${alarmName}`;
 }
 
 /**

@@ -382,12 +382,13 @@ describe("StepController", () => {
     expect(named(rs, "ctl-logs").inputs.retentionInDays).toBe(30);
   });
 
-  test("triggers: a 1-minute schedule, and ALARM state changes of exactly the gate alarms, each allowed to invoke the function", () => {
+  test("triggers: a 1-minute schedule, and ALARM state changes of exactly the gate and freeze alarms, each allowed to invoke the function", () => {
     expect(named(rs, "ctl-tick", RULE_T).inputs.scheduleExpression).toBe("rate(1 minute)");
     expect(JSON.parse(named(rs, "ctl-alarms", RULE_T).inputs.eventPattern)).toEqual({
       source: ["aws.cloudwatch"],
       "detail-type": ["CloudWatch Alarm State Change"],
-      resources: baseArgs.gateAlarmArns,
+      // The gate alarms, then the freeze alarms (the controller freezes on their ALARM events).
+      resources: [...baseArgs.gateAlarmArns, `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:burn-fast`, `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:burn-slow`],
       detail: { state: { value: ["ALARM"] } },
     });
     const fnArn = state("ctl-function").arn;
