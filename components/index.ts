@@ -8,6 +8,7 @@ export * from "./health-gates.js";
 export * from "./step-controller.js";
 export * from "./ecs-slots.js";
 export * from "./progressive-service.js";
+export * from "./flag-release.js";
 export { renderDashboard, type DashboardParams } from "./dashboard.js";
 export { HEALTH_GATE, checkReleaseAllowed, readServicePolicy, withHealthGate } from "./service-policy.js";
 export { ArgsError } from "./internal.js";
