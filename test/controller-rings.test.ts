@@ -3,7 +3,7 @@
  * `decision.rings` (canary slot for the rings on the canary, the stable slot for the rest), with
  * the rollback-first order, idempotent writes, drift correction and the slot swap on promotion.
  */
-import { DescribeListenersCommand, DescribeRulesCommand, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { DeleteRuleCommand, DescribeListenersCommand, DescribeRulesCommand, ModifyRuleCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createStateStore } from "../src/aws/state.js";
 import { ConfigError, controllerEnv, parseControllerEnv } from "../src/controller/config.js";
@@ -184,6 +184,46 @@ describe("audience rings against moto", () => {
     expect(await ringSlots(w)).toEqual({ internal: "green", early: "green" });
     expect(await c.status()).toMatchObject({ applied: true, ringDrift: false });
     expect((await storeOf(w).history(w.name)).map((h) => h.action)).toEqual(["advance", "advance"]);
+  });
+
+  test("a ring rule that cannot be written or read does not stop a rollback: listener on stable, rollback recorded, the rule finished later", async () => {
+    const w = await createWorld(moto, { name: "rings-fail", policy: RING_POLICY, ringRules: "plain" });
+    const c = controllerFor(w);
+    await c.command({ command: "start", release: { version: "v2" } });
+    w.clock.now = T0 + MIN + 1_000;
+    await c.handle(tickEvent);
+    expect(await ringSlots(w)).toEqual({ internal: "green", early: "green" });
+
+    // One of the two ring writes is throttled during the rollback.
+    w.failNth("ModifyRuleCommand", 1, () => Object.assign(new Error("Rate exceeded"), { name: "Throttling" }));
+    await expect(c.handle(alarmEvent(w.alarmName))).rejects.toThrow(/rolled back, but ring rule\(s\) (internal|early) could not be pointed at the stable slot \(Rate exceeded\)/);
+    w.clearFaults();
+    expect(await listenerWeights(w)).toEqual({ blue: 999, green: 0 });
+    expect(Object.values(await ringSlots(w)).sort()).toEqual(["blue", "green"]);
+    expect(await c.status()).toMatchObject({ phase: "rolled-back", applied: false, expectedRings: [] });
+
+    // The redelivered event finishes the rule, without a second rollback or a drift record.
+    expect(await c.handle(alarmEvent(w.alarmName))).toMatchObject({ transition: false, phase: "rolled-back" });
+    expect(await ringSlots(w)).toEqual({ internal: "blue", early: "blue" });
+    expect(await c.status()).toMatchObject({ applied: true, ringDrift: false });
+    expect((await storeOf(w).history(w.name)).map((h) => h.action)).toEqual(["rollback", "advance", "advance"]);
+
+    // A deleted ring rule: the next release's rollback still moves the listener and the other ring.
+    const w2 = await createWorld(moto, { name: "rings-gone", policy: RING_POLICY, ringRules: "plain" });
+    const c2 = controllerFor(w2);
+    await c2.command({ command: "start", release: { version: "v2" } });
+    w2.clock.now = T0 + MIN + 1_000;
+    await c2.handle(tickEvent);
+    w2.clock.now = T0 + 2 * MIN + 2_000;
+    await c2.handle(tickEvent);
+    expect(await listenerWeights(w2)).toEqual({ blue: 899, green: 100 });
+    await w2.clients.elbv2.send(new DeleteRuleCommand({ RuleArn: w2.ringRuleArns.early! }));
+    expect((await c2.status()).ringError).toMatch(/ring rule was not found/);
+    await expect(c2.handle(alarmEvent(w2.alarmName))).rejects.toThrow(/rolled back, but ring rule\(s\) early could not be pointed/);
+    expect(await listenerWeights(w2)).toEqual({ blue: 999, green: 0 });
+    const internal = await w2.clients.elbv2.send(new DescribeRulesCommand({ RuleArns: [w2.ringRuleArns.internal!] }));
+    expect(internal.Rules![0]!.Actions![0]!.TargetGroupArn).toBe(w2.blueTg);
+    expect((await storeOf(w2).history(w2.name, { limit: 1 }))[0]).toMatchObject({ action: "rollback", phase: "rolled-back" });
   });
 
   test("a bad ROLLGATE_RING_RULES is refused, naming the variable and the ring", async () => {

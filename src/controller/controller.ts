@@ -119,6 +119,8 @@ export interface StatusResponse {
   ringSlots?: Record<string, Slot | "other">;
   /** True when a ring rule is not where the state puts it (the next invocation corrects it). */
   ringDrift?: boolean;
+  /** Why the ring rules could not be read, when they could not. */
+  ringError?: string;
 }
 
 export interface CommandAccepted {
@@ -194,6 +196,8 @@ interface Loaded {
   freeze: FreezeRecord;
   snapshot: TrafficSnapshot;
   rings: RingSnapshot;
+  /** Why the ring rules could not be read (then `rings` is empty). */
+  ringError?: Error;
 }
 
 interface Evaluated {
@@ -208,6 +212,7 @@ interface Effect {
   snapshot: TrafficSnapshot;
   /** The ring rules as read in this attempt. */
   rings: RingSnapshot;
+  ringError?: Error;
   decision: Decision;
   /** Record fields besides the rollout that change (kill switch, slot, pending release). */
   patch?: Partial<Pick<ServiceRecord, "killSwitch" | "baselineSlot" | "pending">> & { clearPending?: boolean };
@@ -240,8 +245,19 @@ export function createController(deps: ControllerDeps): Controller {
   }
 
   async function load(): Promise<Loaded> {
-    const [record, freeze, snapshot, rings] = await Promise.all([store.get(config.service), store.getFreeze(), traffic.read(), ringRouter ? ringRouter.read() : Promise.resolve({})]);
-    return { record: record ?? initialRecord(clock()), freeze, snapshot, rings };
+    const [record, freeze, snapshot, ringRead] = await Promise.all([store.get(config.service), store.getFreeze(), traffic.read(), readRings()]);
+    return { record: record ?? initialRecord(clock()), freeze, snapshot, ...ringRead };
+  }
+
+  /** A ring rule that cannot be read (deleted, denied) must not stop a rollback of the listener. */
+  async function readRings(): Promise<{ rings: RingSnapshot; ringError?: Error }> {
+    if (!ringRouter) return { rings: {} };
+    try {
+      return { rings: await ringRouter.read() };
+    } catch (err) {
+      log.error("reading the ring rules failed; rollbacks still move the listener, forward moves of rings wait", err as Error);
+      return { rings: {}, ringError: err as Error };
+    }
   }
 
   /**
@@ -384,11 +400,15 @@ export function createController(deps: ControllerDeps): Controller {
     const mustWrite = wantWeights && !slotWeightsEqual(desired, snapshot.weights);
     // Ring rules follow every decision, idempotently: only the rules not already there are written.
     const wantRings = ringTargets(decision.rings, next);
-    const ringWrites = ringsDiffering(wantRings, seenRings);
+    const expectedRings = ringTargets(canaryRings(policy, record.rollout), record);
+    if (e.ringError && decision.action !== "rollback" && (!record.applied || Object.keys(wantRings).some((r) => wantRings[r] !== expectedRings[r]))) {
+      throw new Error(`the ring rules must change (${Object.entries(wantRings).map(([r, slot]) => `${r}=${slot}`).join(", ")}) but cannot be read: ${e.ringError.message}`, { cause: e.ringError });
+    }
+    // Unreadable rules are written only by a rollback (which re-reads them); otherwise left alone.
+    const ringWrites = e.ringError && decision.action !== "rollback" ? [] : ringsDiffering(wantRings, seenRings);
     // A rule that is neither where the state put it nor where it is going was moved by someone
     // else. applied=false means it may be our own half-done write, which is not drift.
-    const expectedRings = ringTargets(canaryRings(policy, record.rollout), record);
-    const ringDrift = record.applied ? ringWrites.filter((r) => seenRings[r]?.slot !== expectedRings[r]) : [];
+    const ringDrift = record.applied && !e.ringError ? ringWrites.filter((r) => seenRings[r]?.slot !== expectedRings[r]) : [];
     const ringNote = ringDrift.length
       ? `ring rule${ringDrift.length > 1 ? "s" : ""} ${ringDrift.map((r) => `${r} forwarded to ${seenRings[r]?.slot ?? "neither slot alone"}, not ${expectedRings[r]}`).join("; ")}: set to ${ringDrift.map((r) => `${r}=${wantRings[r]}`).join(", ")}`
       : "";
@@ -402,12 +422,24 @@ export function createController(deps: ControllerDeps): Controller {
     const history = commit ? [historyOf(e, next, action, reason, now)] : [];
 
     let applied = record.applied;
+    let ringFailure: Error | undefined;
     if (decision.action === "rollback") {
       // Traffic off the canary first: the listener and the ring rules, before the state write.
-      if (mustWrite || ringWrites.length) await Promise.all([mustWrite ? traffic.setWeights(desired, snapshot) : undefined, pointRings(ringWrites, wantRings, seenRings)]);
-      if (commit) await store.commit({ ...next, applied: true }, record.version, history);
-      else if (!record.applied) await store.markApplied(config.service, record.version);
-      applied = true;
+      // A ring rule that fails must not keep the listener on the canary, nor the rollback from
+      // being recorded: it is left applied=false for the next invocation to finish.
+      const [listener, ...rings] = await Promise.allSettled([
+        mustWrite ? traffic.setWeights(desired, snapshot) : Promise.resolve(),
+        ...ringWrites.map((r) => ringRouter!.point(r, wantRings[r]!, seenRings[r])),
+      ]);
+      if (listener!.status === "rejected") throw listener!.reason;
+      const failed = ringWrites.filter((_r, k) => rings[k]!.status === "rejected");
+      if (failed.length) {
+        const first = rings.find((x) => x.status === "rejected") as PromiseRejectedResult;
+        ringFailure = new Error(`rolled back, but ring rule(s) ${failed.join(", ")} could not be pointed at the stable slot (${(first.reason as Error).message}); the next invocation retries`, { cause: first.reason });
+      }
+      if (commit) await store.commit({ ...next, applied: !ringFailure }, record.version, history);
+      else if (!record.applied && !ringFailure) await store.markApplied(config.service, record.version);
+      applied = commit ? !ringFailure : record.applied && !ringFailure;
     } else {
       // applied=false covers the ring rules too: a rule left behind by a crash here is finished
       // by the next invocation, not taken for drift.
@@ -444,6 +476,8 @@ export function createController(deps: ControllerDeps): Controller {
         log.error(`scaling the old slot (${oldSlot}) down failed; it keeps running until scaled by hand`, err as Error);
       }
     }
+    // After the commit and the event: the rollback stands and is recorded; the invocation fails so it shows.
+    if (ringFailure) throw ringFailure;
     return { record: stored, committed: commit };
   }
 
@@ -504,7 +538,7 @@ export function createController(deps: ControllerDeps): Controller {
    * If that someone rolled back, our write may have landed after theirs: put theirs back.
    */
   async function yieldToRollback(): Promise<void> {
-    const [now, snapshot, rings] = await Promise.all([store.get(config.service), traffic.read(), ringRouter ? ringRouter.read() : Promise.resolve({} as RingSnapshot)]);
+    const [now, snapshot, { rings }] = await Promise.all([store.get(config.service), traffic.read(), readRings()]);
     if (!now) return;
     if (now.rollout.phase === "rolled-back" || now.rollout.phase === "aborted") {
       const desired = toSlotWeights(now.rollout.weights, now.baselineSlot);
@@ -559,10 +593,10 @@ export function createController(deps: ControllerDeps): Controller {
     }
     let evidenceCache: { rolloutId: string; stepIndex: number; value: Pick<Evidence, "alarms" | "gates"> } | undefined;
     const outcome = await withRetries(label, async (attempts): Promise<Evaluated> => {
-      const { record, freeze, snapshot, rings } = await load();
+      const { record, freeze, snapshot, rings, ringError } = await load();
       tag(record);
       const now = clock();
-      if (record.pending?.status === "deploying" && !isActive(record.rollout)) return progressPending(record, freeze, snapshot, rings, label, attempts);
+      if (record.pending?.status === "deploying" && !isActive(record.rollout)) return progressPending(record, freeze, snapshot, rings, label, attempts, ringError);
 
       const active = isActive(record.rollout);
       const fast =
@@ -585,7 +619,7 @@ export function createController(deps: ControllerDeps): Controller {
       const decision = decideReconciled(record, { ...evidence, freeze: freeze.frozen, killSwitch: record.killSwitch }, snapshot, rings, now);
       emf.addMetric("Decisions", "Count", 1);
       if (decision.drift && !decision.transition) log.info("listener weights still differ from the recorded ones", { drift: decision.drift });
-      const { record: after } = await execute({ record, snapshot, rings, decision, trigger: label, kind: "decision" });
+      const { record: after } = await execute({ record, snapshot, rings, ...(ringError ? { ringError } : {}), decision, trigger: label, kind: "decision" });
       return { result: resultOf(label, after, decision, attempts, fast ? { fastPath: true } : {}), record: after, hooks: decision.hooks };
     });
     const ran = await runHooks(outcome.record, outcome.hooks, label, skipHooks);
@@ -596,7 +630,7 @@ export function createController(deps: ControllerDeps): Controller {
   }
 
   /** A release waiting for healthy ECS targets in the idle slot. */
-  async function progressPending(record: ServiceRecord, freeze: FreezeRecord, snapshot: TrafficSnapshot, rings: RingSnapshot, label: string, attempts: number): Promise<Evaluated> {
+  async function progressPending(record: ServiceRecord, freeze: FreezeRecord, snapshot: TrafficSnapshot, rings: RingSnapshot, label: string, attempts: number, ringError?: Error): Promise<Evaluated> {
     const pending = record.pending!;
     const now = clock();
     const slots = deps.slots!;
@@ -614,6 +648,7 @@ export function createController(deps: ControllerDeps): Controller {
         record,
         snapshot,
         rings,
+        ...(ringError ? { ringError } : {}),
         decision: result.decision,
         patch: { baselineSlot: otherSlot(pending.slot), clearPending: true },
         trigger: label,
@@ -630,6 +665,7 @@ export function createController(deps: ControllerDeps): Controller {
         record,
         snapshot,
         rings,
+        ...(ringError ? { ringError } : {}),
         decision: noopDecision(record.rollout, reason),
         patch: { pending: failed },
         forceCommit: { action: "release-failed", reason },
@@ -680,7 +716,7 @@ export function createController(deps: ControllerDeps): Controller {
   }
 
   async function status(): Promise<StatusResponse> {
-    const { record, freeze, snapshot, rings } = await load();
+    const { record, freeze, snapshot, rings, ringError } = await load();
     const slotWeights = toSlotWeights(record.rollout.weights, record.baselineSlot);
     const stableSlot = stableSlotOf(record);
     const expectedRings = canaryRings(policy, record.rollout);
@@ -710,6 +746,7 @@ export function createController(deps: ControllerDeps): Controller {
             expectedRings,
             ringSlots,
             ringDrift: ringsDiffering(ringTargets(expectedRings, record), rings).length > 0,
+            ...(ringError ? { ringError: ringError.message } : {}),
           }
         : {}),
     };
@@ -763,11 +800,11 @@ export function createController(deps: ControllerDeps): Controller {
         break;
     }
     return withRetries(label, async () => {
-      const { record, freeze, snapshot, rings } = await load();
+      const { record, freeze, snapshot, rings, ringError } = await load();
       tag(record);
       const now = clock();
       const evidence = { freeze: freeze.frozen, killSwitch: record.killSwitch };
-      const base = { record, snapshot, rings, trigger: label, kind: "command" as const, ...who };
+      const base = { record, snapshot, rings, ...(ringError ? { ringError } : {}), trigger: label, kind: "command" as const, ...who };
       switch (cmd.command) {
         case "start": {
           const version = cmd.release.version;
