@@ -179,6 +179,36 @@ describe("ProgressiveService resource graph", () => {
   });
 });
 
+describe("ProgressiveService with a listener of its own, and a policy known only at deploy time", () => {
+  test("the controller may modify exactly its own listener; weights come from the policy's weightTotal", async () => {
+    mocks.reset();
+    mocks.status = () => IDLE_STATUS;
+    const args = { ...baseArgs("v1"), listenerArn: undefined, priority: undefined, hostHeaders: undefined, policyDocument: undefined };
+    delete args.listenerArn;
+    delete args.priority;
+    delete args.hostHeaders;
+    delete args.policyDocument;
+    // An Output policy is validated inside apply instead of at construction.
+    const svc = new C.ProgressiveService("own", { ...args, policy: pulumi.output({ profile: "low", weightTotal: 100 }), listenerPort: 8443 }, { transformations: [recordingTransformation(mocks)] });
+    await valueOf(svc.policyJson);
+    await settle();
+    const d: Deploy = { svc, resources: [...mocks.resources] };
+    const listener = one(d, "aws:lb/listener:Listener", "own-routing-listener");
+    expect([listener.inputs.loadBalancerArn, listener.inputs.port, listener.inputs.protocol]).toEqual([LB, 8443, "HTTP"]);
+    expect(listener.inputs.defaultActions[0].forward.targetGroups.map((t: { weight: number }) => t.weight)).toEqual([100, 0]);
+    expect(d.resources.filter((r) => r.type === "aws:lb/listenerRule:ListenerRule")).toEqual([]);
+    const env = one(d, "aws:lambda/function:Function", "own-controller-function").inputs.environment.variables;
+    expect(env.ROLLGATE_LISTENER_ARN).toBe(listener.state.arn);
+    expect(env.ROLLGATE_RULE_ARN).toBeUndefined();
+    const statements = JSON.parse(one(d, "aws:iam/rolePolicy:RolePolicy", "own-controller-policy").inputs.policy).Statement;
+    expect(statements[0]).toEqual({ Sid: "ShiftTraffic", Effect: "Allow", Action: ["elasticloadbalancing:ModifyListener"], Resource: listener.state.arn });
+    expect(parsePolicy(JSON.parse(env.ROLLGATE_POLICY)).steps.map((st) => st.weights)).toEqual([
+      { stable: 90, canary: 10 },
+      { stable: 50, canary: 50 },
+    ]);
+  });
+});
+
 describe("releases across a sequence of versions (controller-owned slot contents)", () => {
   const deploys: Record<string, Deploy> = {};
 
