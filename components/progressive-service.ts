@@ -215,6 +215,9 @@ export interface ProgressiveServiceArgs {
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
+/** What the controller accepts as ROLLGATE_SERVICE. */
+export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 /** Plain-value checks of ProgressiveServiceArgs that are not left to the parts; throws ArgsError. */
 export function validateProgressiveServiceArgs(args: ProgressiveServiceArgs): RolloutPolicy | undefined {
   const c = "ProgressiveService";
@@ -222,6 +225,10 @@ export function validateProgressiveServiceArgs(args: ProgressiveServiceArgs): Ro
     if (args[f] === undefined || args[f] === null) throw new ArgsError(`${c}: ${f} is required`);
   }
   requireExactlyOne(c, { policy: args.policy, policyDocument: args.policyDocument }, "pass the policy as an object (policy) or as YAML/JSON text (policyDocument)");
+  const serviceName = plain(args.serviceName);
+  if (serviceName !== undefined && !SERVICE_NAME_PATTERN.test(serviceName)) {
+    throw new ArgsError(`${c}: serviceName must be letters, digits, ".", "_" or "-" (up to 128), starting with a letter or digit, got ${JSON.stringify(serviceName)}`);
+  }
   const version = plain(args.version);
   if (version !== undefined && (typeof version !== "string" || !VERSION_PATTERN.test(version))) {
     throw new ArgsError(`${c}: version must be a release label of letters, digits, ".", "_", "+", ":" or "-" (up to 128), e.g. v2 or 1.4.0, got ${JSON.stringify(version)}`);
@@ -374,7 +381,8 @@ export class ProgressiveService extends pulumi.ComponentResource {
         loadBalancerArn: args.loadBalancerArn,
         blueTargetGroupArnSuffix: targetGroups.blueArnSuffix,
         greenTargetGroupArnSuffix: targetGroups.greenArnSuffix,
-        alarmNamePrefix: pulumi.output(serviceName).apply((s) => `${s}-${pulumi.getStack()}`),
+        // A plain prefix keeps the alarm names (and so the health gate) known at preview.
+        alarmNamePrefix: typeof serviceName === "string" ? `${serviceName}-${pulumi.getStack()}` : pulumi.output(serviceName).apply((n) => `${n}-${pulumi.getStack()}`),
         errorRateThresholdPercent: args.errorRateThresholdPercent ?? 5,
         latencyPercentile: args.latencyPercentile ?? 99,
         latencyThresholdMs: args.latencyThresholdMs ?? 1000,
@@ -470,7 +478,8 @@ export class ProgressiveService extends pulumi.ComponentResource {
     this.releaseCommand = guardedInput;
     new lambda.Invocation(
       `${name}-release`,
-      { functionName: controller.functionName, input: guardedInput, triggers: { version: args.version } },
+      // triggers re-invoke on a new version or revision whatever the provider's update semantics of input.
+      { functionName: controller.functionName, input: guardedInput, triggers: { version: args.version, taskDefinitionArn: slots.taskDefinitionArn } },
       // Only once the slot services, the routing and the controller exist can a release start.
       { parent: this, dependsOn: [slots, routing, controller, gates] },
     );

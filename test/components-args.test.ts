@@ -108,6 +108,11 @@ const cases: [string, () => unknown, string | RegExp][] = [
     'ProgressiveService: version must be a release label of letters, digits, ".", "_", "+", ":" or "-" (up to 128), e.g. v2 or 1.4.0, got "1.0 beta"',
   ],
   [
+    "a service name the controller would reject",
+    () => new C.ProgressiveService(`s${n++}`, service({ serviceName: "check out" })),
+    'ProgressiveService: serviceName must be letters, digits, ".", "_" or "-" (up to 128), starting with a letter or digit, got "check out"',
+  ],
+  [
     "a Network Load Balancer",
     () => new C.ProgressiveService(`s${n++}`, service({ loadBalancerArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/x/1" })),
     'ProgressiveService: loadBalancerArn must be an Application Load Balancer ARN (arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>), got "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/x/1"',

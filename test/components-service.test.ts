@@ -228,7 +228,7 @@ describe("releases across a sequence of versions (controller-owned slot contents
     const inv = one(d, "aws:lambda/invocation:Invocation", "svc-release");
     expect(JSON.parse(inv.inputs.input)).toEqual({ command: "start", release: { version: "v1", taskDefinitionArn: td.state.arn } });
     expect(inv.inputs.input).toBe(await valueOf(d.svc.releaseCommand));
-    expect(inv.inputs.triggers).toEqual({ version: "v1" });
+    expect(inv.inputs.triggers).toEqual({ version: "v1", taskDefinitionArn: td.state.arn });
     expect(inv.inputs.functionName).toBe(one(d, "aws:lambda/function:Function", "svc-controller-function").state.name);
     expect(inv.dependsOn).toEqual(["svc-slots", "svc-routing", "svc-controller", "svc-gates"]);
     // The status was read from the controller before the release was requested.
