@@ -538,12 +538,13 @@ export function createController(deps: ControllerDeps): Controller {
    * If that someone rolled back, our write may have landed after theirs: put theirs back.
    */
   async function yieldToRollback(): Promise<void> {
-    const [now, snapshot, { rings }] = await Promise.all([store.get(config.service), traffic.read(), readRings()]);
+    const [now, snapshot, { rings, ringError }] = await Promise.all([store.get(config.service), traffic.read(), readRings()]);
     if (!now) return;
     if (now.rollout.phase === "rolled-back" || now.rollout.phase === "aborted") {
       const desired = toSlotWeights(now.rollout.weights, now.baselineSlot);
       const wantRings = ringTargets([], now);
-      const ringWrites = ringsDiffering(wantRings, rings);
+      // Unreadable ring rules are left to the next invocation; the listener must not wait for them.
+      const ringWrites = ringError ? [] : ringsDiffering(wantRings, rings);
       if (!slotWeightsEqual(desired, snapshot.weights) || ringWrites.length) {
         log.warn("a rollback committed while this invocation moved traffic forward; restoring the rollback's weights and ring rules");
         await Promise.all([slotWeightsEqual(desired, snapshot.weights) ? undefined : traffic.setWeights(desired, snapshot), pointRings(ringWrites, wantRings, rings)]);
