@@ -423,3 +423,92 @@ describe("StepController", () => {
     }
   });
 });
+
+describe("EcsSlots", () => {
+  const slotArgs = {
+    clusterArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/main`,
+    image: `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/checkout:2.0.0`,
+    version: "2.0.0",
+    blueTargetGroupArn: TG_BLUE,
+    greenTargetGroupArn: TG_GREEN,
+    subnetIds: ["subnet-a", "subnet-b"],
+    securityGroupIds: ["sg-tasks"],
+    containerPort: 8080,
+    environment: { LOG_LEVEL: "info" },
+  };
+
+  test("one Fargate service per slot, task definition and desired count under ignoreChanges, the idle slot empty", async () => {
+    const rs = await evaluate(() => new C.EcsSlots("app", slotArgs, opts()));
+    expect(rs.map((r) => r.type).sort()).toEqual(
+      [
+        "rollgate:index:EcsSlots",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:ecs/taskDefinition:TaskDefinition",
+        "aws:ecs/service:Service",
+        "aws:ecs/service:Service",
+      ].sort(),
+    );
+    const td = named(rs, "app-task");
+    expect(td.inputs).toMatchObject({ family: "app-dev", requiresCompatibilities: ["FARGATE"], networkMode: "awsvpc", cpu: "256", memory: "512", skipDestroy: true });
+    expect(JSON.parse(td.inputs.containerDefinitions)).toEqual([
+      {
+        name: "app",
+        image: slotArgs.image,
+        essential: true,
+        portMappings: [{ containerPort: 8080, protocol: "tcp" }],
+        environment: [
+          { name: "LOG_LEVEL", value: "info" },
+          { name: "ROLLGATE_VERSION", value: "2.0.0" },
+        ],
+        dockerLabels: { "rollgate.version": "2.0.0" },
+        logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": named(rs, "app-tasks").state.name, "awslogs-region": "eu-west-1", "awslogs-stream-prefix": "2.0.0" } },
+      },
+    ]);
+    for (const [slot, tg, count] of [
+      ["blue", TG_BLUE, 2],
+      ["green", TG_GREEN, 0],
+    ] as const) {
+      const svc = named(rs, `app-${slot}`, "aws:ecs/service:Service");
+      expect(svc.inputs).toMatchObject({
+        cluster: slotArgs.clusterArn,
+        launchType: "FARGATE",
+        taskDefinition: td.state.arn,
+        desiredCount: count,
+        deploymentController: { type: "ECS" },
+        networkConfiguration: { subnets: ["subnet-a", "subnet-b"], securityGroups: ["sg-tasks"], assignPublicIp: false },
+        loadBalancers: [{ targetGroupArn: tg, containerName: "app", containerPort: 8080 }],
+        waitForSteadyState: false,
+      });
+      expect(svc.ignoreChanges).toEqual(["taskDefinition", "desiredCount"]);
+    }
+  });
+
+  test("the execution role may write its log group and pull from the image's ECR repository only", async () => {
+    const rs = await evaluate(() => new C.EcsSlots("ecr", slotArgs, opts()));
+    const logArn = named(rs, "ecr-tasks").state.arn;
+    expect(JSON.parse(named(rs, "ecr-execution", "aws:iam/rolePolicy:RolePolicy").inputs.policy)).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${logArn}:*` },
+        { Sid: "EcrAuth", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+        {
+          Sid: "EcrPull",
+          Effect: "Allow",
+          Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+          Resource: `arn:aws:ecr:eu-west-1:${ACCOUNT}:repository/checkout`,
+        },
+      ],
+    });
+    expect(JSON.parse(named(rs, "ecr-execution", "aws:iam/role:Role").inputs.assumeRolePolicy).Statement[0].Principal).toEqual({ Service: "ecs-tasks.amazonaws.com" });
+  });
+
+  test("a public image needs no ECR statements; a given execution role means no role is created", async () => {
+    const pub = await evaluate(() => new C.EcsSlots("pub", { ...slotArgs, image: "public.ecr.aws/nginx/nginx:1.27" }, opts()));
+    expect(JSON.parse(named(pub, "pub-execution", "aws:iam/rolePolicy:RolePolicy").inputs.policy).Statement.map((s: { Sid: string }) => s.Sid)).toEqual(["Logs"]);
+    const own = await evaluate(() => new C.EcsSlots("own", { ...slotArgs, executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/exec` }, opts()));
+    expect(own.filter((r) => r.type.startsWith("aws:iam/"))).toEqual([]);
+    expect(named(own, "own-task").inputs.executionRoleArn).toBe(`arn:aws:iam::${ACCOUNT}:role/exec`);
+  });
+});
