@@ -301,7 +301,15 @@ export class ProgressiveService extends pulumi.ComponentResource {
         ? pulumi.output(plainPolicy as RolloutPolicy)
         : pulumi
             .all([pulumi.output(args.policy), pulumi.output(args.policyDocument)])
-            .apply(([p, d]) => checked(this, () => readServicePolicy(p, d)));
+            .apply(([p, d]) =>
+              checked(this, () => {
+                const resolved = readServicePolicy(p, d);
+                if (resolved.rings.length > 0) {
+                  throw new ArgsError("ProgressiveService: a policy with rings must be a plain value (not an Output): each ring gets a listener rule, and their number must be known when the program runs");
+                }
+                return resolved;
+              }),
+            );
     const serviceName = args.serviceName ?? name;
     const childOpts = { parent: this };
     const tags = pulumi.all([pulumi.output(args.tags ?? {}), serviceName]).apply(([t, s]) => ({ "rollgate:service": s, ...(t as Record<string, string>) }));
@@ -330,6 +338,17 @@ export class ProgressiveService extends pulumi.ComponentResource {
         greenTargetGroupArn: targetGroups.greenArn,
         weightTotal,
         stickinessSeconds: args.stickinessSeconds ?? 0,
+        // Audience rings need their rules to exist, so the policy must be known here.
+        ...(plainPolicy !== undefined && plainPolicy.rings.length > 0
+          ? {
+              rings: plainPolicy.rings.map((r) => ({
+                name: r.name,
+                headers: r.match.headers,
+                ...(r.match.cookie ? { cookie: r.match.cookie } : {}),
+                sourceIps: r.match.sourceIps,
+              })),
+            }
+          : {}),
         ...(args.listenerArn !== undefined
           ? {
               listenerArn: args.listenerArn,
@@ -410,6 +429,8 @@ export class ProgressiveService extends pulumi.ComponentResource {
         greenTargetGroupArn: targetGroups.greenArn,
         gateAlarmArns: gates.gateAlarmArns,
         freezeAlarmNames: gates.freezeAlarmNames,
+        ...(plainPolicy !== undefined && plainPolicy.rings.length > 0 ? { ringRuleArns: routing.ringRuleArns } : {}),
+        hookFunctionArns: policy.apply((p) => [...new Set(p.hooks.map((h) => h.functionArn))]),
         ...(args.eventBusArn !== undefined ? { eventBusArn: args.eventBusArn } : {}),
         ecsClusterArn: args.clusterArn,
         ecsBlueServiceArn: slots.blueServiceArn,

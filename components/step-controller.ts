@@ -73,6 +73,18 @@ export interface StepControllerArgs {
    */
   ecsGreenServiceArn?: pulumi.Input<string>;
   /**
+   * Ring name -> listener rule ARN of the policy's audience rings (WeightedRouting's
+   * ringRuleArns). The controller may modify these rules too.
+   * @default {}
+   */
+  ringRuleArns?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Lambda functions the policy's lifecycle hooks invoke (the policy's hookFunctions values).
+   * The controller may invoke exactly these.
+   * @default []
+   */
+  hookFunctionArns?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
    * How often the controller evaluates the current step (an EventBridge schedule expression).
    * @default "rate(1 minute)"
    */
@@ -174,6 +186,10 @@ export interface ControllerPolicyTargets {
   /** The bus decisions go to: the given one, or the account's default bus. */
   eventBusArn: string;
   ecsServiceArns?: [string, string];
+  /** Listener rules of the audience rings. */
+  ringRuleArns?: string[];
+  /** Lifecycle hook functions. */
+  hookFunctionArns?: string[];
 }
 
 /** The controller's least-privilege policy: every write is scoped to its own resources. */
@@ -219,6 +235,12 @@ export function controllerPolicyStatements(t: ControllerPolicyTargets): IamState
     },
   ];
   statements.push({ Sid: "Events", Effect: "Allow", Action: ["events:PutEvents"], Resource: t.eventBusArn });
+  if (t.ringRuleArns?.length) {
+    statements.push({ Sid: "ShiftRings", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: [...t.ringRuleArns] });
+  }
+  if (t.hookFunctionArns?.length) {
+    statements.push({ Sid: "Hooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [...t.hookFunctionArns] });
+  }
   if (t.ecsServiceArns !== undefined) {
     statements.push({
       Sid: "SlotServices",
@@ -289,9 +311,11 @@ export class StepController extends pulumi.ComponentResource {
     );
     const trafficArn = (mode === "listener" ? args.listenerArn : args.ruleArn)!;
     const optionalArns = pulumi.all([args.eventBusArn, args.ecsBlueServiceArn, args.ecsGreenServiceArn]);
+    const ringRules = pulumi.output(args.ringRuleArns ?? {}) as pulumi.Output<Record<string, string>>;
+    const hookArns = pulumi.output(args.hookFunctionArns ?? []);
     const policyDoc = pulumi
-      .all([trafficArn, args.blueTargetGroupArn, args.greenTargetGroupArn, table.arn, topic.arn, logGroup.arn, args.loadBalancerArn, optionalArns])
-      .apply(([traffic, blue, green, tableArn, topicArn, logGroupArn, lbArn, [bus, ecsBlue, ecsGreen]]) =>
+      .all([trafficArn, args.blueTargetGroupArn, args.greenTargetGroupArn, table.arn, topic.arn, logGroup.arn, args.loadBalancerArn, pulumi.all([optionalArns, ringRules, hookArns])])
+      .apply(([traffic, blue, green, tableArn, topicArn, logGroupArn, lbArn, [[bus, ecsBlue, ecsGreen], rings, hooks]]) =>
         JSON.stringify({
           Version: "2012-10-17",
           Statement: controllerPolicyStatements({
@@ -304,6 +328,8 @@ export class StepController extends pulumi.ComponentResource {
             logGroupArn,
             eventBusArn: bus ?? checked(this, () => defaultEventBusArn(lbArn)),
             ...(ecsBlue !== undefined && ecsGreen !== undefined ? { ecsServiceArns: [ecsBlue, ecsGreen] as [string, string] } : {}),
+            ringRuleArns: Object.values(rings),
+            hookFunctionArns: hooks,
           }),
         }),
       );
@@ -324,6 +350,9 @@ export class StepController extends pulumi.ComponentResource {
       const freeze = pulumi.output(args.freezeAlarmNames).apply((n) => n.join(","));
       // An empty variable would read as "one alarm named ''"; leave it out instead.
       if ((plain(args.freezeAlarmNames)?.length ?? 1) > 0) env.ROLLGATE_FREEZE_ALARMS = freeze;
+    }
+    if (args.ringRuleArns !== undefined && Object.keys(plain(args.ringRuleArns) ?? { unknown: 1 }).length > 0) {
+      env.ROLLGATE_RING_RULES = ringRules.apply((r) => JSON.stringify(r));
     }
     if (args.ecsClusterArn !== undefined) {
       env.ROLLGATE_ECS_CLUSTER_ARN = args.ecsClusterArn;

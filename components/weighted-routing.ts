@@ -1,6 +1,28 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as lb from "@pulumi/aws/lb/index.js";
+import type * as inputs from "@pulumi/aws/types/input.js";
 import { ArgsError, check, checkInteger, forbid, plain, requireExactlyOne, withTags } from "./internal.js";
+
+/** An audience ring's ALB match (the policy's `rings[].match`): conditions are ANDed. */
+export interface WeightedRoutingRing {
+  /** Ring name (the policy's `rings[].name`). */
+  name: string;
+  /**
+   * HTTP headers to match, each with the values any of which matches.
+   * @default []
+   */
+  headers?: { name: string; values: string[] }[];
+  /**
+   * Cookie to match, through the Cookie header (ALB has no cookie condition).
+   * @default undefined
+   */
+  cookie?: { name: string; value: string };
+  /**
+   * Client CIDR blocks.
+   * @default []
+   */
+  sourceIps?: string[];
+}
 
 export interface WeightedRoutingArgs {
   /** ARN of the blue slot's target group (stable at creation: it gets all the weight). */
@@ -50,6 +72,16 @@ export interface WeightedRoutingArgs {
    * @default []
    */
   pathPatterns?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Audience rings: one listener rule each, matching the ring's requests (plus, in rule mode, the
+   * service's host and path), at a higher priority than the service's traffic, forwarding to the
+   * blue (stable at creation) slot. The controller points each at the canary slot during its ring
+   * steps, so the forward action is under ignoreChanges. Must be a plain list (its length decides
+   * how many rules exist). Ring rules take priorities `priority - 1`, `priority - 2`, ... in rule
+   * mode and 1, 2, ... on a listener of its own.
+   * @default []
+   */
+  rings?: pulumi.Input<WeightedRoutingRing[]>;
   /**
    * Sum of the two weights: the policy's weightTotal. The blue slot starts at weightTotal, green at 0.
    * @default 999
@@ -110,11 +142,32 @@ export function validateWeightedRoutingArgs(args: WeightedRoutingArgs): "listene
     }
   }
   checkInteger(c, "weightTotal", plain(args.weightTotal), 2, 999, " (ALB weights are 0..999)");
+  if (args.rings !== undefined) {
+    const rings = plain(args.rings);
+    if (rings === undefined) throw new ArgsError(`${c}: rings must be a plain list (known when the program runs): the number of rings decides how many listener rules exist`);
+    rings.forEach((r, i) => {
+      const conditions = ringConditions(r);
+      if (conditions.length === 0) throw new ArgsError(`${c}: rings[${i}] ("${r.name}") matches nothing; give it headers, a cookie or sourceIps`);
+    });
+    const priority = plain(args.priority);
+    if (mode === "rule" && priority !== undefined && priority - rings.length < 1) {
+      throw new ArgsError(`${c}: priority ${priority} leaves no room for ${rings.length} ring rule(s) above it (they take priority - 1 ... priority - ${rings.length}); use a priority above ${rings.length}`);
+    }
+  }
   const stick = plain(args.stickinessSeconds);
   if (stick !== 0) checkInteger(c, "stickinessSeconds", stick, 1, 604800, " (or 0 for off)");
   const ignore = plain(args.ignoreWeightChanges);
   if (ignore !== undefined && typeof ignore !== "boolean") throw new ArgsError(`${c}: ignoreWeightChanges must be true or false`);
   return mode;
+}
+
+/** ALB conditions of a ring's match. */
+export function ringConditions(ring: WeightedRoutingRing): inputs.lb.ListenerRuleCondition[] {
+  const out: inputs.lb.ListenerRuleCondition[] = [];
+  for (const h of ring.headers ?? []) out.push({ httpHeader: { httpHeaderName: h.name, values: h.values } });
+  if (ring.cookie) out.push({ httpHeader: { httpHeaderName: "Cookie", values: [`*${ring.cookie.name}=${ring.cookie.value}*`] } });
+  if (ring.sourceIps?.length) out.push({ sourceIp: { values: ring.sourceIps } });
+  return out;
 }
 
 /** Property paths of the two forward weights, the values the controller owns. */
@@ -135,6 +188,8 @@ export class WeightedRouting extends pulumi.ComponentResource {
   public readonly listenerArn: pulumi.Output<string>;
   /** The rule's ARN in rule mode; undefined in listener mode. */
   public readonly ruleArn: pulumi.Output<string | undefined>;
+  /** Ring name -> its listener rule ARN (the controller's ROLLGATE_RING_RULES). */
+  public readonly ringRuleArns: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: WeightedRoutingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rollgate:index:WeightedRouting", name, {}, opts);
@@ -191,7 +246,33 @@ export class WeightedRouting extends pulumi.ComponentResource {
       this.listenerArn = pulumi.output(args.listenerArn!);
       this.ruleArn = rule.arn.apply((a) => a as string | undefined);
     }
+    // Rings: rules above the service's traffic; the controller repoints their forward action.
+    const rings = plain(args.rings) ?? [];
+    const ringArns: Record<string, pulumi.Output<string>> = {};
+    rings.forEach((ring, i) => {
+      const serviceConditions: inputs.lb.ListenerRuleCondition[] = [];
+      if (mode === "rule") {
+        const given = (v: pulumi.Input<pulumi.Input<string>[]> | undefined) => v !== undefined && (plain(v)?.length ?? 1) > 0;
+        if (given(args.hostHeaders)) serviceConditions.push({ hostHeader: { values: args.hostHeaders! } });
+        if (given(args.pathPatterns)) serviceConditions.push({ pathPattern: { values: args.pathPatterns! } });
+      }
+      const rule = new lb.ListenerRule(
+        `${name}-ring-${ring.name}`,
+        {
+          listenerArn: this.listenerArn,
+          priority: mode === "rule" ? pulumi.output(args.priority!).apply((p) => p - 1 - i) : 1 + i,
+          actions: [{ type: "forward", forward: { targetGroups: [{ arn: args.blueTargetGroupArn, weight: 1 }] } }],
+          conditions: [...serviceConditions, ...ringConditions(ring)],
+          tags: withTags(args.tags, { "rollgate:ring": ring.name }),
+        },
+        // Which slot a ring goes to is the controller's decision after creation.
+        { parent: this, ignoreChanges: ["actions"] },
+      );
+      ringArns[ring.name] = rule.arn;
+    });
+    this.ringRuleArns = pulumi.output(ringArns);
+
     this.mode = pulumi.output(mode);
-    this.registerOutputs({ mode: this.mode, listenerArn: this.listenerArn, ruleArn: this.ruleArn });
+    this.registerOutputs({ mode: this.mode, listenerArn: this.listenerArn, ruleArn: this.ruleArn, ringRuleArns: this.ringRuleArns });
   }
 }

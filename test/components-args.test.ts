@@ -148,6 +148,22 @@ const cases: [string, () => unknown, string | RegExp][] = [
     "WeightedRouting: a rule on a shared listener needs hostHeaders or pathPatterns (or both) to match its traffic",
   ],
   [
+    "a rule priority with no room for the ring rules above it",
+    () =>
+      new C.WeightedRouting(`r${n++}`, {
+        blueTargetGroupArn: TG,
+        greenTargetGroupArn: TG,
+        listenerArn: LISTENER,
+        priority: 2,
+        hostHeaders: ["a"],
+        rings: [
+          { name: "internal", headers: [{ name: "x-employee", values: ["true"] }] },
+          { name: "office", sourceIps: ["203.0.113.0/24"] },
+        ],
+      }),
+    "WeightedRouting: priority 2 leaves no room for 2 ring rule(s) above it (they take priority - 1 ... priority - 2); use a priority above 2",
+  ],
+  [
     "weights above what ALB allows",
     () => new C.WeightedRouting(`r${n++}`, { blueTargetGroupArn: TG, greenTargetGroupArn: TG, loadBalancerArn: LB, weightTotal: 1000 }),
     "WeightedRouting: weightTotal must be a whole number from 2 to 999 (ALB weights are 0..999), got 1000",

@@ -209,6 +209,58 @@ describe("ProgressiveService with a listener of its own, and a policy known only
   });
 });
 
+describe("audience rings and lifecycle hooks in the policy", () => {
+  test("one rule per ring above the service's rule, handed to the controller with ModifyRule on them; hooks get InvokeFunction on their functions only", async () => {
+    mocks.reset();
+    mocks.status = () => IDLE_STATUS;
+    const policy = [
+      "rings:",
+      "  - name: internal",
+      "    match: { headers: [{ name: x-employee, values: ['true'] }] }",
+      "  - name: early",
+      "    match: { cookie: { name: beta, value: '1' }, sourceIps: [203.0.113.0/24] }",
+      "hookFunctions:",
+      "  smoke: arn:aws:lambda:eu-west-1:123456789012:function:checkout-smoke",
+      "hooks:",
+      "  - { name: smoke, function: smoke, at: [beforeStep], steps: [1] }",
+      "strategy:",
+      "  type: canary",
+      "  steps:",
+      "    - { ring: internal, hold: 30m }",
+      "    - { ring: early, hold: 1h }",
+      "    - { percent: 5, hold: 10m }",
+    ].join("\n");
+    const svc = new C.ProgressiveService("ringed", { ...baseArgs("v1"), policyDocument: policy }, { transformations: [recordingTransformation(mocks)] });
+    await valueOf(svc.policyJson);
+    await settle();
+    const d: Deploy = { svc, resources: [...mocks.resources] };
+    const blueArn = one(d, "aws:lb/targetGroup:TargetGroup", "ringed-tg-blue").state.arn;
+    const internal = one(d, "aws:lb/listenerRule:ListenerRule", "ringed-routing-ring-internal");
+    const early = one(d, "aws:lb/listenerRule:ListenerRule", "ringed-routing-ring-early");
+    expect([internal.inputs.priority, early.inputs.priority]).toEqual([9, 8]);
+    expect(internal.inputs.listenerArn).toBe(LISTENER);
+    expect(internal.inputs.conditions).toEqual([{ hostHeader: { values: ["checkout.example.com"] } }, { httpHeader: { httpHeaderName: "x-employee", values: ["true"] } }]);
+    expect(early.inputs.conditions).toEqual([
+      { hostHeader: { values: ["checkout.example.com"] } },
+      { httpHeader: { httpHeaderName: "Cookie", values: ["*beta=1*"] } },
+      { sourceIp: { values: ["203.0.113.0/24"] } },
+    ]);
+    expect(internal.inputs.actions).toEqual([{ type: "forward", forward: { targetGroups: [{ arn: blueArn, weight: 1 }] } }]);
+    expect(internal.ignoreChanges).toEqual(["actions"]);
+    const env = one(d, "aws:lambda/function:Function", "ringed-controller-function").inputs.environment.variables;
+    expect(JSON.parse(env.ROLLGATE_RING_RULES)).toEqual({ internal: internal.state.arn, early: early.state.arn });
+    const statements = JSON.parse(one(d, "aws:iam/rolePolicy:RolePolicy", "ringed-controller-policy").inputs.policy).Statement;
+    expect(statements.slice(-3)).toEqual([
+      { Sid: "ShiftRings", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: [internal.state.arn, early.state.arn] },
+      { Sid: "Hooks", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: ["arn:aws:lambda:eu-west-1:123456789012:function:checkout-smoke"] },
+      expect.objectContaining({ Sid: "SlotServices" }),
+    ]);
+    // The controller's own parser accepts the environment (it checks every ring has its rule).
+    const { parseControllerEnv } = await import("../src/controller/config.js");
+    expect(Object.keys(parseControllerEnv(env).ringRules ?? {})).toEqual(["internal", "early"]);
+  });
+});
+
 describe("releases across a sequence of versions (controller-owned slot contents)", () => {
   const deploys: Record<string, Deploy> = {};
 
