@@ -1,17 +1,16 @@
 /**
- * One service's AWS world inside a local emulator (moto): an ALB in the default VPC, the blue and
- * green target groups, a listener forwarding 999/0 to them, one 5xx alarm per slot, and the state
- * table. Returns the controller configuration the StepController component would put in the
- * Lambda's environment. Used by `npm run demo` and the CLI's tests.
+ * One service's AWS world inside a local emulator (moto), for `npm run demo` and the CLI's tests:
+ * what `provisionService` creates (ALB, blue and green target groups, a listener forwarding
+ * 999/0, the state table, a topic) plus one 5xx alarm per slot's target group, the shape of the
+ * HealthGates component's per-slot alarms. Returns the controller configuration the
+ * StepController component would put in the Lambda's environment.
  */
 import { PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
-import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
-import { CreateListenerCommand, CreateLoadBalancerCommand, CreateTargetGroupCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { loadBalancerDimension, targetGroupDimension } from "../aws/arn.js";
-import { createClients, type AwsClients } from "../aws/clients.js";
+import type { AwsClients } from "../aws/clients.js";
 import type { Slot } from "../aws/traffic.js";
 import type { ControllerConfig } from "../controller/config.js";
-import type { MotoServer } from "../local/moto-server.js";
+import { provisionService, type MotoServer } from "../local/moto-server.js";
 import { parsePolicy } from "../policy/resolve.js";
 import type { PolicyInput } from "../policy/schema.js";
 
@@ -28,45 +27,15 @@ export interface LocalService {
 /** The placeholder a policy uses for the per-slot 5xx alarm names. */
 export const SLOT_ALARMS = "__SLOT_5XX_ALARMS__";
 
-async function defaultSubnets(moto: MotoServer): Promise<{ subnets: string[]; vpc: string }> {
-  // There is no EC2 client among the dependencies; moto's default VPC is read through the Query API.
-  const res = await fetch(moto.endpoint, {
-    method: "POST",
-    body: new URLSearchParams({ Action: "DescribeSubnets", Version: "2016-11-15" }),
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${moto.region}/ec2/aws4_request, SignedHeaders=host, Signature=x`,
-    },
-  });
-  const xml = await res.text();
-  const subnets = [...xml.matchAll(/<subnetId>([^<]+)<\/subnetId>/g)].map((m) => m[1]!);
-  const vpc = xml.match(/<vpcId>([^<]+)<\/vpcId>/)?.[1];
-  if (subnets.length < 2 || !vpc) throw new Error(`moto returned no default subnets: ${xml.slice(0, 300)}`);
-  return { subnets, vpc };
-}
-
 let counter = 0;
 
 export async function provisionLocalService(moto: MotoServer, options: { service: string; policy: PolicyInput; clients?: AwsClients }): Promise<LocalService> {
   const { service } = options;
-  const clients = options.clients ?? createClients({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
-  // ELB names: 32 characters at most, unique within the emulator.
+  // ELB names: 32 characters at most, unique within the emulator; one table per provisioning.
   const short = `${service.slice(0, 16)}-${++counter}`;
-  const { subnets, vpc } = await defaultSubnets(moto);
-  const lb = await clients.elbv2.send(new CreateLoadBalancerCommand({ Name: short, Subnets: subnets.slice(0, 2) }));
-  const loadBalancerArn = lb.LoadBalancers![0]!.LoadBalancerArn!;
-  const tg = async (slot: Slot) =>
-    (await clients.elbv2.send(new CreateTargetGroupCommand({ Name: `${short}-${slot}`, Protocol: "HTTP", Port: 80, VpcId: vpc, TargetType: "ip" }))).TargetGroups![0]!.TargetGroupArn!;
-  const targetGroups: Record<Slot, string> = { blue: await tg("blue"), green: await tg("green") };
-  const listener = await clients.elbv2.send(
-    new CreateListenerCommand({
-      LoadBalancerArn: loadBalancerArn,
-      Protocol: "HTTP",
-      Port: 80,
-      DefaultActions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: targetGroups.blue, Weight: 999 }, { TargetGroupArn: targetGroups.green, Weight: 0 }] } }],
-    }),
-  );
-  const listenerArn = listener.Listeners![0]!.ListenerArn!;
+  const world = await provisionService(moto, { name: service, shortName: short, tableName: `rollgate-${service}-${counter}`, policy: options.policy });
+  const clients = options.clients ?? world.clients;
+  const targetGroups: Record<Slot, string> = { blue: world.blueTargetGroupArn, green: world.greenTargetGroupArn };
 
   const alarms: Record<Slot, string> = { blue: `${service}-blue-5xx`, green: `${service}-green-5xx` };
   for (const slot of ["blue", "green"] as const) {
@@ -78,7 +47,7 @@ export async function provisionLocalService(moto: MotoServer, options: { service
         MetricName: "HTTPCode_Target_5XX_Count",
         Dimensions: [
           { Name: "TargetGroup", Value: targetGroupDimension(targetGroups[slot]) },
-          { Name: "LoadBalancer", Value: loadBalancerDimension(loadBalancerArn) },
+          { Name: "LoadBalancer", Value: loadBalancerDimension(world.loadBalancerArn) },
         ],
         Statistic: "Sum",
         Period: 60,
@@ -92,33 +61,9 @@ export async function provisionLocalService(moto: MotoServer, options: { service
     await clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: alarms[slot], StateValue: "OK", StateReason: "created" }));
   }
 
-  const table = `rollgate-${service}-${counter}`;
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: "PAY_PER_REQUEST",
-      KeySchema: [
-        { AttributeName: "pk", KeyType: "HASH" },
-        { AttributeName: "sk", KeyType: "RANGE" },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: "pk", AttributeType: "S" },
-        { AttributeName: "sk", AttributeType: "S" },
-      ],
-    }),
-  );
   const policy = parsePolicy(JSON.parse(JSON.stringify(options.policy).replaceAll(`"${SLOT_ALARMS}"`, JSON.stringify([alarms.blue, alarms.green]).slice(1, -1))));
-  const config: ControllerConfig = {
-    service,
-    policy,
-    table,
-    listenerArn,
-    blueTargetGroupArn: targetGroups.blue,
-    greenTargetGroupArn: targetGroups.green,
-    loadBalancerArn,
-    eventBus: "default",
-    historyTtlDays: 90,
-    freezeAlarms: [],
-  };
-  return { clients, config, alarms, targetGroups, loadBalancerArn, listenerArn };
+  // The demo narrates its own events; the world's topic stays out of its configuration.
+  const { topicArn: _topic, ...rest } = world.config;
+  const config: ControllerConfig = { ...rest, policy };
+  return { clients, config, alarms, targetGroups, loadBalancerArn: world.loadBalancerArn, listenerArn: world.listenerArn };
 }

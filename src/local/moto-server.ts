@@ -144,6 +144,8 @@ export interface ProvisionOptions {
   freezeAlarms?: string[];
   /** SDK attempts per call for the returned clients. @default 3 */
   maxAttempts?: number;
+  /** State table name. @default `rollgate-${name}` */
+  tableName?: string;
   /**
    * Create one listener rule per ring of the policy, as the components do: the ring's conditions
    * (plus the service rule's path in rule mode), a priority above the service rule, forwarding
@@ -228,7 +230,7 @@ export async function provisionService(moto: MotoServer, options: ProvisionOptio
     );
     await clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: alarm, StateValue: "OK", StateReason: "provisioned" }));
   }
-  const table = `rollgate-${name}`;
+  const table = options.tableName ?? `rollgate-${name}`;
   await clients.dynamodb.send(
     new CreateTableCommand({
       TableName: table,
