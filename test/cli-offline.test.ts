@@ -301,3 +301,47 @@ describe("report SVG", () => {
     expect(existsSync(join(dir, "rollgate-report.svg"))).toBe(false);
   });
 });
+
+describe("flags", () => {
+  const doc = join(dir, "flags.json");
+  writeFileSync(
+    doc,
+    JSON.stringify({
+      version: "1",
+      flags: { "new-checkout": { name: "new-checkout" }, "dark-mode": { name: "dark-mode" } },
+      values: {
+        "new-checkout": { enabled: true, owner: "payments", expires: "2026-11-01" },
+        "dark-mode": { enabled: false, owner: "web", expires: "2027-03-01" },
+      },
+    }),
+  );
+
+  test("lists expired flags with owner and days overdue, exit 1", async () => {
+    const io = captureIo();
+    const code = await run(["flags", doc, "--as-of", "2026-11-23"], io);
+    expect(code).toBe(1);
+    expect(io.out).toContain("1 expired flag");
+    expect(io.out).toMatch(/new-checkout\s+payments\s+2026-11-01\s+22/);
+    expect(io.out).not.toContain("dark-mode");
+  });
+
+  test("--json for scripts, and exit 0 when nothing expired", async () => {
+    const io = captureIo();
+    expect(await run(["flags", doc, "--as-of", "2026-10-01", "--json"], io)).toBe(0);
+    expect(JSON.parse(io.out)).toEqual({ file: doc, asOf: "2026-10-01", expired: [] });
+  });
+
+  test("bad input names the flag or file", async () => {
+    const io = captureIo();
+    expect(await run(["flags", doc, "--as-of", "23/11/2026"], io)).toBe(2);
+    expect(io.err).toContain("--as-of");
+    const notJson = join(dir, "not.json");
+    writeFileSync(notJson, "flags: yes");
+    const io2 = captureIo();
+    expect(await run(["flags", notJson], io2)).toBe(1);
+    expect(io2.err).toContain("is not JSON");
+    const io3 = captureIo();
+    expect(await run(["flags", join(dir, "missing.json")], io3)).toBe(1);
+    expect(io3.err).toContain("cannot read");
+  });
+});

@@ -11,6 +11,7 @@ import type { CliIo } from "./io.js";
 import type { LocateHooks } from "./locate.js";
 import { duration, fraction, keyNumber, nonNegativeInteger, positiveInteger, positiveNumber, url } from "./options.js";
 import { planPowerCommand } from "./commands/plan-power.js";
+import { flagsCommand } from "./commands/flags.js";
 import { historyCommand, operateCommand, reportCommand, statusCommand, watchCommand } from "./commands/rollout.js";
 import { simulateCommand } from "./commands/simulate.js";
 import { validateCommand } from "./commands/validate.js";
@@ -103,6 +104,15 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
     .option("--json", "print one JSON document for scripts")
     .addHelpText("after", "\nExit code 1 when the policy is invalid.\nExample:\n  rollgate validate stacks/shared/policy.yaml --rps 150")
     .action(async (file: string, opts, cmd: Command) => validateCommand(ctxOf(cmd), file, opts));
+
+  program
+    .command("flags")
+    .description("list the expired feature flags of an AppConfig flags document (owner and expiry attributes)")
+    .argument("<file>", "AppConfig feature-flags document, .json")
+    .option("--as-of <YYYY-MM-DD>", "judge expiry as of this day instead of today")
+    .option("--json", "print one JSON document for scripts")
+    .addHelpText("after", "\nExit code 1 when any flag is expired, so a CI step can fail on stale flags.\nExample:\n  rollgate flags flags.json --as-of 2026-12-01")
+    .action(async (file: string, opts, cmd: Command) => flagsCommand(ctxOf(cmd), file, opts));
 
   program
     .command("plan-power")
