@@ -43,9 +43,9 @@ describe("stacks/aws-ecs", () => {
     expect(parse(readFileSync(new URL("../PulumiPlugin.yaml", import.meta.url), "utf8"))).toEqual({ runtime: "nodejs" });
   });
 
-  test("creates the shared platform plus one ProgressiveService: 51 cloud resources", () => {
+  test("creates the shared platform plus one ProgressiveService: 52 cloud resources", () => {
     const custom = rs.filter((r) => !r.type.startsWith("rollgate:"));
-    expect(custom).toHaveLength(51);
+    expect(custom).toHaveLength(52);
     expect(rs.filter((r) => r.type === "rollgate:index:ProgressiveService").map((r) => r.name)).toEqual(["checkout"]);
     expect(one("aws:lb/loadBalancer:LoadBalancer", "checkout-alb").inputs.loadBalancerType).toBe("application");
     expect(one("aws:lb/listener:Listener", "checkout-http").inputs.defaultActions[0].type).toBe("fixed-response");
@@ -58,6 +58,18 @@ describe("stacks/aws-ecs", () => {
     expect(rule.inputs.conditions).toEqual([{ hostHeader: { values: ["checkout.example.com"] } }, { pathPattern: { values: ["/*"] } }]);
     expect(rule.inputs.priority).toBe(100);
     expect(rs.filter((r) => r.type === "aws:lb/listener:Listener")).toHaveLength(1);
+  });
+
+  test("the internal ring comes first: a rule on the shared listener that the controller may repoint", () => {
+    const ring = one("aws:lb/listenerRule:ListenerRule", "checkout-routing-ring-internal");
+    const service = one("aws:lb/listenerRule:ListenerRule", "checkout-routing-rule");
+    expect(ring.inputs.listenerArn).toBe(one("aws:lb/listener:Listener", "checkout-http").state.arn);
+    expect(JSON.stringify(ring.inputs.conditions)).toContain("x-checkout-ring");
+    expect(ring.inputs.priority).toBeLessThan(service.inputs.priority);
+    const fn = one("aws:lambda/function:Function", "checkout-controller-function");
+    expect(JSON.parse(fn.inputs.environment.variables.ROLLGATE_RING_RULES)).toEqual({ internal: ring.state.arn });
+    const sent = parsePolicy(JSON.parse(fn.inputs.environment.variables.ROLLGATE_POLICY));
+    expect(sent.steps[0]).toMatchObject({ ring: "internal", rings: ["internal"], weights: { canary: 0 } });
   });
 
   test("the controller runs stacks/shared/policy.yaml plus the health gate", () => {

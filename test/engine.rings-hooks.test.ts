@@ -110,3 +110,10 @@ describe("ring and hook policy errors name the field", () => {
     expect(hit!.message).toContain(fragment);
   });
 });
+
+describe("reasons name ring steps by their ring", () => {
+  test("a ring step is described by its audience, not by 0 %", () => {
+    const d = decide(policy, start(), ok, T0 + 3 * MIN);
+    expect(d.reason).toContain("step 1/3 (ring internal)");
+  });
+});

@@ -104,6 +104,7 @@ describe("KubernetesProgressiveService", () => {
   test("canary on the shared policy with CloudWatch: two Services, an Ingress, one template per gate plus the guard, one Rollout", async () => {
     const svc = new mod.KubernetesProgressiveService("cart", {
       policy: SHARED_POLICY,
+      ignoreRingSteps: true,
       image: pulumi.output("ghcr.io/acme/cart:2.0.0"),
       namespace: "shop",
       cloudWatch,
@@ -130,7 +131,7 @@ describe("KubernetesProgressiveService", () => {
     expect(ingress!.inputs.metadata.annotations).toMatchObject({ "alb.ingress.kubernetes.io/scheme": "internal", "alb.ingress.kubernetes.io/target-type": "ip" });
     expect(ingress!.inputs.spec.ingressClassName).toBe("alb");
     const warnings = await value(svc.warnings);
-    expect(warnings.map((w) => w.split(":")[0])).toEqual(["analysis.alpha", "timeouts.onTimeout"]);
+    expect(warnings.map((w) => w.split(":")[0])).toEqual(["strategy.steps[0].ring", "analysis.alpha", "timeouts.onTimeout"]);
   });
 
   test("installCrds creates the four Argo Rollouts CRDs from the shared YAML files", async () => {
@@ -215,7 +216,8 @@ describe("example stack (stacks/kubernetes)", () => {
     expect(services).toEqual(["checkout-stable", "checkout-canary"]);
     expect(templates).toEqual(["checkout-gate-error-rate", "checkout-gate-latency", "checkout-gate-checkout-failures", "checkout-guard"]);
     expect(ingress).toBe("checkout");
-    expect(warnings).toHaveLength(2);
+    // The internal ring step dropped, plus the two approximations of the policy.
+    expect(warnings).toHaveLength(3);
     expect(kinds("checkout")).toEqual({ [COMPONENT]: 1, [TYPES.service]: 2, [TYPES.ingress]: 1, [TYPES.template]: 4, [TYPES.rollout]: 1 });
 
     const [rollout] = byType("checkout", TYPES.rollout);

@@ -131,8 +131,18 @@ const prometheus: MetricProvider = {
   podHashLabel: "rollouts_pod_template_hash",
   selector: 'namespace="shop"',
 };
+// The shared policy starts with an internal ring step; the Kubernetes example drops it with
+// ignoreRingSteps, and so do these tests whenever they render that file.
 const render = (policy: PolicyInput, extra: Partial<RenderInput> = {}) =>
-  renderKubernetes({ name: "checkout", image: "ghcr.io/acme/checkout:1.4.2", namespace: "shop", policy, provider: cloudWatch, ...extra });
+  renderKubernetes({
+    name: "checkout",
+    image: "ghcr.io/acme/checkout:1.4.2",
+    namespace: "shop",
+    policy,
+    provider: cloudWatch,
+    ...(policy === SHARED_POLICY ? { ignoreRingSteps: true } : {}),
+    ...extra,
+  });
 
 const metricGate = {
   type: "metric",
@@ -370,6 +380,20 @@ describe("policy features Argo cannot express", () => {
   test("every blocking problem is reported at once", () => {
     const issues = mappingIssues(() => render({ profile: "low", gates: [{ type: "errorRate" }, alarm] }, { provider: undefined }));
     expect(issues.map((i) => i.path)).toEqual(["gates[1]", "args.cloudWatch"]);
+  });
+
+  test("ring steps are refused by default, and ignoreRingSteps drops them with a warning naming the step as written", () => {
+    const ringed: PolicyInput = {
+      rings: [{ name: "internal", match: { headers: [{ name: "x-ring", values: ["internal"] }] } }],
+      strategy: { type: "canary", steps: [{ ring: "internal", hold: "30m" }, { percent: 0.5, hold: "10m" }, { percent: 20, hold: "10m" }] },
+      gates: [{ type: "errorRate" }],
+    };
+    expect(() => render(ringed)).toThrow(/strategy\.steps\[0\]\.ring: audience ring "internal" cannot be expressed.*ignoreRingSteps: true/);
+    const r = render(ringed, { ignoreRingSteps: true });
+    expect(canaryOf(r).steps.filter((s) => "setWeight" in s)).toEqual([{ setWeight: 1 }, { setWeight: 20 }]);
+    expect(r.warnings).toContainEqual({ path: "strategy.steps[0].ring", message: expect.stringContaining("dropped because ignoreRingSteps is set") });
+    // The rounding warning names the 0.5 % step where the user wrote it: steps[1], not steps[0].
+    expect(r.warnings).toContainEqual({ path: "strategy.steps[1].percent", message: expect.stringContaining("0.5 % rounds up to 1 %") });
   });
 
   test("ignoreAlarmGates drops an alarm gate with a warning instead", () => {

@@ -273,3 +273,22 @@ describe("comparison policies", () => {
     expect(outcome.reason).toMatch(new RegExp(`^${kind}`));
   });
 });
+
+describe("audience rings in the simulator", () => {
+  const ringed = parsePolicy({
+    rings: [{ name: "internal", match: { headers: [{ name: "x-ring", values: ["internal"] }] } }],
+    strategy: { type: "canary", steps: [{ ring: "internal", hold: "10m" }, { percent: 10, hold: "10m" }] },
+    gates: [{ type: "errorRate", minSamples: 100 }],
+  });
+
+  test("a ring step sends the ring's share of requests to the canary before any weight moves", async () => {
+    const { simulateRollout } = await import("../src/sim/index.js");
+    const r = simulateRollout({ policy: ringed, scenario: { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, ringShares: { internal: 0.05 } }, seed: 11 });
+    const inRing = r.timeline!.minutes.filter((m) => m.minute >= 1 && m.minute < 10);
+    expect(inRing.every((m) => m.weights.canary === 0 && Math.abs(m.canaryShare - 0.05) < 1e-9)).toBe(true);
+    const atTen = r.timeline!.minutes.find((m) => m.weights.canary > 0 && m.minute > 12)!;
+    // Rings match first; the 10 % weight splits the remaining 95 %.
+    expect(atTen.canaryShare).toBeCloseTo(0.05 + 0.95 * (atTen.weights.canary / ringed.weightTotal), 9);
+    expect(r.outcome.result).toBe("promoted");
+  });
+});

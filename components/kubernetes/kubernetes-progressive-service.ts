@@ -198,6 +198,13 @@ export interface KubernetesProgressiveServiceArgs {
    */
   ignoreAlarmGates?: boolean;
   /**
+   * Drop audience-ring steps (Argo's ALB routing has no header or source routes) with a warning
+   * instead of failing, so one policy file can serve the AWS and the Kubernetes flavour.
+   * Plain value: it decides what is rendered.
+   * @default false
+   */
+  ignoreRingSteps?: boolean;
+  /**
    * Create the Argo Rollouts CRDs from the YAML files in crdDirectory. Leave off when Argo Rollouts
    * is installed (its Helm chart installs them). Plain value: it decides what is created.
    * @default false
@@ -258,6 +265,7 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
             policy: plan.policy,
             ...(provider ? { provider } : {}),
             ignoreAlarmGates: args.ignoreAlarmGates ?? false,
+            ignoreRingSteps: args.ignoreRingSteps ?? false,
           });
         } catch (e) {
           throw new pulumi.ResourceError(e instanceof Error ? e.message : String(e), this);
@@ -340,6 +348,7 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
     try {
       return planKubernetes(name, args.policy, args.cloudWatch ? "cloudWatch" : args.prometheus ? "prometheus" : undefined, {
         ignoreAlarmGates: args.ignoreAlarmGates ?? false,
+        ignoreRingSteps: args.ignoreRingSteps ?? false,
       });
     } catch (e) {
       if (e instanceof PolicyError || e instanceof ArgoMappingError) throw new pulumi.ResourceError(e.message, this);

@@ -93,6 +93,8 @@ export interface RenderInput {
   analysisTemplates?: string[];
   /** Drop alarm gates with a warning instead of refusing the policy. */
   ignoreAlarmGates?: boolean;
+  /** Drop audience-ring steps with a warning instead of refusing the policy. */
+  ignoreRingSteps?: boolean;
 }
 
 /** A Kubernetes object as plain JSON. */
@@ -143,9 +145,9 @@ export function planKubernetes(
   name: string,
   policyIn: PolicyInput | RolloutPolicy,
   providerKind: ProviderKind | undefined,
-  options: { ignoreAlarmGates?: boolean } = {},
+  options: { ignoreAlarmGates?: boolean; ignoreRingSteps?: boolean } = {},
 ): ArgoPlan {
-  const policy = isResolved(policyIn) ? policyIn : parsePolicy(policyIn);
+  const parsed = isResolved(policyIn) ? policyIn : parsePolicy(policyIn);
   const errors: MappingIssue[] = [];
   const warnings: MappingIssue[] = [];
   if (!DNS_LABEL.test(name) || name.length > MAX_NAME) {
@@ -153,6 +155,24 @@ export function planKubernetes(
       path: "name",
       message: `"${name}" must be lowercase letters, digits and dashes, start with a letter and be at most ${MAX_NAME} characters (it names the Services and the Rollout)`,
     });
+  }
+  // Ring steps route an audience by ALB rule, which Argo's ALB routing cannot do. With
+  // ignoreRingSteps they are dropped (each with a warning) and the ladder starts at its first
+  // percentage step; otherwise each is an error below.
+  const ringSteps = parsed.steps.filter((s) => s.ring !== undefined);
+  const policy: RolloutPolicy =
+    options.ignoreRingSteps && ringSteps.length > 0
+      ? { ...parsed, steps: parsed.steps.filter((s) => s.ring === undefined).map((s, index) => ({ ...s, index, rings: [] })) }
+      : parsed;
+  // Paths name the steps as the user wrote them, before ring steps were dropped.
+  const droppedRingSteps = policy === parsed ? 0 : ringSteps.length;
+  if (options.ignoreRingSteps) {
+    for (const step of ringSteps) {
+      warnings.push({
+        path: `strategy.steps[${step.index}].ring`,
+        message: `audience ring "${step.ring}" dropped because ignoreRingSteps is set: Argo's ALB traffic routing has no header or source routes, so the Kubernetes ladder starts at its first percentage step`,
+      });
+    }
   }
   const source = policy.source;
   const used = new Set(policy.steps.flatMap((s) => s.gates));
@@ -196,7 +216,7 @@ export function planKubernetes(
     if (step.ring !== undefined) {
       errors.push({
         path: `strategy.steps[${i}].ring`,
-        message: `audience ring "${step.ring}" cannot be expressed: Argo's ALB traffic routing has no header or source routes (setHeaderRoute is not supported for ALB); remove the ring steps for the Kubernetes flavour`,
+        message: `audience ring "${step.ring}" cannot be expressed: Argo's ALB traffic routing has no header or source routes (setHeaderRoute is not supported for ALB); remove the ring steps for the Kubernetes flavour, or set ignoreRingSteps: true to drop them with a warning`,
       });
     }
   });
@@ -228,7 +248,7 @@ export function planKubernetes(
     }
   } else {
     const stepPath = (i: number) =>
-      source.strategy?.type === "canary" ? `strategy.steps[${i}].percent` : `strategy.${source.strategy?.type === "linear" ? "stepPercent" : "startPercent"}`;
+      source.strategy?.type === "canary" ? `strategy.steps[${i + droppedRingSteps}].percent` : `strategy.${source.strategy?.type === "linear" ? "stepPercent" : "startPercent"}`;
     let previous = 0;
     policy.steps.forEach((step, i) => {
       const weight = argoWeight(step.percent);
@@ -291,7 +311,7 @@ function isResolved(p: PolicyInput | RolloutPolicy): p is RolloutPolicy {
 
 /** Renders every object. Throws ArgoMappingError for what Argo cannot express. */
 export function renderKubernetes(input: RenderInput): RenderedKubernetes {
-  const plan = planKubernetes(input.name, input.policy, input.provider?.kind, { ignoreAlarmGates: input.ignoreAlarmGates });
+  const plan = planKubernetes(input.name, input.policy, input.provider?.kind, { ignoreAlarmGates: input.ignoreAlarmGates, ignoreRingSteps: input.ignoreRingSteps });
   const errors: MappingIssue[] = [];
   if (input.provider?.kind === "prometheus") {
     for (const [field, message] of checkPromNames(input.provider)) errors.push({ path: `args.prometheus.${field}`, message });
@@ -458,6 +478,7 @@ function withDefaults(i: RenderInput): Resolved {
     guardFailureLimit: i.guardFailureLimit ?? 1,
     analysisTemplates: i.analysisTemplates ?? [],
     ignoreAlarmGates: i.ignoreAlarmGates ?? false,
+    ignoreRingSteps: i.ignoreRingSteps ?? false,
   };
 }
 

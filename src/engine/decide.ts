@@ -53,7 +53,8 @@ export function idleState(policy: RolloutPolicy, rolloutId = "none", now = 0): R
 
 function describeStep(policy: RolloutPolicy, index: number): string {
   const step = policy.steps[index];
-  return step ? `step ${index + 1}/${policy.steps.length} (${step.percent} %)` : `step ${index + 1}`;
+  if (!step) return `step ${index + 1}`;
+  return `step ${index + 1}/${policy.steps.length} (${step.ring !== undefined ? `ring ${step.ring}` : `${step.percent} %`})`;
 }
 
 function make(

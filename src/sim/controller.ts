@@ -4,7 +4,7 @@
  * same way: minutes CloudWatch has delivered, and alarm states.
  */
 import type { CountSample, GateEvidence, PercentileSample } from "../analysis/types.js";
-import { applyCommand, decide, idleState, recordHookResult } from "../engine/decide.js";
+import { applyCommand, canaryRings, decide, idleState, recordHookResult } from "../engine/decide.js";
 import type { Decision, Evidence, RolloutState } from "../engine/types.js";
 import { isComparisonGate, type ComparisonGate, type RolloutPolicy, type Weights } from "../policy/types.js";
 import type { TrafficMinute } from "./traffic.js";
@@ -54,6 +54,8 @@ export interface SimController {
   wakeAt(): number | undefined;
   wake(now: number, world: WorldView): TimelineDecision[];
   weights(): Weights;
+  /** Audience rings routed to the canary by their ALB rules now (rollgate only). */
+  rings?(): string[];
   status(): ControllerStatus;
   /** True when only an operator can move the rollout on (paused by a timeout, drift or by hand). */
   awaitingOperator?(): boolean;
@@ -249,6 +251,10 @@ export class RollgateController implements SimController {
 
   weights(): Weights {
     return this.state.weights;
+  }
+
+  rings(): string[] {
+    return canaryRings(this.policy, this.state);
   }
 
   status(): ControllerStatus {

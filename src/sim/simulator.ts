@@ -12,6 +12,9 @@ import { comparisonAlarms, comparisonController, type ComparisonPolicy } from ".
 import { RollgateController, type AlarmState, type MinuteData, type SimController, type WorldView } from "./controller.js";
 import { Rng } from "./random.js";
 import { DEFAULT_LATENCY, diurnalRps, trafficMinute, type LatencyModel } from "./traffic.js";
+
+/** Share of requests an audience ring matches when the scenario does not say. */
+export const DEFAULT_RING_SHARE = 0.02;
 import type { AlarmSpec, Scenario, SimOutcome, SimTimeline, TimelineDecision, TimelineMinute } from "./types.js";
 
 const MINUTE = 60_000;
@@ -126,7 +129,10 @@ export function runSimulation(controller: SimController, scenarioIn: Scenario, s
     decisions += ds.length;
     if (withTimeline) for (const d of ds) decisionsLog.push({ ...d, atMs: d.atMs - startedAt });
     weights = controller.weights();
-    share = weights.canary / controller.weightTotal;
+    // Ring rules match before the weighted rule: their audience goes to the canary, and the
+    // weights split the rest.
+    const ringShare = Math.min(1, (controller.rings?.() ?? []).reduce((sum, ring) => sum + (scenario.ringShares?.[ring] ?? DEFAULT_RING_SHARE), 0));
+    share = ringShare + (1 - ringShare) * (weights.canary / controller.weightTotal);
     if (share > maxShare) maxShare = share;
   };
 

@@ -77,6 +77,12 @@ export interface Scenario {
    * promoted keeps adding to the exposure. @default false
    */
   observeUntilHorizon?: boolean;
+  /**
+   * Share of all requests each audience ring's ALB rule matches (e.g. employees), by ring name.
+   * While a ring routes to the canary, its requests go there before the weighted split.
+   * @default 0.02 for every ring
+   */
+  ringShares?: Record<string, number>;
   /** How an approval step is answered: "auto" approves at once, "never" leaves it paused. @default "auto" */
   approvals?: "auto" | "never";
 }
