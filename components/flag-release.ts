@@ -266,7 +266,9 @@ export class FlagRelease extends pulumi.ComponentResource {
         content,
         description: "Released with the deployment strategy derived from the rollout policy",
       },
-      { parent: this },
+      // A flags change replaces this resource; without retainOnDelete Pulumi would delete the
+      // previous version, which is the one AppConfig rolls back to when a monitor alarms.
+      { parent: this, retainOnDelete: true },
     );
 
     const deploymentStrategy = new appconfig.DeploymentStrategy(
