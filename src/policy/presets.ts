@@ -15,7 +15,9 @@ export const PRESETS: Record<ProfileName, PolicyInput> = {
         { percent: 50, hold: "5m" },
       ],
     },
-    gates: [{ type: "errorRate", holdBand: 0.5, rollbackBand: 1, minSamples: 100 }],
+    // Bands tight enough that a 0.1 % -> 0.6 % regression (6x the errors) is rolled back: with
+    // 0.5/1 points the simulator saw the low preset promote it every time.
+    gates: [{ type: "errorRate", holdBand: 0.2, rollbackBand: 0.4, minSamples: 100 }],
     timeouts: { maxHold: "20m", onTimeout: "pause" },
   },
   /** The default ladder: 1 -> 5 -> 25 -> 50 -> 100 %, ten minutes a step. */
