@@ -270,6 +270,18 @@ describe("report SVG", () => {
     expect(svg.match(/stroke-dasharray="4 3"/g)!.length).toBe(marked.length);
   });
 
+  test("a short rollout's time axis has one label per minute, none repeated", () => {
+    const policy = parsePolicy({ strategy: { type: "canary", steps: [{ percent: 10, hold: "5m" }] }, gates: [{ type: "errorRate", minSamples: 50 }] });
+    const r = simulateRollout({ policy, scenario: { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.3 }, seed: 2 });
+    const svg = renderReportSvg(reportFromSimulation({ title: "short", policy, timeline: r.timeline, outcome: r.outcome, start: SIM_EPOCH }));
+    const labels = [...svg.matchAll(/>(\d+m)</g)].map((m) => m[1]!);
+    // Two panels share the axis: each label appears exactly twice.
+    const counts = new Map<string, number>();
+    for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+    expect(labels.length).toBeGreaterThan(2);
+    expect([...counts.values()].every((n) => n === 2)).toBe(true);
+  });
+
   test("step bands follow the weights", () => {
     const steps = stepsFromWeights(
       [

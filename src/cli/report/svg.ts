@@ -105,7 +105,9 @@ export function renderReportSvg(data: ReportData): string {
   );
 
   // Time axis ticks shared by every panel.
-  const tickStep = niceStep(span / 60_000, 8) * 60_000;
+  // Whole minutes at least: CloudWatch data is per minute, and labels are printed in minutes
+  // (a 0.5 m step printed "1m 1m 2m 2m" on a five-minute rollout).
+  const tickStep = Math.max(1, niceStep(span / 60_000, 8)) * 60_000;
   const ticks: number[] = [];
   for (let t = 0; t <= span + 1; t += tickStep) ticks.push(data.start + t);
 
