@@ -273,7 +273,11 @@ describe("report SVG", () => {
   test("a short rollout's time axis has one label per minute, none repeated", () => {
     const policy = parsePolicy({ strategy: { type: "canary", steps: [{ percent: 10, hold: "5m" }] }, gates: [{ type: "errorRate", minSamples: 50 }] });
     const r = simulateRollout({ policy, scenario: { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.3 }, seed: 2 });
-    const svg = renderReportSvg(reportFromSimulation({ title: "short", policy, timeline: r.timeline, outcome: r.outcome, start: SIM_EPOCH }));
+    // Under four minutes, a 1-2-5 step would be half a minute: the case that printed "1m 1m 2m 2m".
+    const minutes = r.timeline.minutes.slice(0, 3);
+    const timeline = { minutes, decisions: r.timeline.decisions.filter((d) => d.atMs < 3 * 60_000) };
+    const data = reportFromSimulation({ title: "short", policy, timeline, outcome: r.outcome, start: SIM_EPOCH });
+    const svg = renderReportSvg({ ...data, end: data.start + 3.5 * 60_000 });
     const labels = [...svg.matchAll(/>(\d+m)</g)].map((m) => m[1]!);
     // Two panels share the axis: each label appears exactly twice.
     const counts = new Map<string, number>();
