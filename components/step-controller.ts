@@ -413,45 +413,30 @@ export class StepController extends pulumi.ComponentResource {
     }
 
     const ownActions = pulumi.all([topic.arn, pulumi.output(args.alarmActions ?? [])]).apply(([t, extra]) => [t, ...extra]);
-    const errorAlarm = new cloudwatch.MetricAlarm(
-      `${name}-errors`,
-      {
-        alarmDescription: "rollgate controller invocations failed: rollouts are not being driven (and rollbacks may not fire).",
-        namespace: "AWS/Lambda",
-        metricName: "Errors",
-        dimensions: { FunctionName: fn.name },
-        statistic: "Sum",
-        period: 60,
-        evaluationPeriods: 1,
-        comparisonOperator: "GreaterThanThreshold",
-        threshold: 0,
-        // No invocations in a minute means no errors in it; the schedule invokes every minute.
-        treatMissingData: "notBreaching",
-        alarmActions: ownActions,
-        okActions: ownActions,
-        tags,
-      },
-      childOpts,
-    );
-    const throttleAlarm = new cloudwatch.MetricAlarm(
-      `${name}-throttles`,
-      {
-        alarmDescription: "rollgate controller invocations were throttled: ticks and alarm events are being dropped.",
-        namespace: "AWS/Lambda",
-        metricName: "Throttles",
-        dimensions: { FunctionName: fn.name },
-        statistic: "Sum",
-        period: 60,
-        evaluationPeriods: 1,
-        comparisonOperator: "GreaterThanThreshold",
-        threshold: 0,
-        treatMissingData: "notBreaching",
-        alarmActions: ownActions,
-        okActions: ownActions,
-        tags,
-      },
-      childOpts,
-    );
+    // Any error or throttle in a minute pages: either means rollouts are not being driven.
+    // No invocations in a minute means none of either in it; the schedule invokes every minute.
+    const selfAlarm = (suffix: string, metricName: string, alarmDescription: string) =>
+      new cloudwatch.MetricAlarm(
+        `${name}-${suffix}`,
+        {
+          alarmDescription,
+          namespace: "AWS/Lambda",
+          metricName,
+          dimensions: { FunctionName: fn.name },
+          statistic: "Sum",
+          period: 60,
+          evaluationPeriods: 1,
+          comparisonOperator: "GreaterThanThreshold",
+          threshold: 0,
+          treatMissingData: "notBreaching",
+          alarmActions: ownActions,
+          okActions: ownActions,
+          tags,
+        },
+        childOpts,
+      );
+    const errorAlarm = selfAlarm("errors", "Errors", "rollgate controller invocations failed: rollouts are not being driven (and rollbacks may not fire).");
+    const throttleAlarm = selfAlarm("throttles", "Throttles", "rollgate controller invocations were throttled: ticks and alarm events are being dropped.");
 
     this.functionName = fn.name;
     this.functionArn = fn.arn;
