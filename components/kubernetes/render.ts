@@ -7,6 +7,7 @@
  * and tests call it directly. What Argo cannot express is either an `ArgoMappingError` (naming the
  * policy field and the fix) or a warning returned in `warnings` (the component also logs it).
  */
+import type { PolicyIssue } from "../../src/policy/errors.js";
 import { parsePolicy } from "../../src/policy/resolve.js";
 import type { PolicyInput } from "../../src/policy/schema.js";
 import { isComparisonGate, type ComparisonGate, type RolloutPolicy } from "../../src/policy/types.js";
@@ -24,12 +25,11 @@ import {
 
 export const ARGO_API_VERSION = "argoproj.io/v1alpha1";
 
-/** One mapping problem or approximation, located in the policy (or the component args). */
-export interface MappingIssue {
-  /** Policy field path (`gates[2]`, `strategy.steps[0].percent`) or component arg (`args.prometheus`). */
-  path: string;
-  message: string;
-}
+/**
+ * One mapping problem or approximation, located like a policy issue: a policy field path
+ * (`gates[2]`, `strategy.steps[0].percent`) or a component arg (`args.prometheus`).
+ */
+export type MappingIssue = PolicyIssue;
 
 /** The policy uses something Argo Rollouts cannot express; every such problem at once. */
 export class ArgoMappingError extends Error {
