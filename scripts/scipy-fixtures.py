@@ -158,14 +158,77 @@ for name, minutes in scenarios.items():
 write("evalue", {"grid": {"min": 1.05, "max": 1000.0, "points": 40}, "cases": evalues})
 
 
+# --- band prior mixture -------------------------------------------------------------------------
+# The same test with predictable weights: a half-normal in log r (spread 1.2 above, 0.5 below)
+# peaked at the band ratio, recomputed each minute from the pooled rate of both sides (that minute
+# included), and the e-process as the product of per-minute ratios of weighted mixtures.
+SPREAD_ABOVE, SPREAD_BELOW = 1.2, 0.5
+
+
+def band_ratio(direction, rate, band):
+    if direction == "higher":
+        return 1 + band / rate if rate > 0 else math.inf
+    return rate / (rate - band) if band < rate else math.inf
+
+
+def band_log_weights(direction, rate, band):
+    log_grid = np.log(GRID)
+    rb = band_ratio(direction, rate, band)
+    centre = log_grid[-1] if not math.isfinite(rb) else min(log_grid[-1], max(log_grid[0], math.log(rb)))
+    d = log_grid - centre
+    spread = np.where(d >= 0, SPREAD_ABOVE, SPREAD_BELOW)
+    w = -(d ** 2) / (2 * spread ** 2)
+    return w - logsumexp(w)
+
+
+def band_mixture(minutes, direction, band):
+    ratios = GRID if direction == "higher" else 1.0 / GRID
+    sums = np.zeros(len(ratios))
+    log_e, max_log_e = 0.0, 0.0
+    pooled_events, pooled_total = 0, 0
+    for (ce, ct, be, bt) in minutes:
+        n = ce + be
+        if ct == 0 or bt == 0 or n == 0:
+            continue
+        pooled_events += n
+        pooled_total += ct + bt
+        log_w = band_log_weights(direction, pooled_events / pooled_total, band)
+        rho = ct / (ct + bt)
+        q = rho * ratios / (rho * ratios + 1 - rho)
+        new = sums + stats.binom.logpmf(ce, n, q) - stats.binom.logpmf(ce, n, rho)
+        log_e += float(logsumexp(log_w + new) - logsumexp(log_w + sums))
+        sums = new
+        max_log_e = max(max_log_e, log_e)
+    return log_e, max_log_e
+
+
+band_cases = []
+for name, minutes in scenarios.items():
+    for direction, band in [("higher", 0.0025), ("lower", 0.0025), ("lower", 0.0005), ("higher", 0.01)]:
+        log_e, max_log_e = band_mixture(minutes, direction, band)
+        band_cases.append({
+            "name": name,
+            "worseWhen": direction,
+            "band": band,
+            "minutes": [{"canary": {"events": ce, "total": ct}, "baseline": {"events": be, "total": bt}} for ce, ct, be, bt in minutes],
+            "logEValue": log_e,
+            "maxLogEValue": max_log_e,
+        })
+write("evalue-band", {"grid": {"min": 1.05, "max": 1000.0, "points": 40}, "spread": {"above": SPREAD_ABOVE, "below": SPREAD_BELOW}, "cases": band_cases})
+
+
 # --- power helper -------------------------------------------------------------------------------
-def required(p0, p1, rho, alpha, power, band):
+def required(p0, p1, rho, alpha, power, band, prior="wide"):
     ratios = GRID if p1 >= p0 else 1.0 / GRID
-    b = math.log(1 / alpha) + math.log(len(GRID))
+    if prior == "band" and band > 0:
+        log_w = band_log_weights("higher" if p1 >= p0 else "lower", p0 * (1 - rho) + p1 * rho, band / 100)
+    else:
+        log_w = np.full(len(GRID), -math.log(len(GRID)))
     z = float(stats.norm.ppf(power))
     comp = (1 - rho) / rho
     best, median = math.inf, math.inf
-    for r in ratios:
+    for k, r in enumerate(ratios):
+        b = math.log(1 / alpha) - float(log_w[k])
         lr, L = math.log(r), math.log(1 + rho * (r - 1))
         d = p1 * lr - (p1 + p0 * comp) * L
         if d <= 0:
@@ -185,4 +248,9 @@ for p0, p1, rho, alpha, pw, band in [
     (0.01, 0.015, 0.01, 0.01, 0.8, 0.25), (0.05, 0.04, 0.1, 0.005, 0.8, 0.5), (0.0, 0.01, 0.01, 0.005, 0.5, 0.0),
 ]:
     power.append({"baselineRate": p0, "canaryRate": p1, "canaryShare": rho, "alpha": alpha, "power": pw, "rollbackBand": band, **required(p0, p1, rho, alpha, pw, band)})
+for p0, p1, rho, alpha, pw, band in [
+    (0.001, 0.006, 0.01, 0.005, 0.8, 0.25), (0.001, 0.006, 0.05, 0.005, 0.5, 0.25), (0.01, 0.015, 0.25, 0.01, 0.8, 0.25),
+    (0.05, 0.04, 0.1, 0.005, 0.8, 0.5), (0.001, 0.0035, 0.01, 0.01, 0.8, 0.25),
+]:
+    power.append({"prior": "band", "baselineRate": p0, "canaryRate": p1, "canaryShare": rho, "alpha": alpha, "power": pw, "rollbackBand": band, **required(p0, p1, rho, alpha, pw, band, "band")})
 write("power", {"cases": power})

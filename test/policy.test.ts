@@ -56,6 +56,7 @@ const malformed: Array<[string, unknown, string, string]> = [
   ["linear step of 100", { strategy: { type: "linear", stepPercent: 100, hold: "5m" } }, "strategy.stepPercent", "below 100"],
   ["exponential factor of 1", { strategy: { type: "exponential", startPercent: 1, factor: 1, hold: "5m" } }, "strategy.factor", "greater than 1"],
   ["alpha out of range", { ...ok, analysis: { alpha: 0.9 } }, "analysis.alpha", "between 0 and 0.5"],
+  ["unknown mixture prior", { ...ok, analysis: { prior: "uniform" } }, "analysis.prior", '"band" or "wide"'],
   ["bad drift action", { ...ok, onDrift: "ignore" }, "onDrift", '"hold", "rollback" or "reapply"'],
 ];
 
@@ -102,17 +103,19 @@ describe("parsePolicy resolves what users write", () => {
     ]);
     expect(p.gates.map((g) => g.name)).toEqual(["error-rate", "latency"]);
     expect(p.alpha).toBe(0.01);
+    expect(p.prior).toBe("band");
     expect(p.steps.every((s) => s.holdMs === 600_000 && s.maxHoldMs === 2_400_000 && s.onTimeout === "pause")).toBe(true);
   });
 
   test("profile fields are overridden field by field", () => {
-    const p = parsePolicy({ profile: "high", timeouts: { onTimeout: "rollback" }, analysis: { alpha: 0.005 } });
+    const p = parsePolicy({ profile: "high", timeouts: { onTimeout: "rollback" }, analysis: { alpha: 0.005, prior: "wide" } });
     expect(p.steps[0]!.percent).toBe(0.1);
     expect(p.steps[0]!.weights).toEqual({ stable: 998, canary: 1 });
     expect(p.steps.at(-1)!.approval).toBe(true);
     expect(p.steps[0]!.maxHoldMs).toBe(3_600_000); // kept from the preset's timeouts
     expect(p.steps[0]!.onTimeout).toBe("rollback"); // overridden
     expect(p.alpha).toBe(0.005);
+    expect(p.prior).toBe("wide");
   });
 
   test.each(Object.keys(PRESETS))("preset %s is itself a valid policy", (name) => {

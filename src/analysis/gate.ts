@@ -14,7 +14,7 @@
  * checkpoints (see percentileVerdict). docs/analysis.md explains the method.
  */
 import type { ComparisonGate } from "../policy/types.js";
-import { SequentialRateTest, type RegressionDirection } from "./sequential.js";
+import { SequentialRateTest, type MixturePrior, type RegressionDirection, type SequentialTestOptions } from "./sequential.js";
 import { exactBinomialTest, mannWhitneyGreater, twoProportionZTest } from "./stats.js";
 import type { CountSample, Counts, GateContext, GateEvidence, GateVerdict, PercentileSample, Verdict } from "./types.js";
 
@@ -84,7 +84,7 @@ interface CachedTest {
   refs: CountSample[];
   fingerprint: number;
 }
-const cache = new WeakMap<CountSample, Map<RegressionDirection, CachedTest>>();
+const cache = new WeakMap<CountSample, Map<string, CachedTest>>();
 
 function fingerprintOf(samples: ReadonlyArray<CountSample>, upTo: number): number {
   let f = 0;
@@ -95,12 +95,16 @@ function fingerprintOf(samples: ReadonlyArray<CountSample>, upTo: number): numbe
   return f;
 }
 
-/** The sequential test over all samples (the whole rollout), reusing earlier work when it can. */
-export function rolloutTest(samples: ReadonlyArray<CountSample>, direction: RegressionDirection): SequentialRateTest {
+/**
+ * The sequential test over all samples (the whole rollout), reusing earlier work when it can.
+ * `options` picks the mixture prior (sequential.ts); tests with different priors are cached apart.
+ */
+export function rolloutTest(samples: ReadonlyArray<CountSample>, direction: RegressionDirection, options: SequentialTestOptions = {}): SequentialRateTest {
   const first = samples[0];
-  if (!first) return new SequentialRateTest(direction);
+  if (!first) return new SequentialRateTest(direction, undefined, options);
+  const key = options.prior === "band" ? `${direction}:band:${options.band ?? 0}` : direction;
   let byDirection = cache.get(first);
-  let entry = byDirection?.get(direction);
+  let entry = byDirection?.get(key);
   let valid = entry !== undefined && samples.length >= entry.refs.length;
   if (entry && valid) {
     for (let i = 0; i < entry.refs.length; i++) {
@@ -112,12 +116,12 @@ export function rolloutTest(samples: ReadonlyArray<CountSample>, direction: Regr
     if (valid && fingerprintOf(samples, entry.refs.length) !== entry.fingerprint) valid = false;
   }
   if (!entry || !valid) {
-    entry = { test: new SequentialRateTest(direction), refs: [], fingerprint: 0 };
+    entry = { test: new SequentialRateTest(direction, undefined, options), refs: [], fingerprint: 0 };
     if (!byDirection) {
       byDirection = new Map();
       cache.set(first, byDirection);
     }
-    byDirection.set(direction, entry);
+    byDirection.set(key, entry);
   }
   for (let i = entry.refs.length; i < samples.length; i++) {
     const s = samples[i]!;
@@ -135,6 +139,11 @@ function validCounts(c: Counts): boolean {
 }
 function validSample(s: CountSample): boolean {
   return validCounts(s.canary) && validCounts(s.baseline);
+}
+
+/** The test's prior for a gate: "band" centres it on the gate's rollback band (a fraction there). */
+export function mixtureOptions(gate: Pick<ComparisonGate, "rollbackBand">, prior: MixturePrior = "band"): SequentialTestOptions {
+  return prior === "band" && gate.rollbackBand > 0 && gate.rollbackBand < 100 ? { prior: "band", band: gate.rollbackBand / 100 } : { prior: "wide" };
 }
 
 function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateContext): GateVerdict {
@@ -162,7 +171,7 @@ function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateCon
       stepBaseline.events += s.baseline.events;
     }
   }
-  const test = rolloutTest(samples, direction);
+  const test = rolloutTest(samples, direction, mixtureOptions(gate, ctx.prior));
   const statistic = Math.min(Math.exp(test.maxLogEValue), STATISTIC_CAP);
   const numbers = { statistic, threshold, canary: stepCanary, baseline: stepBaseline, minutes: stepMinutes };
 

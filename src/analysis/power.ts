@@ -8,8 +8,9 @@
  *     d(r)   = p1 log r - (p1 + p0 (1-rho)/rho) log(1 + rho (r-1))
  *     v(r)   = p1 (1-p1) (log r - L)^2 + ((1-rho)/rho) p0 (1-p0) L^2,   L = log(1 + rho (r-1))
  *
- * The mixture reaches 1/alpha once some grid point's sum reaches b = log(1/alpha) + log K (the
- * mixture weight is 1/K). With a normal approximation of the sum after n canary requests, the
+ * The mixture reaches 1/alpha once some grid point's sum reaches b = log(1/alpha) - log w_k, w_k
+ * the point's prior weight (1/K for the wide prior; the band prior's weight at the pooled rate the
+ * test would see, p0 (1 - rho) + p1 rho). With a normal approximation of the sum after n canary requests, the
  * chance that it is past b at n is at least `power` when n d - z sqrt(n v) >= b, z = Phi^-1(power):
  *
  *     sqrt(n) = (z sqrt(v) + sqrt(z^2 v + 4 d b)) / (2 d)
@@ -20,7 +21,7 @@
  * the requests for that, and the answer is the larger of the two.
  */
 import type { ComparisonGate, RolloutPolicy } from "../policy/types.js";
-import { DEFAULT_GRID, type RatioGrid } from "./sequential.js";
+import { bandLogWeights, DEFAULT_GRID, type MixturePrior, type RatioGrid } from "./sequential.js";
 import { normalQuantile, normalSf } from "./stats.js";
 import { PERCENTILE_MIN_PAIRED_MINUTES } from "./gate.js";
 
@@ -37,6 +38,8 @@ export interface SampleSizeInput {
   power?: number;
   /** Rollback band in percentage points the observed difference must exceed. @default 0 */
   rollbackBand?: number;
+  /** The test's prior (the policy's analysis.prior); "band" needs a rollbackBand above 0. @default "wide" */
+  prior?: MixturePrior;
   grid?: RatioGrid;
 }
 
@@ -72,7 +75,9 @@ export function requiredCanaryRequests(input: SampleSizeInput): SampleSize {
   const higher = p1 >= p0;
   const logR = higher ? grid.logHigher : grid.logLower;
   const rMinusOne = higher ? grid.minusOneHigher : grid.minusOneLower;
-  const b = Math.log(1 / alpha) - grid.logWeight;
+  const direction = higher ? "higher" : "lower";
+  const logWeights =
+    input.prior === "band" && band > 0 ? bandLogWeights(grid, direction, p0 * (1 - rho) + p1 * rho, band) : null;
   const z = normalQuantile(power);
   const companions = (1 - rho) / rho;
   let best = { n: Infinity, ratio: NaN };
@@ -83,6 +88,7 @@ export function requiredCanaryRequests(input: SampleSizeInput): SampleSize {
     const d = p1 * lr - (p1 + p0 * companions) * L;
     if (!(d > 0)) continue;
     const v = p1 * (1 - p1) * (lr - L) ** 2 + companions * p0 * (1 - p0) * L * L;
+    const b = Math.log(1 / alpha) - (logWeights ? logWeights[k]! : grid.logWeight);
     const n = solve(d, v, b, z);
     if (n < best.n) best = { n, ratio: Math.exp(Math.abs(lr)) };
     median = Math.min(median, solve(d, v, b, 0));
@@ -235,6 +241,7 @@ export function planPower(policy: RolloutPolicy, traffic: TrafficAssumptions): {
         canaryShare: share,
         alpha,
         rollbackBand: gate.rollbackBand,
+        prior: policy.prior ?? "band",
         ...(traffic.power !== undefined ? { power: traffic.power } : {}),
       });
       // An identical canary's observed difference is noise of this size at the end of the hold;

@@ -8,11 +8,31 @@
  *
  *     x log r - n log(1 + rho (r - 1))
  *
- * Summed over minutes it is a test martingale for every fixed r; a mixture over a grid of r
- * (uniform weights) is one too, so by Ville's inequality P(sup_t E_t >= 1/alpha) <= alpha under
- * "no difference", however often it is looked at. Load swings and incidents that hit both groups
- * cancel because only the split of events between the groups carries evidence.
+ * Summed over minutes it is a test martingale for every fixed r; a mixture over a grid of r is one
+ * too, so by Ville's inequality P(sup_t E_t >= 1/alpha) <= alpha under "no difference", however
+ * often it is looked at. Load swings and incidents that hit both groups cancel because only the
+ * split of events between the groups carries evidence.
  * Refs: Lindon, Sanden & Shirikian (KDD 2022); Lindon & Malek (NeurIPS 2022).
+ *
+ * Two priors over the grid:
+ *
+ * - "wide": uniform weights 1/K. Every ratio from 1.05x to 1000x costs the same log K nats.
+ * - "band" (given a rollback band): weights centred on the ratio at which the canary would be
+ *   worse by exactly the band, r_b = 1 + band / baseline rate. Ratios far below r_b are effects the
+ *   band would never roll back, and ratios far above it are caught within a minute or two whatever
+ *   their weight, so the prior's mass goes where it buys time. The baseline rate is estimated as
+ *   the pooled event rate of both sides so far, this minute included: the test conditions on each
+ *   minute's total events and requests, so that estimate is fixed before the one thing the test
+ *   treats as random, the split of the minute's events between the sides. The e-process is the
+ *   product of per-minute factors
+ *
+ *       F_t = sum_k pi_t(k) L_{t-1}(k) l_t(k) / sum_k pi_t(k) L_{t-1}(k)
+ *
+ *   (L the likelihood ratio so far, l the minute's): a convex combination, with weights fixed
+ *   before the split, of factors with mean 1 under "no difference", so the product is a test
+ *   martingale and Ville's inequality holds as before. With a fixed pi it telescopes to the plain
+ *   mixture. A canary that is worse inflates the pooled rate a little, which moves the prior
+ *   towards smaller ratios: it costs some speed, never validity.
  */
 
 /** A grid of rate ratios with its logs precomputed (the inner loop only adds and calls log1p). */
@@ -73,6 +93,54 @@ export const DEFAULT_GRID: RatioGrid = makeRatioGrid();
 
 export type RegressionDirection = "higher" | "lower";
 
+/** How the mixture spreads its weight over the grid (see the header). */
+export type MixturePrior = "band" | "wide";
+
+
+/** Spread of the band prior in log ratio (e-folds): above r_b, and below it. */
+export const BAND_PRIOR_SPREAD_ABOVE = 1.2;
+export const BAND_PRIOR_SPREAD_BELOW = 0.5;
+
+/**
+ * The ratio (in the regression direction, so >= 1) at which a canary is worse than a baseline
+ * at `baselineRate` by exactly `band` (both fractions): r_b = 1 + band / p for "higher", and
+ * p / (p - band) for "lower" (Infinity when the band is at or beyond the baseline rate itself).
+ */
+export function bandRatio(direction: RegressionDirection, baselineRate: number, band: number): number {
+  if (direction === "higher") return 1 + band / baselineRate;
+  return band < baselineRate ? baselineRate / (baselineRate - band) : Infinity;
+}
+
+/**
+ * Log weights of the band prior over the grid: a two-sided half-normal in log r, peaked at the
+ * band ratio (clamped to the grid), normalised to sum to one.
+ */
+export function bandLogWeights(grid: RatioGrid, direction: RegressionDirection, baselineRate: number, band: number, out: Float64Array = new Float64Array(grid.size)): Float64Array {
+  const rb = bandRatio(direction, baselineRate, band);
+  const lo = grid.logHigher[0]!;
+  const hi = grid.logHigher[grid.size - 1]!;
+  const centre = Number.isFinite(rb) ? Math.min(hi, Math.max(lo, Math.log(rb))) : hi;
+  const up = 2 * BAND_PRIOR_SPREAD_ABOVE * BAND_PRIOR_SPREAD_ABOVE;
+  const down = 2 * BAND_PRIOR_SPREAD_BELOW * BAND_PRIOR_SPREAD_BELOW;
+  let acc = 0;
+  for (let k = 0; k < grid.size; k++) {
+    const d = grid.logHigher[k]! - centre;
+    const w = -(d * d) / (d >= 0 ? up : down);
+    out[k] = w;
+    acc += Math.exp(w);
+  }
+  const norm = Math.log(acc);
+  for (let k = 0; k < grid.size; k++) out[k] = out[k]! - norm;
+  return out;
+}
+
+export interface SequentialTestOptions {
+  /** "band" needs `band`; without one (or with a band of 0) the prior is "wide". @default "wide" */
+  prior?: MixturePrior;
+  /** The gate's rollback band as a difference of rates (a fraction: 0.0025 for 0.25 points). */
+  band?: number;
+}
+
 /**
  * Incremental mixture e-process. Push minutes oldest first; read `logEValue` (now) and
  * `maxLogEValue` (running maximum since the first minute, which is what the gate compares
@@ -89,17 +157,35 @@ export class SequentialRateTest {
   /** Whether `current` reflects every pushed minute (it is computed lazily otherwise). */
   private fresh = true;
   private max = 0;
+  /** Band prior only: the rollback band (fraction), the weights' buffer, and baseline totals so far. */
+  readonly band: number;
+  private readonly logPrior: Float64Array | null;
+  private readonly scratch: Float64Array | null;
+  private pooledEvents = 0;
+  private pooledTotal = 0;
   /** Minutes that carried evidence (traffic on both sides and at least one event). */
   informativeMinutes = 0;
   /** Minutes skipped because the counts were impossible (negative, non-finite, events > total). */
   invalidMinutes = 0;
+  /** Minutes added under the band prior. */
+  bandMinutes = 0;
 
-  constructor(direction: RegressionDirection = "higher", grid: RatioGrid = DEFAULT_GRID) {
+  constructor(direction: RegressionDirection = "higher", grid: RatioGrid = DEFAULT_GRID, options: SequentialTestOptions = {}) {
     this.grid = grid;
     this.direction = direction;
     this.logR = direction === "higher" ? grid.logHigher : grid.logLower;
     this.rMinusOne = direction === "higher" ? grid.minusOneHigher : grid.minusOneLower;
     this.sums = new Float64Array(grid.size);
+    const band = options.band ?? 0;
+    if (!(Number.isFinite(band) && band >= 0 && band < 1)) throw new RangeError(`SequentialRateTest: band must be a fraction in [0, 1) (got ${band})`);
+    this.band = band;
+    this.logPrior = options.prior === "band" && band > 0 ? new Float64Array(grid.size) : null;
+    this.scratch = this.logPrior ? new Float64Array(grid.size) : null;
+  }
+
+  /** The prior the minutes are mixed with. */
+  get prior(): MixturePrior {
+    return this.logPrior ? "band" : "wide";
   }
 
   /** log of the mixture e-value after the minutes pushed so far (0 before any evidence). */
@@ -135,6 +221,15 @@ export class SequentialRateTest {
     const n = canaryEvents + baselineEvents;
     if (canaryTotal === 0 || baselineTotal === 0 || n === 0) return;
     const rho = canaryTotal / (canaryTotal + baselineTotal);
+    if (this.logPrior) {
+      // The pooled rate of both sides, this minute included: the test conditions on every
+      // minute's total events and requests, so weights built from them are known "before" the
+      // split of this minute's events, which is all the martingale needs.
+      this.pooledEvents += n;
+      this.pooledTotal += canaryTotal + baselineTotal;
+      this.pushWeighted(canaryEvents, n, rho, bandLogWeights(this.grid, this.direction, this.pooledEvents / this.pooledTotal, this.band, this.logPrior));
+      return;
+    }
     const sums = this.sums;
     const logR = this.logR;
     const rMinusOne = this.rMinusOne;
@@ -155,6 +250,41 @@ export class SequentialRateTest {
     } else this.fresh = false;
   }
 
+  /**
+   * One minute under predictable weights log pi (known before the minute): log E grows by
+   * log sum_k pi_k e^{s_k + inc_k} - log sum_k pi_k e^{s_k}.
+   */
+  private pushWeighted(x: number, n: number, rho: number, logPi: Float64Array): void {
+    const before = this.current;
+    const sums = this.sums;
+    const size = sums.length;
+    const logR = this.logR;
+    const rMinusOne = this.rMinusOne;
+    const inc = this.scratch!;
+    let topOld = -Infinity;
+    let topNew = -Infinity;
+    for (let k = 0; k < size; k++) {
+      const old = sums[k]! + logPi[k]!;
+      const step = x * logR[k]! - n * Math.log1p(rho * rMinusOne[k]!);
+      inc[k] = step;
+      if (old > topOld) topOld = old;
+      if (old + step > topNew) topNew = old + step;
+    }
+    let accOld = 0;
+    let accNew = 0;
+    for (let k = 0; k < size; k++) {
+      const old = sums[k]! + logPi[k]!;
+      accOld += Math.exp(old - topOld);
+      accNew += Math.exp(old + inc[k]! - topNew);
+      sums[k] = sums[k]! + inc[k]!;
+    }
+    this.current = before + (topNew + Math.log(accNew)) - (topOld + Math.log(accOld));
+    this.fresh = true;
+    this.informativeMinutes++;
+    this.bandMinutes++;
+    if (this.current > this.max) this.max = this.current;
+  }
+
   /** log-sum-exp of the components plus the log weight, given their maximum. */
   private mixture(top: number): number {
     const sums = this.sums;
@@ -165,8 +295,11 @@ export class SequentialRateTest {
 
   /** Copy the state (to branch a what-if without recomputing the history). */
   clone(): SequentialRateTest {
-    const copy = new SequentialRateTest(this.direction, this.grid);
+    const copy = new SequentialRateTest(this.direction, this.grid, this.logPrior ? { prior: "band", band: this.band } : {});
     copy.sums.set(this.sums);
+    copy.pooledEvents = this.pooledEvents;
+    copy.pooledTotal = this.pooledTotal;
+    copy.bandMinutes = this.bandMinutes;
     copy.current = this.current;
     copy.fresh = this.fresh;
     copy.max = this.max;
@@ -191,8 +324,9 @@ export function mixtureLogEValue(
   minutes: ReadonlyArray<MinuteCounts>,
   direction: RegressionDirection = "higher",
   grid: RatioGrid = DEFAULT_GRID,
+  options: SequentialTestOptions = {},
 ): { logEValue: number; maxLogEValue: number } {
-  const test = new SequentialRateTest(direction, grid);
+  const test = new SequentialRateTest(direction, grid, options);
   for (const m of minutes) test.push(m.canary.events, m.canary.total, m.baseline.events, m.baseline.total);
   return { logEValue: test.logEValue, maxLogEValue: test.maxLogEValue };
 }

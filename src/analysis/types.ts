@@ -73,4 +73,6 @@ export interface GateContext {
   stepIndex: number;
   /** The significance level allotted to this gate (the policy's alpha split over its comparison gates). */
   alpha: number;
+  /** How count gates' sequential tests spread their prior (the policy's analysis.prior). @default "band" */
+  prior?: "band" | "wide";
 }

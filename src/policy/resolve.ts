@@ -11,6 +11,7 @@ import type { Gate, Hook, ResolvedStep, Ring, RolloutPolicy, Weights } from "./t
 
 export const DEFAULTS = {
   alpha: 0.01,
+  prior: "band",
   weightTotal: 999,
   onDrift: "hold",
   onTimeout: "pause",
@@ -341,6 +342,7 @@ function resolve(input: PolicyInput, issues: PolicyIssue[]): RolloutPolicy | und
     steps,
     gates,
     alpha: input.analysis?.alpha ?? DEFAULTS.alpha,
+    prior: input.analysis?.prior ?? DEFAULTS.prior,
     onDrift: input.onDrift ?? DEFAULTS.onDrift,
     weightTotal,
     promotion: {

@@ -305,6 +305,12 @@ export const policySchema = z
           .max(0.5, { error: "must be between 0 and 0.5" })
           .optional()
           .describe("False-rollback budget per rollout, shared by all comparison gates. Default 0.01."),
+        prior: z
+          .enum(["band", "wide"], { error: 'must be "band" or "wide"' })
+          .optional()
+          .describe(
+            'Where count gates\' sequential tests put their prior weight over effect sizes. "band" (default) centres it on the ratio at which the canary is worse by exactly the gate\'s rollback band, which is where a rollback can happen; "wide" spreads it evenly from 1.05x to 1000x. Both keep the false-rollback bound alpha.',
+          ),
       })
       .optional(),
     timeouts: z

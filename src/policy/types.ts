@@ -118,6 +118,12 @@ export interface RolloutPolicy {
   gates: Gate[];
   /** False-rollback budget per rollout, shared by all comparison gates. */
   alpha: number;
+  /**
+   * How count gates' sequential tests spread their prior over effect sizes: "band" centres it on
+   * each gate's rollback band, "wide" spreads it evenly from 1.05x to 1000x. Resolve sets it;
+   * hand-built policies without it get "band".
+   */
+  prior?: "band" | "wide";
   onDrift: DriftAction;
   weightTotal: number;
   /** After promotion: bake at 100 % (old slot warm, alarm gates guarding), then finalize. */
