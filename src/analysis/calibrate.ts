@@ -68,6 +68,8 @@ export interface RolloutScenario {
   incident?: { fromMinute: number; minutes: number; rate: number };
   gate: ComparisonGate;
   alpha: number;
+  /** The count test's prior (the policy's analysis.prior). @default "band" */
+  prior?: "band" | "wide";
   /** Which judge decides: the gate (default) or one of the fixed-horizon baselines every minute. */
   judge?: "gate" | "z-test" | "exact-binomial";
 }
@@ -108,7 +110,7 @@ export function simulateRollout(s: RolloutScenario): RolloutOutcome {
       });
       canaryRequests += canaryTotal;
       minute++;
-      const ctx = { now: minute * MINUTE, rolloutStartedAt: 0, stepStartedAt, stepIndex, alpha: s.alpha };
+      const ctx = { now: minute * MINUTE, rolloutStartedAt: 0, stepStartedAt, stepIndex, alpha: s.alpha, prior: s.prior ?? "band" };
       let verdict: GateVerdict["verdict"];
       if (!s.judge || s.judge === "gate") {
         last = evaluateComparisonGate(s.gate, { kind: "counts", samples }, ctx);
@@ -151,7 +153,7 @@ export interface AaSummary {
 }
 
 /** A/A runs (canary identical to baseline) of the standard ladder. */
-export function runAa(options: { runs: number; seed?: number; rps?: number; rate?: number; alpha?: number; judge?: RolloutScenario["judge"]; incident?: RolloutScenario["incident"] }): AaSummary {
+export function runAa(options: { runs: number; seed?: number; rps?: number; rate?: number; alpha?: number; prior?: RolloutScenario["prior"]; judge?: RolloutScenario["judge"]; incident?: RolloutScenario["incident"] }): AaSummary {
   const out: AaSummary = { runs: options.runs, rolledBack: 0, timeouts: 0, promoted: 0, falseRollbackRate: 0 };
   for (let i = 0; i < options.runs; i++) {
     const r = simulateRollout({
@@ -162,6 +164,7 @@ export function runAa(options: { runs: number; seed?: number; rps?: number; rate
       canaryRate: options.rate ?? 0.001,
       gate: STANDARD_ERROR_GATE,
       alpha: options.alpha ?? 0.005,
+      ...(options.prior ? { prior: options.prior } : {}),
       ...(options.judge ? { judge: options.judge } : {}),
       ...(options.incident ? { incident: options.incident } : {}),
     });
@@ -174,7 +177,7 @@ export function runAa(options: { runs: number; seed?: number; rps?: number; rate
 }
 
 /** Minutes and canary requests until rollback for a canary held at one step. */
-export function runDetection(options: { runs: number; seed?: number; rps: number; percent: number; baselineRate: number; canaryRate: number; alpha?: number; maxMinutes?: number }): {
+export function runDetection(options: { runs: number; seed?: number; rps: number; percent: number; baselineRate: number; canaryRate: number; alpha?: number; prior?: RolloutScenario["prior"]; maxMinutes?: number }): {
   detected: number;
   medianMinutes: number;
   medianCanaryRequests: number;
@@ -191,6 +194,7 @@ export function runDetection(options: { runs: number; seed?: number; rps: number
       canaryRate: options.canaryRate,
       gate: STANDARD_ERROR_GATE,
       alpha: options.alpha ?? 0.005,
+      ...(options.prior ? { prior: options.prior } : {}),
     });
     if (r.outcome === "rolled-back") {
       minutes.push(r.minutes);
@@ -248,6 +252,16 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   console.log("A/A with an incident hitting both groups (5 % errors, minutes 12-17):", runAa({ runs, incident: { fromMinute: 12, minutes: 5, rate: 0.05 } }));
   console.log("A/A at 1 % base rate:", runAa({ runs, rate: 0.01 }));
   console.log("Detection 0.1 % -> 0.6 %, 100 rps, held at a 1 % step:", runDetection({ runs, rps: 100, percent: 1, baselineRate: 0.001, canaryRate: 0.006 }));
+  console.log("Prior: median minutes to rollback, 100 rps, held at a 1 % step, baseline 0.1 %, rollback band 0.25 points:");
+  for (const alpha of [0.005, 0.01]) {
+    for (const canaryRate of [0.0035, 0.0045, 0.006, 0.01, 0.02]) {
+      const cell = (prior: "band" | "wide") => runDetection({ runs, rps: 100, percent: 1, baselineRate: 0.001, canaryRate, alpha, prior });
+      const band = cell("band");
+      const wide = cell("wide");
+      console.log(`  alpha ${alpha}, canary ${(canaryRate * 100).toFixed(2)} %: band ${band.medianMinutes} min (${band.detected} detected), wide ${wide.medianMinutes} min (${wide.detected} detected)`);
+    }
+  }
+  console.log("A/A with the wide prior (the band prior is the gate row above):", runAa({ runs, prior: "wide" }));
   for (const alpha of [0.05, 0.2]) {
     console.log(`Percentile gate A/A (3 steps x 20m, checked every minute), alpha ${alpha}, rollbacks (gate vs naive per-minute Mann-Whitney):`, runPercentileAa({ runs, alpha }));
   }
