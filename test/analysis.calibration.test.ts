@@ -52,11 +52,20 @@ describe("percentile gate (Mann-Whitney at checkpoints), A/A", () => {
 describe("detection", () => {
   test("0.1 % -> 0.6 % at 100 rps held at a 1 % step: always caught, median within the power helper's estimate", () => {
     const r = runDetection({ runs: 100, rps: 100, percent: 1, baselineRate: 0.001, canaryRate: 0.006 });
-    const predicted = requiredCanaryRequests({ baselineRate: 0.001, canaryRate: 0.006, canaryShare: 0.01, alpha: 0.005, rollbackBand: 0.25 });
+    const predicted = requiredCanaryRequests({ baselineRate: 0.001, canaryRate: 0.006, canaryShare: 0.01, alpha: 0.005, rollbackBand: 0.25, prior: "band" });
     expect(r.detected).toBe(100);
     // The helper ignores earlier crossings of the running maximum, so it errs high, but not wildly.
     expect(r.medianCanaryRequests).toBeLessThanOrEqual(predicted.medianRequests);
     expect(r.medianCanaryRequests).toBeGreaterThan(predicted.medianRequests / 3);
+  });
+
+  test("the band prior sits between the wide prior and the oracle that knows the true ratio", () => {
+    const cell = (o: { prior?: "band" | "wide"; judge?: "oracle" }) => runDetection({ runs: 200, rps: 100, percent: 1, baselineRate: 0.001, canaryRate: 0.006, ...o }).medianMinutes;
+    const oracle = cell({ judge: "oracle" });
+    const band = cell({ prior: "band" });
+    const wide = cell({ prior: "wide" });
+    expect(oracle).toBeLessThanOrEqual(band);
+    expect(band).toBeLessThan(wide);
   });
 
   test("a regression on the standard ladder is never promoted: rolled back, or held at 1 % until the timeout", () => {

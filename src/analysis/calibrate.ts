@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { ComparisonGate } from "../policy/types.js";
 import { evaluateComparisonGate, exactBinomialJudgement, zTestJudgement } from "./gate.js";
 import { mannWhitneyGreater } from "./stats.js";
+import { makeRatioGrid, SequentialRateTest } from "./sequential.js";
 import type { CountSample, GateVerdict, PercentileSample } from "./types.js";
 
 /** mulberry32: tiny, fast, good enough for seeded test traffic. */
@@ -70,8 +71,13 @@ export interface RolloutScenario {
   alpha: number;
   /** The count test's prior (the policy's analysis.prior). @default "band" */
   prior?: "band" | "wide";
-  /** Which judge decides: the gate (default) or one of the fixed-horizon baselines every minute. */
-  judge?: "gate" | "z-test" | "exact-binomial";
+  /**
+   * Which judge decides: the gate (default), one of the fixed-horizon baselines every minute, or
+   * "oracle": the bare sequential test told the true rate ratio in advance (all prior weight on
+   * canaryRate / baselineRate, no bands), which no real prior can beat. It measures the limit the
+   * traffic itself sets.
+   */
+  judge?: "gate" | "z-test" | "exact-binomial" | "oracle";
 }
 
 export interface RolloutOutcome {
@@ -93,6 +99,9 @@ export function simulateRollout(s: RolloutScenario): RolloutOutcome {
   let minute = 0;
   let canaryRequests = 0;
   let last: GateVerdict | undefined;
+  const ratio = s.canaryRate / s.baselineRate;
+  const oracle =
+    s.judge === "oracle" ? new SequentialRateTest(ratio >= 1 ? "higher" : "lower", makeRatioGrid({ min: Math.max(ratio, 1 / ratio), max: Math.max(ratio, 1 / ratio), points: 1 })) : undefined;
   for (let stepIndex = 0; stepIndex < s.steps.length; stepIndex++) {
     const step = s.steps[stepIndex]!;
     const stepStartedAt = minute * MINUTE;
@@ -115,6 +124,10 @@ export function simulateRollout(s: RolloutScenario): RolloutOutcome {
       if (!s.judge || s.judge === "gate") {
         last = evaluateComparisonGate(s.gate, { kind: "counts", samples }, ctx);
         verdict = last.verdict;
+      } else if (oracle) {
+        const x = samples[samples.length - 1]!;
+        oracle.push(x.canary.events, x.canary.total, x.baseline.events, x.baseline.total);
+        verdict = oracle.maxLogEValue >= -Math.log(s.alpha) ? "rollback" : m + 1 >= step.minutes ? "pass" : "hold";
       } else {
         const judge = s.judge === "z-test" ? zTestJudgement : exactBinomialJudgement;
         verdict = judge(samples, ctx, s.alpha, s.gate.worseWhen);
@@ -177,7 +190,7 @@ export function runAa(options: { runs: number; seed?: number; rps?: number; rate
 }
 
 /** Minutes and canary requests until rollback for a canary held at one step. */
-export function runDetection(options: { runs: number; seed?: number; rps: number; percent: number; baselineRate: number; canaryRate: number; alpha?: number; prior?: RolloutScenario["prior"]; maxMinutes?: number }): {
+export function runDetection(options: { runs: number; seed?: number; rps: number; percent: number; baselineRate: number; canaryRate: number; alpha?: number; prior?: RolloutScenario["prior"]; judge?: RolloutScenario["judge"]; maxMinutes?: number }): {
   detected: number;
   medianMinutes: number;
   medianCanaryRequests: number;
@@ -195,6 +208,7 @@ export function runDetection(options: { runs: number; seed?: number; rps: number
       gate: STANDARD_ERROR_GATE,
       alpha: options.alpha ?? 0.005,
       ...(options.prior ? { prior: options.prior } : {}),
+      ...(options.judge ? { judge: options.judge } : {}),
     });
     if (r.outcome === "rolled-back") {
       minutes.push(r.minutes);
@@ -258,7 +272,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       const cell = (prior: "band" | "wide") => runDetection({ runs, rps: 100, percent: 1, baselineRate: 0.001, canaryRate, alpha, prior });
       const band = cell("band");
       const wide = cell("wide");
-      console.log(`  alpha ${alpha}, canary ${(canaryRate * 100).toFixed(2)} %: band ${band.medianMinutes} min (${band.detected} detected), wide ${wide.medianMinutes} min (${wide.detected} detected)`);
+      const oracle = runDetection({ runs, rps: 100, percent: 1, baselineRate: 0.001, canaryRate, alpha, judge: "oracle" });
+      console.log(
+        `  alpha ${alpha}, canary ${(canaryRate * 100).toFixed(2)} %: band ${band.medianMinutes} min (${band.detected} detected), wide ${wide.medianMinutes} min (${wide.detected}), oracle ${oracle.medianMinutes} min (${oracle.detected})`,
+      );
     }
   }
   console.log("A/A with the wide prior (the band prior is the gate row above):", runAa({ runs, prior: "wide" }));
