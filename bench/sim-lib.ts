@@ -8,8 +8,19 @@ import { parse as parseYaml } from "yaml";
 import { parsePolicy, PRESETS } from "../src/policy/index.js";
 import { controllerFor, runSimulation, type AlarmSpec, type Scenario, type SimPolicy } from "../src/sim/index.js";
 
-/** Canary 5XX rate more than 5 points above the baseline's in one minute (metric math across both target groups). */
-export const DIFF_ALARM: AlarmSpec = { name: "canary-5xx-vs-baseline", metric: "errorRateDifference", threshold: 0.05, datapointsToAlarm: 1, evaluationPeriods: 1 };
+/**
+ * Canary 5XX rate more than 5 points above the baseline's in one minute (metric math across both
+ * target groups). minRequests 10 mirrors HealthGates' default minRequestsPerPeriod: a minute in
+ * which either target group served fewer than 10 requests has no datapoint, as in the real alarm.
+ */
+export const DIFF_ALARM: AlarmSpec = {
+  name: "canary-5xx-vs-baseline",
+  metric: "errorRateDifference",
+  threshold: 0.05,
+  datapointsToAlarm: 1,
+  evaluationPeriods: 1,
+  minRequests: 10,
+};
 
 export const POLICY_NAMES = [
   "rollgate low",

@@ -7,6 +7,8 @@ import {
   simulateRollout,
   trafficMinute,
   RollgateController,
+  SIM_EPOCH,
+  type AlarmSpec,
   type MinuteData,
   type SimController,
   type TimelineDecision,
@@ -234,6 +236,134 @@ describe("simulateRollout with the real engine", () => {
     // tick that reads the alarm state first is fine too.
     expect(triggers.filter((t) => t === "alarm").length).toBeGreaterThan(3);
     expect(triggers.every((t) => t === "alarm" || t === "tick")).toBe(true);
+  });
+});
+
+/**
+ * A controller that holds the canary at a share given per minute and subscribes to one alarm; it
+ * records when that alarm's ALARM events reach it. It wakes on the epoch's 10-second marks, so a
+ * share change falls exactly on a minute boundary and no minute mixes two shares.
+ */
+class ShareSchedule implements SimController {
+  readonly label = "share-schedule";
+  readonly weightTotal = 1000;
+  readonly scheduled = false;
+  readonly subscribedAlarms: Set<string>;
+  readonly needs = { percentiles: [99], thresholdsMs: [], metric: false };
+  readonly alarmsAt: number[] = [];
+  private now = 0;
+  private next = 0;
+  constructor(
+    alarm: string,
+    private readonly canaryPerMille: (minute: number) => number,
+  ) {
+    this.subscribedAlarms = new Set([alarm]);
+  }
+  plannedMinutes() {
+    return 30;
+  }
+  start(now: number): TimelineDecision[] {
+    this.now = now;
+    this.next = SIM_EPOCH + (Math.floor((now - SIM_EPOCH) / 10_000) + 1) * 10_000;
+    return [];
+  }
+  tick() {
+    return [];
+  }
+  alarm(now: number): TimelineDecision[] {
+    this.alarmsAt.push(now);
+    return [];
+  }
+  wakeAt() {
+    return this.next;
+  }
+  wake(now: number): TimelineDecision[] {
+    this.now = now;
+    this.next = now + 10_000;
+    return [];
+  }
+  weights() {
+    const canary = this.canaryPerMille(Math.floor((this.now - SIM_EPOCH) / 60_000));
+    return { stable: 1000 - canary, canary };
+  }
+  status() {
+    return "progressing" as const;
+  }
+  reason() {
+    return "holding";
+  }
+  gateValues() {
+    return {};
+  }
+}
+
+// How these were checked to fail without the guard: with the two minRequests lines in
+// evaluateAlarms (src/sim/simulator.ts) reverted to the old `!c.hasData` / `!b.hasData` checks,
+// every test below but the validation one fails on its "no alarm before" expectation (the alarm
+// fires on the first sparse minute), and the validation test fails as nothing throws. Guarding
+// only the canary's side fails the errorRateDifference test too (it fires in the baseline-sparse
+// phase).
+describe("alarm minimum-request guard (HealthGates' minRequestsPerPeriod)", () => {
+  const GUARD = 10;
+  // 10 rps without the daily swing: a 0.5 % canary gets ~3 requests a minute, 50 % gets ~300.
+  const quiet = { rps: 10, diurnalAmplitude: 0, baselineErrorRate: 0, horizonMinutes: 30 };
+
+  test.each([
+    ["canaryErrorRate", { canaryErrorRate: 1 }, 0.05],
+    ["canaryLatencyP99", { canaryErrorRate: 0, canaryLatencyFactor: 50 }, 1000],
+  ] as const)("1-of-1 %s alarm: silent while the canary serves fewer requests than minRequests, fires above it", (metric, bad, threshold) => {
+    const alarm: AlarmSpec = { name: "canary-guarded", metric, threshold, datapointsToAlarm: 1, evaluationPeriods: 1, minRequests: GUARD };
+    const controller = new ShareSchedule(alarm.name, (minute) => (minute < 15 ? 5 : 500));
+    const r = runSimulation(controller, { ...quiet, ...bad, alarms: [alarm] }, 3, { timeline: true });
+    const minutes = r.timeline!.minutes;
+    const sparse = minutes.filter((m) => m.minute < 15);
+    // Every early minute is below the guard, and several of them breach on their value: every
+    // canary request fails (or is 50 times slower), so without the guard 1-of-1 fires on the first.
+    expect(sparse.every((m) => m.traffic.canary.requestCount < GUARD)).toBe(true);
+    const breachingSparse = sparse.filter((m) =>
+      m.traffic.canary.hasData && (metric === "canaryErrorRate" ? m.traffic.canary.http5xxCount / m.traffic.canary.requestCount : m.traffic.canary.latencyMs["p99"]!) > threshold,
+    );
+    expect(breachingSparse.length).toBeGreaterThanOrEqual(3);
+    const firstBusy = minutes.find((m) => m.traffic.canary.requestCount >= GUARD)!;
+    expect(firstBusy.minute).toBe(15);
+    // No ALARM until a minute above the guard is visible; then it fires.
+    expect(controller.alarmsAt.length).toBeGreaterThan(0);
+    expect(controller.alarmsAt[0]!).toBeGreaterThanOrEqual(firstBusy.visibleAt);
+    expect(controller.alarmsAt[0]!).toBeLessThan(firstBusy.visibleAt + 2 * 60_000);
+  });
+
+  test("errorRateDifference needs both target groups at or above minRequests", () => {
+    const alarm: AlarmSpec = { name: "gap-guarded", metric: "errorRateDifference", threshold: 0.05, datapointsToAlarm: 1, evaluationPeriods: 1, minRequests: GUARD };
+    // Minutes 0-9: the canary is sparse (0.5 %); 10-19: the baseline is (99.5 % canary); 20 on: both busy.
+    const controller = new ShareSchedule(alarm.name, (minute) => (minute < 10 ? 5 : minute < 20 ? 995 : 500));
+    const r = runSimulation(controller, { ...quiet, canaryErrorRate: 1, alarms: [alarm] }, 5, { timeline: true });
+    const minutes = r.timeline!.minutes;
+    const gap = (m: (typeof minutes)[number]) =>
+      m.traffic.canary.hasData && m.traffic.baseline.hasData
+        ? m.traffic.canary.http5xxCount / m.traffic.canary.requestCount - m.traffic.baseline.http5xxCount / m.traffic.baseline.requestCount
+        : undefined;
+    // Canary sparse, baseline busy: a gap of 100 points in several minutes.
+    const canarySparse = minutes.filter((m) => m.minute < 10);
+    expect(canarySparse.every((m) => m.traffic.canary.requestCount < GUARD && m.traffic.baseline.requestCount >= GUARD)).toBe(true);
+    expect(canarySparse.filter((m) => (gap(m) ?? 0) > 0.05).length).toBeGreaterThanOrEqual(3);
+    // Baseline sparse, canary busy: the same.
+    const baselineSparse = minutes.filter((m) => m.minute >= 10 && m.minute < 20);
+    expect(baselineSparse.every((m) => m.traffic.baseline.requestCount < GUARD && m.traffic.canary.requestCount >= GUARD)).toBe(true);
+    expect(baselineSparse.filter((m) => (gap(m) ?? 0) > 0.05).length).toBeGreaterThanOrEqual(3);
+    // Only a minute with both sides at or above the guard has a datapoint, and it breaches.
+    const firstBoth = minutes.find((m) => m.traffic.canary.requestCount >= GUARD && m.traffic.baseline.requestCount >= GUARD)!;
+    expect(firstBoth.minute).toBe(20);
+    expect(controller.alarmsAt.length).toBeGreaterThan(0);
+    expect(controller.alarmsAt[0]!).toBeGreaterThanOrEqual(firstBoth.visibleAt);
+    expect(controller.alarmsAt[0]!).toBeLessThan(firstBoth.visibleAt + 2 * 60_000);
+  });
+
+  test("minRequests must be a whole number of requests, 0 or more", () => {
+    const alarm = (minRequests: number): AlarmSpec => ({ name: "a", metric: "canaryErrorRate", threshold: 0.01, minRequests });
+    for (const bad of [-1, 2.5, Number.NaN]) {
+      expect(() => simulateRollout({ policy: standard, scenario: { ...aa, alarms: [alarm(bad)] }, seed: 1 })).toThrow(/scenario\.alarms\[0\]\.minRequests/);
+    }
+    expect(() => simulateRollout({ policy: standard, scenario: { ...aa, horizonMinutes: 5, alarms: [alarm(0)] }, seed: 1 })).not.toThrow();
   });
 });
 

@@ -62,6 +62,11 @@ function validateScenario(s: Scenario): void {
   fraction("canaryErrorRate");
   if (s.regressionAtMinute !== undefined && !(s.regressionAtMinute >= 0)) throw new RangeError(`scenario.regressionAtMinute must be 0 or more minutes; got ${s.regressionAtMinute}`);
   if (s.lagSeconds && !(s.lagSeconds[0] >= 0 && s.lagSeconds[1] >= s.lagSeconds[0])) throw new RangeError("scenario.lagSeconds must be [min, max] seconds with 0 <= min <= max");
+  (s.alarms ?? []).forEach((a, i) => {
+    if (a.minRequests !== undefined && !(Number.isInteger(a.minRequests) && a.minRequests >= 0)) {
+      throw new RangeError(`scenario.alarms[${i}].minRequests (alarm ${a.name}) must be a whole number of requests, 0 or more; got ${String(a.minRequests)}`);
+    }
+  });
 }
 
 /**
@@ -307,7 +312,10 @@ export function runSimulation(controller: SimController, scenarioIn: Scenario, s
   return { outcome, ...(withTimeline ? { timeline: { minutes: timelineMinutes, decisions: decisionsLog } } : {}) };
 }
 
-/** M-of-N evaluation of each alarm over the newest N one-minute periods; missing data is not breaching. */
+/**
+ * M-of-N evaluation of each alarm over the newest N one-minute periods; missing data is not
+ * breaching. A period whose side(s) served fewer than the alarm's minRequests is missing.
+ */
 function evaluateAlarms(
   alarms: AlarmSpec[],
   minutes: MinuteData[],
@@ -327,7 +335,10 @@ function evaluateAlarms(
       if (revealedAt(mm, revealed) === false) continue;
       const c = mm.traffic.canary;
       const b = mm.traffic.baseline;
-      if (!c.hasData || (a.metric === "errorRateDifference" && !b.hasData)) continue;
+      // The components' IF(req >= minRequestsPerPeriod, ...) guard: too few requests is no datapoint.
+      const guard = a.minRequests ?? 0;
+      if (!c.hasData || c.requestCount < guard) continue;
+      if (a.metric === "errorRateDifference" && (!b.hasData || b.requestCount < guard)) continue;
       const value =
         a.metric === "canaryErrorRate"
           ? c.http5xxCount / c.requestCount

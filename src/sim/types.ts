@@ -38,6 +38,15 @@ export interface AlarmSpec {
   datapointsToAlarm?: number;
   /** N. @default 1 */
   evaluationPeriods?: number;
+  /**
+   * Fewest requests a period needs to have a datapoint: a period whose side(s) served fewer
+   * requests than this is missing (so not breaching), as the components' alarms make it with
+   * `IF(req >= minRequestsPerPeriod, ...)` (HealthGates, default 10). canaryErrorRate and
+   * canaryLatencyP99 count the canary's requests; errorRateDifference needs both target groups
+   * at or above it, as HealthGates guards each slot's rate before taking the difference.
+   * @default 0 (no guard)
+   */
+  minRequests?: number;
 }
 
 /** The world a rollout meets: traffic, error and latency rates, faults and CloudWatch's delays. */
