@@ -8,7 +8,7 @@ import type { GateVerdict } from "../analysis/types.js";
 import { createAlarmReader } from "../aws/alarms.js";
 import { createMetricsReader } from "../aws/metrics.js";
 import type { FreezeRecord, HistoryRecord, ServiceRecord } from "../aws/state.js";
-import { otherSlot, type SlotWeights } from "../aws/traffic.js";
+import { otherSlot, type Slot, type SlotWeights } from "../aws/traffic.js";
 import type { ControllerConfig } from "../controller/config.js";
 import { isActive, toSlotWeights } from "../controller/controller.js";
 import { decide } from "../engine/decide.js";
@@ -26,6 +26,8 @@ export interface ServiceView {
   /** Listener weights now (only with a configuration). */
   actualSlotWeights?: SlotWeights;
   drift?: boolean;
+  /** Audience rings as the listener rules have them now (only with a configuration whose policy defines rings). */
+  rings?: RingView;
   policy?: RolloutPolicy;
   /** What the next tick would do (only with a configuration and an active rollout). */
   next?: { action: Action; reason: string; verdicts: GateVerdict[] };
@@ -34,16 +36,40 @@ export interface ServiceView {
   history: HistoryRecord[];
 }
 
+/** Where the rings' listener rules forward, against where the rollout's state puts them. */
+export interface RingView {
+  /** Rings whose rule forwards to the canary slot now. */
+  current: string[];
+  /** Rings the state puts on the canary. */
+  expected: string[];
+  /** Where each ring's rule forwards now: a slot, or "other" (split, or a third target group). */
+  slots: Record<string, Slot | "other">;
+  /** A rule is not where the state puts it (the next invocation moves it back). */
+  drift: boolean;
+  /** Why the rules could not be read, when they could not. */
+  error?: string;
+}
+
 export async function gatherView(located: Located, service: string, now: number, options: { historyLimit?: number; evaluate?: boolean } = {}): Promise<ServiceView> {
   const { store, config } = located;
-  const traffic = config && located.controller ? located.controller.status().then((s) => s.actualSlotWeights) : Promise.resolve(undefined);
-  const [record, freeze, history, actualSlotWeights] = await Promise.all([
+  const live = config && located.controller ? located.controller.status() : Promise.resolve(undefined);
+  const [record, freeze, history, status] = await Promise.all([
     store.get(service),
     store.getFreeze(),
     store.history(service, { limit: options.historyLimit ?? 8 }),
-    traffic.catch(() => undefined),
+    live.catch(() => undefined),
   ]);
+  const actualSlotWeights = status?.actualSlotWeights;
   const view: ServiceView = { service, now, freeze, history, ...(record ? { record } : {}), ...(config ? { policy: config.policy } : {}) };
+  if (record && status?.expectedRings) {
+    view.rings = {
+      current: status.rings ?? [],
+      expected: status.expectedRings,
+      slots: status.ringSlots ?? {},
+      drift: status.ringDrift ?? false,
+      ...(status.ringError ? { error: status.ringError } : {}),
+    };
+  }
   if (record && actualSlotWeights) {
     const recorded = toSlotWeights(record.rollout.weights, record.baselineSlot);
     view.actualSlotWeights = actualSlotWeights;
@@ -111,6 +137,7 @@ export function viewJson(view: ServiceView) {
       : {}),
     frozen: view.freeze.frozen,
     ...(view.actualSlotWeights ? { actualSlotWeights: view.actualSlotWeights, drift: view.drift } : {}),
+    ...(view.rings ? { rings: view.rings } : {}),
     next: view.next ?? null,
     ...(view.nextUnavailable ? { nextUnavailable: view.nextUnavailable } : {}),
     history: view.history,
@@ -172,6 +199,28 @@ function weightsLine(view: ServiceView, style: Style): string {
   return text;
 }
 
+/** "internal canary, early stable" in the policy's ring order, then drift or a read error. */
+function ringsLine(view: ServiceView, style: Style): string | undefined {
+  const rings = view.rings;
+  const r = view.record;
+  if (!rings || !r) return undefined;
+  if (rings.error) return style.red(`ring rules could not be read: ${rings.error}`);
+  const canarySlot = otherSlot(r.baselineSlot);
+  const names = view.policy?.rings.map((x) => x.name) ?? Object.keys(rings.slots);
+  const where = (ring: string) => {
+    const slot = rings.slots[ring];
+    if (slot === undefined) return style.dim("unknown");
+    if (slot === "other") return style.yellow("split or elsewhere");
+    return slot === canarySlot ? style.cyan("canary") : "stable";
+  };
+  let text = names.map((ring) => `${ring} ${where(ring)}`).join(", ");
+  if (rings.drift) {
+    const expected = rings.expected.length ? rings.expected.join(", ") : "none";
+    text += style.red(`  DRIFT: the state puts ${expected} on the canary; the next invocation moves the rules back`);
+  }
+  return text;
+}
+
 function verdictLines(view: ServiceView, style: Style): string[] {
   if (!view.next) return view.nextUnavailable ? [style.dim(view.nextUnavailable)] : [];
   if (view.next.verdicts.length === 0) return [style.dim("no gates checked in this phase")];
@@ -188,6 +237,8 @@ export function renderStatus(view: ServiceView, style: Style): string {
     ["phase", phaseLine(view, style)],
     ["weights", weightsLine(view, style)],
   ];
+  const rings = ringsLine(view, style);
+  if (rings) lines.push(["rings", rings]);
   const lad = ladder(view, style);
   if (lad) lines.push(["ladder", lad]);
   const verdicts = verdictLines(view, style);
@@ -239,6 +290,8 @@ export function renderWatchFrame(view: ServiceView, style: Style, options: { wid
     const held = Math.max(0, view.now - s.stepStartedAt);
     out.push(`  hold    [${bar(held / step.holdMs, barWidth)}] ${formatDuration(held)}/${formatDuration(step.holdMs)}`);
   }
+  const rings = ringsLine(view, style);
+  if (rings) out.push(`  rings   ${rings}`);
   const lad = ladder(view, style);
   if (lad) out.push(`  ladder  ${lad}`);
   for (const [i, v] of verdictLines(view, style).entries()) out.push(`  ${i === 0 ? "gates " : "      "}  ${v}`);
