@@ -31,8 +31,8 @@
  *   (L the likelihood ratio so far, l the minute's): a convex combination, with weights fixed
  *   before the split, of factors with mean 1 under "no difference", so the product is a test
  *   martingale and Ville's inequality holds as before. With a fixed pi it telescopes to the plain
- *   mixture. A canary that is worse inflates the pooled rate a little, which moves the prior
- *   towards smaller ratios: it costs some speed, never validity.
+ *   mixture. A worse canary pulls the pooled rate away from the baseline's (up for errors, down
+ *   for a conversion), which moves the peak a little off r_b: it costs some speed, never validity.
  */
 
 /** A grid of rate ratios with its logs precomputed (the inner loop only adds and calls log1p). */
