@@ -10,8 +10,9 @@
  *
  * The mixture reaches 1/alpha once some grid point's sum reaches b = log(1/alpha) - log w_k, w_k
  * the point's prior weight (1/K for the wide prior; the band prior's weight at the pooled rate the
- * test would see, p0 (1 - rho) + p1 rho). With a normal approximation of the sum after n canary requests, the
- * chance that it is past b at n is at least `power` when n d - z sqrt(n v) >= b, z = Phi^-1(power):
+ * test would see, p0 (1 - rho) + p1 rho). With a normal approximation of the sum after n canary
+ * requests, the chance that it is past b at n is at least `power` when n d - z sqrt(n v) >= b,
+ * z = Phi^-1(power):
  *
  *     sqrt(n) = (z sqrt(v) + sqrt(z^2 v + 4 d b)) / (2 d)
  *
@@ -23,7 +24,7 @@
 import type { ComparisonGate, RolloutPolicy } from "../policy/types.js";
 import { bandLogWeights, DEFAULT_GRID, type MixturePrior, type RatioGrid } from "./sequential.js";
 import { normalQuantile, normalSf } from "./stats.js";
-import { PERCENTILE_MIN_PAIRED_MINUTES } from "./gate.js";
+import { mixtureOptions, PERCENTILE_MIN_PAIRED_MINUTES } from "./gate.js";
 
 export interface SampleSizeInput {
   /** Event rate of the baseline, as a fraction (0.001 = 0.1 %). */
@@ -76,8 +77,9 @@ export function requiredCanaryRequests(input: SampleSizeInput): SampleSize {
   const logR = higher ? grid.logHigher : grid.logLower;
   const rMinusOne = higher ? grid.minusOneHigher : grid.minusOneLower;
   const direction = higher ? "higher" : "lower";
-  const logWeights =
-    input.prior === "band" && band > 0 ? bandLogWeights(grid, direction, p0 * (1 - rho) + p1 * rho, band) : null;
+  // The same choice the gate makes (mixtureOptions): the band prior only for a band in (0, 100) points.
+  const mixture = mixtureOptions({ rollbackBand: input.rollbackBand ?? 0 }, input.prior ?? "wide");
+  const logWeights = mixture.prior === "band" ? bandLogWeights(grid, direction, p0 * (1 - rho) + p1 * rho, mixture.band!) : null;
   const z = normalQuantile(power);
   const companions = (1 - rho) / rho;
   let best = { n: Infinity, ratio: NaN };
