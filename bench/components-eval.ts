@@ -9,6 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createMocks, settle, valueOf } from "../components/mocks.js";
+import type { PolicyInput } from "../src/policy/index.js";
 
 const count = Number(process.argv[2] ?? 100);
 const mocks = createMocks();
@@ -20,7 +21,7 @@ const importMs = performance.now() - t;
 
 const LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shared/50dc6c495c0c9188";
 const LISTENER = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2";
-const POLICY = { profile: "standard", gates: [{ type: "errorRate" }, { type: "latency", thresholdMs: 500 }] };
+const POLICY: PolicyInput = { profile: "standard", gates: [{ type: "errorRate" }, { type: "latency", thresholdMs: 500 }] };
 
 function service(name: string, i: number): import("../components/index.js").ProgressiveService {
   return new ProgressiveService(name, {

@@ -13,6 +13,7 @@ import {
 } from "../src/flags/index.js";
 import { safeParsePolicy, type PolicyInput } from "../src/policy/index.js";
 import { ArgsError, check, checked, checkNonEmpty, parseArn, plain, requireExactlyOne, withTags } from "./internal.js";
+import type { PolicyArgument } from "./policy-argument.js";
 
 /** One feature flag. Owner and expiry are required: a flag nobody owns is never removed. */
 export interface FlagReleaseFlag {
@@ -41,7 +42,7 @@ export interface FlagReleaseArgs {
    * The service's RolloutPolicy (the same object the ALB canary uses). Its ladder becomes the
    * AppConfig deployment strategy and its alarm gates the environment's monitors.
    */
-  policy: pulumi.Input<PolicyInput>;
+  policy: pulumi.Input<PolicyArgument>;
   /**
    * The flags, rendered into AppConfig's feature-flag format with `owner` and `expires` attributes.
    * Exactly one of flags or flagsDocument.

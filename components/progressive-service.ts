@@ -10,6 +10,7 @@ import { ArgsError, check, checked, forbid, loadBalancerArnSuffix, parseArn, pla
 import { checkReleaseAllowed, readServicePolicy, withHealthGate } from "./service-policy.js";
 import { StepController } from "./step-controller.js";
 import { WeightedRouting } from "./weighted-routing.js";
+import type { PolicyArgument } from "./policy-argument.js";
 
 export interface ProgressiveServiceArgs {
   /**
@@ -27,7 +28,7 @@ export interface ProgressiveServiceArgs {
    * policyDocument. Validated at preview: a bad policy fails `pulumi preview` naming the field.
    * @default undefined
    */
-  policy?: pulumi.Input<{ [key: string]: any }>;
+  policy?: pulumi.Input<PolicyArgument>;
   /**
    * The RolloutPolicy as YAML or JSON text (e.g. the contents of policy.yaml). Exactly one of
    * policy or policyDocument.

@@ -4,6 +4,22 @@ import type * as inputs from "@pulumi/aws/types/input.js";
 import { ArgsError, check, checkInteger, forbid, plain, requireExactlyOne, withTags } from "./internal.js";
 
 /** An audience ring's ALB match (the policy's `rings[].match`): conditions are ANDed. */
+/** An HTTP header condition of a ring's listener rule. */
+export interface WeightedRoutingRingHeader {
+  /** Header name, e.g. "x-checkout-ring". */
+  name: string;
+  /** Values, any of which matches. */
+  values: string[];
+}
+
+/** A cookie condition of a ring's listener rule (matched through the Cookie header). */
+export interface WeightedRoutingRingCookie {
+  /** Cookie name. */
+  name: string;
+  /** Cookie value. */
+  value: string;
+}
+
 export interface WeightedRoutingRing {
   /** Ring name (the policy's `rings[].name`). */
   name: string;
@@ -11,12 +27,12 @@ export interface WeightedRoutingRing {
    * HTTP headers to match, each with the values any of which matches.
    * @default []
    */
-  headers?: { name: string; values: string[] }[];
+  headers?: WeightedRoutingRingHeader[];
   /**
    * Cookie to match, through the Cookie header (ALB has no cookie condition).
    * @default undefined
    */
-  cookie?: { name: string; value: string };
+  cookie?: WeightedRoutingRingCookie;
   /**
    * Client CIDR blocks.
    * @default []

@@ -1,4 +1,4 @@
-/** The `rollgate` bin as a real subprocess: the tsx loader path, exit codes and the no-TTY refusal. */
+/** The `rollgate` bin as a real subprocess: the compiled CLI in dist/ (built by test/support/built-dist.ts), exit codes and the no-TTY refusal. */
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -3,7 +3,8 @@
  * instead of the rollgate controller (Argo plays the controller's part). Traffic goes through the
  * AWS Load Balancer Controller: an ALB Ingress whose weights Argo sets.
  */
-import * as k8s from "@pulumi/kubernetes";
+import { createRequire } from "node:module";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyError } from "../../src/policy/errors.js";
 import type { PolicyInput } from "../../src/policy/schema.js";
@@ -18,6 +19,7 @@ import {
   type MetricProvider,
   type RenderedKubernetes,
 } from "./render.js";
+import type { PolicyArgument } from "../policy-argument.js";
 
 /** CloudWatch metric provider: GetMetricData over the ALB target groups of the two Services. */
 export interface KubernetesCloudWatchArgs {
@@ -116,7 +118,7 @@ export interface KubernetesProgressiveServiceArgs {
    * AnalysisTemplates follows from it, and a bad policy must fail at preview.
    * @default none (required)
    */
-  policy: PolicyInput;
+  policy: PolicyArgument;
   /**
    * Container image of the service. A new image starts a new rollout.
    * @default none (required)
@@ -217,6 +219,23 @@ export interface KubernetesProgressiveServiceArgs {
   crdDirectory?: string;
 }
 
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * @pulumi/kubernetes is an optional peer dependency: loaded when the first Kubernetes component
+ * is created, so AWS-only users can import rollgate without installing it.
+ */
+function loadKubernetes(): typeof k8s {
+  try {
+    return requireHere("@pulumi/kubernetes") as typeof k8s;
+  } catch (e) {
+    if ((e as { code?: string }).code === "MODULE_NOT_FOUND" && String((e as Error).message).includes("@pulumi/kubernetes")) {
+      throw new Error("KubernetesProgressiveService needs the @pulumi/kubernetes package (an optional peer dependency of rollgate); install it in your Pulumi project: npm install @pulumi/kubernetes");
+    }
+    throw e;
+  }
+}
+
 export class KubernetesProgressiveService extends pulumi.ComponentResource {
   /** Kubernetes name of the Rollout. */
   public readonly rolloutName: pulumi.Output<string>;
@@ -231,6 +250,7 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
 
   constructor(name: string, args: KubernetesProgressiveServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rollgate:index:KubernetesProgressiveService", name, {}, opts);
+    const k8s = loadKubernetes();
 
     const plan = this.plan(name, args);
     for (const w of plan.warnings) pulumi.log.warn(`${w.path}: ${w.message}`, this);
@@ -357,6 +377,7 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
   }
 
   private installCrds(name: string, directory: string | undefined): k8s.apiextensions.v1.CustomResourceDefinition[] {
+    const k8s = loadKubernetes();
     let docs;
     try {
       docs = loadArgoCrds(directory ?? defaultCrdDirectory());

@@ -10,11 +10,16 @@ import { CliError, EXIT, UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import type { LocateHooks } from "./locate.js";
 import { duration, fraction, keyNumber, nonNegativeInteger, positiveInteger, positiveNumber, url } from "./options.js";
-import { planPowerCommand } from "./commands/plan-power.js";
-import { flagsCommand } from "./commands/flags.js";
-import { historyCommand, operateCommand, reportCommand, statusCommand, watchCommand } from "./commands/rollout.js";
-import { simulateCommand } from "./commands/simulate.js";
-import { validateCommand } from "./commands/validate.js";
+
+// Each command's module loads when that command runs, so `--help`, `validate` and the other
+// offline commands never load the AWS SDK clients or the simulator (bench/package-startup.ts).
+const commands = {
+  planPower: () => import("./commands/plan-power.js"),
+  flags: () => import("./commands/flags.js"),
+  rollout: () => import("./commands/rollout.js"),
+  simulate: () => import("./commands/simulate.js"),
+  validate: () => import("./commands/validate.js"),
+};
 
 const VERSION = "0.1.0";
 
@@ -62,20 +67,20 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
 
   awsOptions(program.command("status").description("every service in the table, or one rollout: phase, step, weights, gate verdicts with evidence, time in step, next action"))
     .addHelpText("after", "\nExamples:\n  rollgate status --table rollgate-state\n  rollgate status --service checkout --config checkout.json")
-    .action(async (opts, cmd: Command) => statusCommand(ctxOf(cmd), opts, hooks));
+    .action(async (opts, cmd: Command) => (await commands.rollout()).statusCommand(ctxOf(cmd), opts, hooks));
 
   awsOptions(program.command("watch").description("live view of one rollout: weight ladder, hold progress, gate states, last decisions"))
     .addOption(new Option("--interval <duration>", "time between refreshes").argParser(duration("--interval 5s")).default(2_000, "2s"))
     .option("--until-done", "exit when the rollout reaches promoted, rolled-back or aborted")
     .option("--count <n>", "exit after this many refreshes", positiveInteger("--count 10"))
     .addHelpText("after", "\nOn a terminal the view redraws in place; otherwise (CI, pipes) each change is appended.\n--json prints one JSON object per refresh (NDJSON).")
-    .action(async (opts, cmd: Command) => watchCommand(ctxOf(cmd), opts, hooks));
+    .action(async (opts, cmd: Command) => (await commands.rollout()).watchCommand(ctxOf(cmd), opts, hooks));
 
   awsOptions(program.command("history").description("the audit trail: every transition, command and freeze, oldest first"))
     .option("--limit <n>", "records to show (newest ones)", positiveInteger("--limit 50"), 50)
     .option("--rollout <id>", "only this rollout's records")
     .option("--global", "the global freeze records instead of a service's")
-    .action(async (opts, cmd: Command) => historyCommand(ctxOf(cmd), opts, hooks));
+    .action(async (opts, cmd: Command) => (await commands.rollout()).historyCommand(ctxOf(cmd), opts, hooks));
 
   for (const [name, description] of [
     ["promote", "send the canary to 100 % now, skipping the remaining steps"],
@@ -90,11 +95,11 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
   ] as const) {
     mutating(program.command(name).description(description))
       .addHelpText("after", `\nExample:\n  rollgate ${name} --service checkout --config checkout.json --note "INC-42" --yes`)
-      .action(async (opts, cmd: Command) => operateCommand(ctxOf(cmd), name, opts, hooks));
+      .action(async (opts, cmd: Command) => (await commands.rollout()).operateCommand(ctxOf(cmd), name, opts, hooks));
   }
 
   mutating(program.command("start").description("start a release: the version already deployed dark in the idle slot").argument("<version>", "release version label, e.g. v2"))
-    .action(async (version: string, opts, cmd: Command) => operateCommand(ctxOf(cmd), "start", { ...opts, version }, hooks));
+    .action(async (version: string, opts, cmd: Command) => (await commands.rollout()).operateCommand(ctxOf(cmd), "start", { ...opts, version }, hooks));
 
   program
     .command("validate")
@@ -103,7 +108,7 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
     .option("--rps <n>", "also warn about steps too short for their gates at this traffic", positiveNumber("--rps 200"))
     .option("--json", "print one JSON document for scripts")
     .addHelpText("after", "\nExit code 1 when the policy is invalid.\nExample:\n  rollgate validate stacks/shared/policy.yaml --rps 150")
-    .action(async (file: string, opts, cmd: Command) => validateCommand(ctxOf(cmd), file, opts));
+    .action(async (file: string, opts, cmd: Command) => (await commands.validate()).validateCommand(ctxOf(cmd), file, opts));
 
   program
     .command("flags")
@@ -112,7 +117,7 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
     .option("--as-of <YYYY-MM-DD>", "judge expiry as of this day instead of today")
     .option("--json", "print one JSON document for scripts")
     .addHelpText("after", "\nExit code 1 when any flag is expired, so a CI step can fail on stale flags.\nExample:\n  rollgate flags flags.json --as-of 2026-12-01")
-    .action(async (file: string, opts, cmd: Command) => flagsCommand(ctxOf(cmd), file, opts));
+    .action(async (file: string, opts, cmd: Command) => (await commands.flags()).flagsCommand(ctxOf(cmd), file, opts));
 
   program
     .command("plan-power")
@@ -124,7 +129,7 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
     .option("--effect <gate=points>", "regression to detect, in percentage points (repeatable; default 2x rollbackBand)", keyNumber("--effect error-rate=0.5", (n) => n > 0, "points"))
     .option("--json", "print one JSON document for scripts")
     .addHelpText("after", "\nExample:\n  rollgate plan-power stacks/shared/policy.yaml --rps 50 --effect error-rate=0.5")
-    .action(async (file: string, opts, cmd: Command) => planPowerCommand(ctxOf(cmd), file, opts));
+    .action(async (file: string, opts, cmd: Command) => (await commands.planPower()).planPowerCommand(ctxOf(cmd), file, opts));
 
   program
     .command("simulate")
@@ -140,12 +145,12 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
     .option("--report <file.svg>", "also write the SVG timeline")
     .option("--json", "print one JSON document for scripts")
     .addHelpText("after", "\nExample:\n  rollgate simulate stacks/shared/policy.yaml --release bad --canary-error-rate 0.01 --report bad.svg")
-    .action(async (file: string, opts, cmd: Command) => simulateCommand(ctxOf(cmd), file, opts));
+    .action(async (file: string, opts, cmd: Command) => (await commands.simulate()).simulateCommand(ctxOf(cmd), file, opts));
 
   awsOptions(program.command("report").description("write an SVG timeline of a rollout: weights, gate values for canary and baseline, every decision"))
     .argument("[rollout]", 'rollout id (see history), or "latest"', "latest")
     .option("--out <file.svg>", "where to write (default rollgate-report-<service>-<rollout>.svg)")
-    .action(async (rollout: string, opts, cmd: Command) => reportCommand(ctxOf(cmd), rollout, opts, hooks));
+    .action(async (rollout: string, opts, cmd: Command) => (await commands.rollout()).reportCommand(ctxOf(cmd), rollout, opts, hooks));
 
   return program;
 }

@@ -26,7 +26,12 @@ export const APPCONFIG_LIMITS = {
   monitors: 5,
 } as const;
 
-export type AppConfigGrowthType = "LINEAR" | "EXPONENTIAL";
+/**
+ * AppConfig's growth types. An `as const` object rather than a bare literal union, because
+ * Pulumi's component schema analyzer turns only this form (or an enum) into a schema enum.
+ */
+export const AppConfigGrowthType = { LINEAR: "LINEAR", EXPONENTIAL: "EXPONENTIAL" } as const;
+export type AppConfigGrowthType = (typeof AppConfigGrowthType)[keyof typeof AppConfigGrowthType];
 
 /** What the component writes into `aws.appconfig.DeploymentStrategy`, plus the derived ladder for docs and tests. */
 export interface AppConfigStrategy {
@@ -34,7 +39,8 @@ export interface AppConfigStrategy {
   growthFactor: number;
   deploymentDurationInMinutes: number;
   finalBakeTimeInMinutes: number;
-  replicateTo: "NONE";
+  /** Always "NONE" (no replication to SSM documents). A string, not the literal type, for Pulumi's schema analyzer. */
+  replicateTo: string;
   /** Percentages AppConfig walks through; the last is always 100. */
   increments: number[];
   /** Minutes each increment holds (deploymentDurationInMinutes / increments.length). */
