@@ -21,6 +21,8 @@ export interface RecordedResource {
   state: Record<string, any>;
   /** Filled by recordingTransformation: the options the component passed. */
   ignoreChanges?: string[];
+  /** Pulumi's `protect` option: a replacement or deletion fails at preview. */
+  protect?: boolean;
   dependsOn?: string[];
   parent?: string;
   parentType?: string;
@@ -174,7 +176,7 @@ export function createMocks(): RollgateMocks {
  */
 export function recordingTransformation(mocks: RollgateMocks): pulumi.ResourceTransformation {
   const names = new WeakMap<pulumi.Resource, { name: string; type: string }>();
-  const pendingOptions = new Map<string, Pick<RecordedResource, "ignoreChanges" | "dependsOn" | "parent" | "parentType">>();
+  const pendingOptions = new Map<string, Pick<RecordedResource, "ignoreChanges" | "protect" | "dependsOn" | "parent" | "parentType">>();
   const originalPush = mocks.resources.push.bind(mocks.resources);
   mocks.resources.push = (...items: RecordedResource[]) => {
     for (const item of items) Object.assign(item, pendingOptions.get(`${item.type}::${item.name}`) ?? {});
@@ -189,6 +191,7 @@ export function recordingTransformation(mocks: RollgateMocks): pulumi.ResourceTr
       .filter((n): n is string => n !== undefined);
     pendingOptions.set(`${args.type}::${args.name}`, {
       ...(args.opts.ignoreChanges ? { ignoreChanges: [...args.opts.ignoreChanges] } : {}),
+      ...(args.opts.protect ? { protect: true } : {}),
       ...(dependsOn.length ? { dependsOn } : {}),
       ...(parent ? { parent: parent.name, parentType: parent.type } : {}),
     });
