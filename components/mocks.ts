@@ -217,3 +217,21 @@ export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
 export function outputPromise<T>(o: pulumi.Output<T>): Promise<T> {
   return (o as unknown as { promise: () => Promise<T> }).promise();
 }
+
+/**
+ * The controller's full configuration as the Lambda sees it: its environment merged over the
+ * variables of the configuration file in its code archive (ROLLGATE_CONFIG_FILE), as
+ * parseControllerEnv reads them. For tests and the plan script.
+ */
+export async function controllerEnvironment(fn: { inputs: Record<string, any> }): Promise<Record<string, string>> {
+  const env = { ...((fn.inputs.environment?.variables ?? {}) as Record<string, string>) };
+  const file = env.ROLLGATE_CONFIG_FILE;
+  if (file) {
+    const assets = (await fn.inputs.code?.assets) as Record<string, { text?: Promise<string> }> | undefined;
+    const text = assets?.[file]?.text ? await assets[file]!.text : undefined;
+    if (text === undefined) throw new Error(`the code archive has no ${file}`);
+    delete env.ROLLGATE_CONFIG_FILE;
+    return { ...(JSON.parse(text) as Record<string, string>), ...env };
+  }
+  return env;
+}

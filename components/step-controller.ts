@@ -139,6 +139,9 @@ export interface StepControllerArgs {
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
+/** The controller's configuration file in its code archive (ROLLGATE_CONFIG_FILE). */
+export const CONFIG_FILE = "rollgate-config.json";
+
 const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /** Plain-value checks of StepControllerArgs; throws ArgsError naming the field. */
@@ -363,9 +366,14 @@ export class StepController extends pulumi.ComponentResource {
       );
     const rolePolicy = new iam.RolePolicy(`${name}-policy`, { role: role.id, policy: policyDoc }, childOpts);
 
+    // Small, fixed-size settings go to the environment; the large ones (the policy, ring rules,
+    // freeze alarms: they grow with rings, hooks and KPI alarms) go to a JSON file inside the
+    // function's code archive, because Lambda caps the environment at 4 KB. The controller merges
+    // the file under its environment (ROLLGATE_CONFIG_FILE).
+    const fileConfig: Record<string, pulumi.Input<string>> = { ROLLGATE_POLICY: args.policyJson };
     const env: Record<string, pulumi.Input<string>> = {
       ROLLGATE_SERVICE: args.serviceName ?? name,
-      ROLLGATE_POLICY: args.policyJson,
+      ROLLGATE_CONFIG_FILE: CONFIG_FILE,
       ROLLGATE_TABLE: table.name,
       [mode === "listener" ? "ROLLGATE_LISTENER_ARN" : "ROLLGATE_RULE_ARN"]: trafficArn,
       ROLLGATE_BLUE_TARGET_GROUP_ARN: args.blueTargetGroupArn,
@@ -377,10 +385,10 @@ export class StepController extends pulumi.ComponentResource {
     if (args.freezeAlarmNames !== undefined) {
       const freeze = pulumi.output(args.freezeAlarmNames).apply((n) => n.join(","));
       // An empty variable would read as "one alarm named ''"; leave it out instead.
-      if ((plain(args.freezeAlarmNames)?.length ?? 1) > 0) env.ROLLGATE_FREEZE_ALARMS = freeze;
+      if ((plain(args.freezeAlarmNames)?.length ?? 1) > 0) fileConfig.ROLLGATE_FREEZE_ALARMS = freeze;
     }
     if (args.ringRuleArns !== undefined && Object.keys(plain(args.ringRuleArns) ?? { unknown: 1 }).length > 0) {
-      env.ROLLGATE_RING_RULES = ringRules.apply((r) => JSON.stringify(r));
+      fileConfig.ROLLGATE_RING_RULES = ringRules.apply((r) => JSON.stringify(r));
     }
     if (args.stickinessSeconds !== undefined && plain(args.stickinessSeconds) !== 0) {
       env.ROLLGATE_STICKINESS = pulumi.output(args.stickinessSeconds).apply((sec) => JSON.stringify(sec > 0 ? { enabled: true, durationSeconds: sec } : { enabled: false, durationSeconds: 1 }));
@@ -398,7 +406,13 @@ export class StepController extends pulumi.ComponentResource {
         runtime: "nodejs22.x",
         handler: "index.handler",
         architectures: ["arm64"],
-        code: pulumi.output(codePath).apply((p) => new pulumi.asset.AssetArchive({ "index.mjs": new pulumi.asset.FileAsset(p) })),
+        code: pulumi.all([pulumi.output(codePath), pulumi.output(fileConfig)]).apply(
+          ([p, config]) =>
+            new pulumi.asset.AssetArchive({
+              "index.mjs": new pulumi.asset.FileAsset(p),
+              [CONFIG_FILE]: new pulumi.asset.StringAsset(JSON.stringify(config, null, 2)),
+            }),
+        ),
         role: role.arn,
         memorySize: args.memorySize ?? 256,
         timeout: args.timeoutSeconds ?? 60,

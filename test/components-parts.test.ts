@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, test } from "vitest";
-import { createMocks, recordingTransformation, settle, valueOf, type RecordedResource } from "../components/mocks.js";
+import { controllerEnvironment, createMocks, recordingTransformation, settle, valueOf, type RecordedResource } from "../components/mocks.js";
 
 const mocks = createMocks();
 let C: typeof import("../components/index.js");
@@ -343,27 +343,28 @@ describe("StepController", () => {
     expect([fn.inputs.runtime, fn.inputs.handler, fn.inputs.role]).toEqual(["nodejs22.x", "index.handler", state("ctl-role").arn]);
     expect(fn.inputs.loggingConfig).toEqual({ logFormat: "JSON", logGroup: state("ctl-logs").name });
     // AssetArchive keeps its assets behind a promise.
-    const assets = (await fn.inputs.code.assets) as Record<string, { path: Promise<string> }>;
-    expect(Object.keys(assets)).toEqual(["index.mjs"]);
+    const assets = (await fn.inputs.code.assets) as Record<string, { path?: Promise<string>; text?: Promise<string> }>;
+    expect(Object.keys(assets)).toEqual(["index.mjs", "rollgate-config.json"]);
     expect(await assets["index.mjs"]!.path).toBe("dist/lambda/controller.mjs");
+    // The large settings travel in a file inside the archive, not in the 4 KB environment.
+    expect(JSON.parse(await assets["rollgate-config.json"]!.text!)).toEqual({ ROLLGATE_POLICY: baseArgs.policyJson, ROLLGATE_FREEZE_ALARMS: "burn-fast,burn-slow" });
     expect(fn.dependsOn).toEqual(["ctl-policy"]);
     expect(fn.inputs.environment.variables).toEqual({
       ROLLGATE_SERVICE: "checkout",
-      ROLLGATE_POLICY: baseArgs.policyJson,
+      ROLLGATE_CONFIG_FILE: "rollgate-config.json",
       ROLLGATE_TABLE: state("ctl-state").name,
       ROLLGATE_RULE_ARN: RULE,
       ROLLGATE_BLUE_TARGET_GROUP_ARN: TG_BLUE,
       ROLLGATE_GREEN_TARGET_GROUP_ARN: TG_GREEN,
       ROLLGATE_LOAD_BALANCER_ARN: LB,
       ROLLGATE_TOPIC_ARN: state("ctl-notifications").arn,
-      ROLLGATE_FREEZE_ALARMS: "burn-fast,burn-slow",
       ROLLGATE_ECS_CLUSTER_ARN: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/main`,
       ROLLGATE_ECS_BLUE_SERVICE: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-blue`,
       ROLLGATE_ECS_GREEN_SERVICE: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-green`,
     });
     // The controller's own parser accepts exactly this environment.
     const { parseControllerEnv } = await import("../src/controller/config.js");
-    const parsed = parseControllerEnv(fn.inputs.environment.variables);
+    const parsed = parseControllerEnv(await controllerEnvironment(fn));
     expect([parsed.ruleArn, parsed.ecs?.blueService, parsed.freezeAlarms]).toEqual([RULE, `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-blue`, ["burn-fast", "burn-slow"]]);
   });
 
