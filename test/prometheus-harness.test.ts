@@ -60,7 +60,7 @@ describe("real Prometheus loaded by backfill", () => {
   }, 60_000);
 
   test("freeze() leaves requests hanging until thaw()", async () => {
-    prom.freeze();
+    await prom.freeze();
     try {
       const hung = fetch(`${prom.url}/-/ready`, { signal: AbortSignal.timeout(500) });
       await expect(hung).rejects.toThrow(/timeout|abort/i);

@@ -19,7 +19,7 @@
  * real host it stays on :9090, untouched).
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -273,6 +273,18 @@ export function ensurePrometheus(): { prometheus: string; promtool: string } {
   return paths as { prometheus: string; promtool: string };
 }
 
+/** Linux: every thread of `pid` is in state T (stopped). */
+function allThreadsStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+    });
+  } catch {
+    return false;
+  }
+}
+
 export interface PrometheusServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
@@ -282,8 +294,11 @@ export interface PrometheusServer {
   add(series: Series[]): Promise<void>;
   /** Instant query; the parsed `data` of the API answer. */
   query(promql: string, timeMs?: number): Promise<unknown>;
-  /** SIGSTOP: connections are accepted by the kernel but never answered (a request that hangs). */
-  freeze(): void;
+  /**
+   * SIGSTOP, resolved once every thread has stopped: connections are accepted by the kernel but
+   * never answered (a request that hangs).
+   */
+  freeze(): Promise<void>;
   thaw(): void;
   /** Stops the server; `start()` brings it back on the same port with the same data. */
   stop(): Promise<void>;
@@ -398,8 +413,17 @@ export async function startPrometheus(options: StartPrometheusOptions = {}): Pro
       if (body.status !== "success") throw new Error(`query failed: ${body.error}`);
       return body.data;
     },
-    freeze() {
-      child?.kill("SIGSTOP");
+    async freeze() {
+      const proc = child;
+      if (!proc?.pid) throw new Error("prometheus is not running");
+      proc.kill("SIGSTOP");
+      // The stop takes effect asynchronously: under load a request sent right after kill() was
+      // seen answered. Wait until every thread is in state T.
+      const deadline = Date.now() + 10_000;
+      while (!allThreadsStopped(proc.pid)) {
+        if (Date.now() > deadline) throw new Error(`prometheus (pid ${proc.pid}) did not stop within 10 s of SIGSTOP`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
     },
     thaw() {
       child?.kill("SIGCONT");
