@@ -113,7 +113,7 @@ async function startServer(options: AnalysisServerOptions): Promise<{ server: Se
 async function post(body: unknown, at = base, headers: Record<string, string> = { "content-type": "application/json" }) {
   const res = await fetch(`${at}/v1/verdict`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
   const text = await res.text();
-  return { status: res.status, body: JSON.parse(text) as VerdictResponse & { field?: string; message?: string; error?: string }, text };
+  return { status: res.status, body: JSON.parse(text) as VerdictResponse & { field?: string; message?: string; error?: string; requestId?: string }, text };
 }
 
 const request = (canaryHash: string, extra: Record<string, unknown> = {}) => ({
@@ -306,10 +306,44 @@ describe("bad requests: 400 naming the field; limits; no stack traces", () => {
       expect(status).toBe(500);
       expect(body.requestId).toMatch(/^[0-9a-f-]{36}$/);
       expect(text).not.toMatch(/clock exploded|\n\s+at /);
-      const logged = logs.find((l) => l.requestId === (body as unknown as { requestId: string }).requestId);
+      const logged = logs.find((l) => l.requestId === body.requestId);
       expect(String(logged?.stack)).toMatch(/clock exploded/);
     } finally {
       await new Promise((r) => broken.server.close(r));
     }
   });
+});
+
+describe("rollgate analysis-server (the CLI command)", () => {
+  test("serves verdicts from the real Prometheus, then stops cleanly on SIGTERM", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, ["bin/rollgate.mjs", "analysis-server", "--host", "127.0.0.1", "--port", "0", "--json", "--prometheus-url", prom.url, "--settle", "30s"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!out.includes("}\n}") && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+      const { port } = (JSON.parse(out) as { listening: { port: number } }).listening;
+      // The CLI reads the wall clock: the scenario's canary is 30 minutes old and keeps its verdict.
+      const { status, body } = await post(request("cbig"), `http://127.0.0.1:${port}`);
+      expect(status).toBe(200);
+      expect(body.verdict).toBe("rollback");
+      expect(err).toContain('"msg":"verdict"');
+    } finally {
+      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    }
+  }, 90_000);
+
+  test("bad flags are usage errors naming the flag", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const r = spawnSync(process.execPath, ["bin/rollgate.mjs", "analysis-server", "--prometheus-url", "prometheus:9090"], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--prometheus-url <url>.*must be an http\(s\) URL/);
+  }, 90_000);
 });
