@@ -14,6 +14,7 @@ import {
   checkWebInputs,
   renderAnalysisServer,
   renderWebAnalysisTemplates,
+  verdictCount,
   webAnalysisArgs,
   WEB_FAILURE_CONDITION,
   WEB_SUCCESS_CONDITION,
@@ -131,7 +132,17 @@ describe("rendered web-provider templates", () => {
     }
     const metric = (templates[0]!.spec!.metrics as WebMetric[])[0]!;
     expect(metric.provider.web.url).toBe("http://rollgate-analysis.argo-rollouts.svc:8080/v1/verdict");
-    expect(metric).toMatchObject({ count: 1, failureLimit: 0, inconclusiveLimit: 0, successCondition: WEB_SUCCESS_CONDITION, failureCondition: WEB_FAILURE_CONDITION });
+    expect(metric).toMatchObject({
+      count: "{{args.verdict-count}}",
+      inconclusiveLimit: "{{args.verdict-count}}",
+      consecutiveSuccessLimit: 1,
+      failureLimit: 0,
+      successCondition: WEB_SUCCESS_CONDITION,
+      failureCondition: WEB_FAILURE_CONDITION,
+    });
+    // Steps of 10m holding up to 40m: measured at 10, 11, ..., 40 minutes.
+    expect(verdictCount(10 * 60_000, 40 * 60_000, 60_000)).toBe(31);
+    expect(verdictCount(10 * 60_000, 10 * 60_000, 60_000)).toBe(1);
     const guard = templates[2]!.spec!.metrics as Array<WebMetric & { failureLimit: number }>;
     expect(guard.map((m) => [m.name, m.successCondition, m.failureCondition, m.failureLimit])).toEqual([
       ["errors-guard", undefined, WEB_FAILURE_CONDITION, 0],
@@ -161,7 +172,7 @@ describe("rendered web-provider templates", () => {
     expect(c.args).toEqual(["analysis-server", "--port", "8080", "--host", "0.0.0.0", "--prometheus-url", "http://prometheus-server.monitoring"]);
     expect(c.readinessProbe.httpGet.path).toBe("/readyz");
     expect(c.livenessProbe.httpGet.path).toBe("/healthz");
-    expect(c.resources.limits.memory).toBe("192Mi");
+    expect(c.resources.limits.memory).toBe("256Mi");
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
   });
 });

@@ -6,12 +6,19 @@
  * sequential test, minSamples, the hold and rollback bands, onMissingData, all computed by
  * src/analysis from the per-minute counts. Argo only maps the answer:
  *
- *   verdict  | step verdict (count 1 after the hold)     | guard (every interval, whole rollout)
- *   pass     | Successful: the step may advance           | Successful
- *   hold     | Inconclusive: the Rollout pauses           | Successful: no rollback, keeps measuring
- *   rollback | Failed: the Rollout aborts                 | Failed (failureLimit 0, as the engine
- *            |                                            | rolls back on the first rollback verdict)
+ *   verdict  | step verdict (after the hold, every       | guard (every interval, all rollout)
+ *            | interval until the step's maxHold)         |
+ *   pass     | Successful at once: the step advances      | Successful
+ *            | (consecutiveSuccessLimit 1)                |
+ *   hold     | measured again next interval; at maxHold   | Successful: no rollback, keeps measuring
+ *            | still no pass: Inconclusive, the Rollout   |
+ *            | pauses (the engine's onTimeout "pause")    |
+ *   rollback | Failed: the Rollout aborts (failureLimit 0)| Failed (failureLimit 0: the engine rolls
+ *            |                                            | back on the first rollback verdict)
  *
+ * The step verdict's count (measurements from the end of the hold to maxHold) is a template arg,
+ * so one template per gate serves steps of different lengths. consecutiveSuccessLimit needs Argo
+ * Rollouts 1.8 or later.
  * A hold never turns protection off: it pauses (or keeps) the step, and the guard keeps measuring.
  * A metrics outage is a hold (the server answers 200 "hold" with the reason); only the server
  * itself being unreachable is a measurement Error, and Argo aborts after consecutiveErrorLimit of
@@ -40,6 +47,8 @@ export const WEB_ARG = {
   stableHash: "stable-hash",
   window: "window",
   stepIndex: "step-index",
+  /** Step verdict measurements: one at the end of the hold, then one per interval until maxHold. */
+  verdictCount: "verdict-count",
 } as const;
 
 /** What the verdict's jsonPath selects, and the conditions on it. */
@@ -74,7 +83,7 @@ export interface WebTemplatesInput {
   /** Base URL of the analysis server, e.g. `http://rollgate-analysis.argo-rollouts.svc:8080`. */
   serverUrl: string;
   backend: WebBackend;
-  /** Interval of the guard's measurements. @default "1m" */
+  /** Interval of the guard's measurements and of the step verdict's after the hold. @default "1m" */
   interval?: string;
   /** Seconds Argo waits for an answer (the server answers hold within its backend timeout, 8 s by default). @default 10 */
   timeoutSeconds?: number;
@@ -124,13 +133,22 @@ function sourceStepIndexes(policy: RolloutPolicy): number[] {
   return kept.length === policy.steps.length ? kept : policy.steps.map((s) => s.index);
 }
 
-/** Args a step (or the guard) passes to a web template. */
-export function webAnalysisArgs(policy: RolloutPolicy, renderedStepIndex: number, window: string): Array<Record<string, unknown>> {
+/** Measurements of a step verdict: at the end of the hold, then every interval until maxHold. */
+export function verdictCount(holdMs: number, maxHoldMs: number, intervalMs: number): number {
+  return Math.max(1, Math.floor(Math.max(0, maxHoldMs - holdMs) / intervalMs) + 1);
+}
+
+/**
+ * Args a step (or the guard) passes to a web template. `window` is the step's hold (the guard:
+ * the shortest hold); `verdictCount` is ignored by the guard but every declared arg needs a value.
+ */
+export function webAnalysisArgs(policy: RolloutPolicy, renderedStepIndex: number, window: string, count = 1): Array<Record<string, unknown>> {
   return [
     { name: WEB_ARG.canaryHash, valueFrom: { podTemplateHashValue: "Latest" } },
     { name: WEB_ARG.stableHash, valueFrom: { podTemplateHashValue: "Stable" } },
     { name: WEB_ARG.window, value: window },
     { name: WEB_ARG.stepIndex, value: String(sourceStepIndexes(policy)[renderedStepIndex] ?? renderedStepIndex) },
+    { name: WEB_ARG.verdictCount, value: String(count) },
   ];
 }
 
@@ -184,10 +202,13 @@ export function renderWebAnalysisTemplates(input: WebTemplatesInput): WebK8sObje
       metrics: [
         {
           name: gate.name,
-          // One measurement when the step's hold ends: pass, rollback, or hold (Inconclusive: pause).
-          count: 1,
+          // From the end of the hold: the first pass advances, a rollback aborts, holds are measured
+          // again each interval; no pass by maxHold is Inconclusive (the Rollout pauses).
+          interval: input.interval ?? "1m",
+          count: `{{args.${WEB_ARG.verdictCount}}}`,
+          consecutiveSuccessLimit: 1,
           failureLimit: 0,
-          inconclusiveLimit: 0,
+          inconclusiveLimit: `{{args.${WEB_ARG.verdictCount}}}`,
           ...errors,
           successCondition: WEB_SUCCESS_CONDITION,
           failureCondition: WEB_FAILURE_CONDITION,
@@ -238,7 +259,7 @@ export interface AnalysisServerDeployment {
   port?: number;
   /** @default "50m" */
   cpu?: string;
-  /** Request and limit. @default "192Mi" */
+  /** Request and limit (the server measured 133 MB resident after start). @default "256Mi" */
   memory?: string;
   /** @default { "app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "rollgate" } */
   labels?: Record<string, string>;
@@ -251,7 +272,7 @@ export function renderAnalysisServer(d: AnalysisServerDeployment): { objects: We
   const labels = d.labels ?? { "app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "rollgate" };
   const selector = { "app.kubernetes.io/name": labels["app.kubernetes.io/name"] ?? name };
   const meta = (extra: Partial<WebK8sObject["metadata"]> = {}) => ({ name, namespace: d.namespace, labels, ...extra });
-  const memory = d.memory ?? "192Mi";
+  const memory = d.memory ?? "256Mi";
   const probe = (path: string) => ({ httpGet: { path, port: "http" }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 });
   const args = ["analysis-server", "--port", String(port), "--host", "0.0.0.0"];
   if (d.prometheusUrl) args.push("--prometheus-url", d.prometheusUrl);
