@@ -160,6 +160,38 @@ export function countVerdictValue(gate: ComparisonGate, c: WindowCounts, p: Quer
   return diff;
 }
 
+/** One minute of a percentile latency gate: the percentile (ms) and the request count per side. */
+export interface PercentileMinute {
+  canaryMs?: number;
+  baselineMs?: number;
+  canaryCount: number;
+  baselineCount: number;
+}
+
+/**
+ * The verdict value of a percentile latency gate: the mean over the window's minutes (with both
+ * percentiles) of canary minus baseline, in ms; FAIL beyond the rollback band once minSamples
+ * canary requests are in (no counts behind a percentile, so no test).
+ */
+export function percentileVerdictValue(gate: ComparisonGate, minutes: PercentileMinute[]): number {
+  let cn = 0;
+  let sn = 0;
+  let dsum = 0;
+  let dn = 0;
+  for (const m of minutes) {
+    cn += m.canaryCount;
+    sn += m.baselineCount;
+    if (m.canaryMs !== undefined && m.baselineMs !== undefined) {
+      dsum += m.canaryMs - m.baselineMs;
+      dn++;
+    }
+  }
+  if (cn <= 0 || sn <= 0 || dn <= 0) return NO_DATA_VALUE;
+  if (cn < Math.max(1, gate.minSamples)) return TOO_FEW_VALUE;
+  const diff = dsum / dn;
+  return diff > gate.rollbackBand ? FAIL_VALUE : diff;
+}
+
 /* ----------------------------------------------------------------------------------------------
  * CloudWatch: GetMetricData over the canary and stable target groups.
  * -------------------------------------------------------------------------------------------- */

@@ -25,6 +25,7 @@ import {
   type QueryParams,
 } from "./conditions.js";
 import { parseGoDuration } from "./argo-analysis.js";
+import { noiseFigures, NOISE_ERROR_RATE, type NoiseFigures } from "./argo-sim.js";
 
 export const ARGO_API_VERSION = "argoproj.io/v1alpha1";
 
@@ -131,6 +132,8 @@ export interface RenderedKubernetes {
   services: K8sObject[];
   ingress: K8sObject;
   warnings: MappingIssue[];
+  /** With expectedRps: the simulated outcomes of healthy rollouts under the rendered rules. */
+  noise?: NoiseFigures;
 }
 
 /** What the policy needs from Argo, decided from the policy alone (before any value is known). */
@@ -537,7 +540,57 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
       strategy,
     },
   };
-  return { policy: plan.policy, rollout, analysisTemplates: templates, services, ingress, warnings: plan.warnings };
+  const rendered: RenderedKubernetes = { policy: plan.policy, rollout, analysisTemplates: templates, services, ingress, warnings: [...plan.warnings] };
+  if (plan.gates.length > 0 && plan.strategy === "canary") checkNoise(rendered, plan, v);
+  return rendered;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+/** Share of healthy rollouts pausing at maxHold above which the render warns (the AWS flavour's own figure at 50 rps is about 2 %). */
+export const PAUSE_WARNING_RATE = 0.05;
+
+/**
+ * The noise check: the rendered rules on simulated identical versions at the declared rps
+ * (src/sim traffic with CloudWatch's lag, Argo's analysis semantics from argo-analysis.ts). Too
+ * many false rollbacks refuse the render; too many rollouts pausing at maxHold warn. Both say
+ * what rps the policy would need.
+ */
+function checkNoise(rendered: RenderedKubernetes, plan: ArgoPlan, v: Resolved): void {
+  if (!(v.expectedRps > 0)) {
+    rendered.warnings.push({
+      path: "args.expectedRps",
+      message: "is not set, so the false-rollback rate of the rendered rules at your traffic is unknown; set it to the service's mean requests per second and the render simulates healthy rollouts at that rate (docs/kubernetes.md lists measured figures per rps)",
+    });
+    return;
+  }
+  const query = analysisTiming(plan, v).query;
+  const at = noiseFigures(rendered, query, v.expectedRps);
+  rendered.noise = at;
+  const ceiling = v.maxFalseRollbackRate;
+  const needed = (bad: (f: NoiseFigures) => boolean): string => {
+    for (let factor = 2; factor <= 64; factor *= 2) {
+      const f = noiseFigures(rendered, query, v.expectedRps * factor, 150);
+      if (!bad(f)) return `at ${v.expectedRps * factor} rps it is ${pct(bad === tooManyRollbacks ? f.falseRollbackRate : f.pausedRate)}`;
+    }
+    return `it stays above ${pct(ceiling)} up to ${v.expectedRps * 64} rps`;
+  };
+  const tooManyRollbacks = (f: NoiseFigures) => f.falseRollbackRate > ceiling;
+  const tooManyPauses = (f: NoiseFigures) => f.pausedRate > PAUSE_WARNING_RATE;
+  const how = `simulated: ${at.runs} rollouts of identical versions with ${pct(NOISE_ERROR_RATE)} errors at ${v.expectedRps} rps`;
+  if (tooManyRollbacks(at)) {
+    throw new ArgoMappingError([
+      {
+        path: "args.expectedRps",
+        message: `the rendered rules roll back ${pct(at.falseRollbackRate)} of healthy rollouts (${how}), above maxFalseRollbackRate ${pct(ceiling)}; ${needed(tooManyRollbacks)}. Widen the rollback bands, lower analysis.alpha's spending (fewer, longer steps), or raise maxFalseRollbackRate knowingly`,
+      },
+    ]);
+  }
+  if (tooManyPauses(at)) {
+    rendered.warnings.push({
+      path: "args.expectedRps",
+      message: `${pct(at.pausedRate)} of healthy rollouts would pause at maxHold with too few samples (${how}); ${needed(tooManyPauses)}. Lengthen maxHold, lower minSamples, or start at a higher percent`,
+    });
+  }
 }
 
 type Resolved = Required<Omit<RenderInput, "provider" | "policy" | "ingress">> & {
@@ -618,7 +671,7 @@ export const ROLLBACK_ERROR_LIMIT = 4;
 export interface VerdictTiming {
   /** initialDelay: the hold, but never before the data of one period can have arrived. */
   initialDelayMs: number;
-  /** The query window: the step from its start at the first measurement. */
+  /** The query window: maxHold (at least initialDelay). */
   windowMs: number;
   count: number;
   failureLimit: number;
@@ -638,8 +691,7 @@ export interface AnalysisTiming {
 /**
  * The numbers behind every analysis field, from the policy and the args:
  * - verdict: initialDelay = max(hold, metricDelay + 1 period) so it never judges before the hold
- *   nor before data exists; the window is the same length, so the first measurement sees the
- *   step from its start; count = measurements that fit before maxHold; consecutiveSuccessLimit 1
+ *   nor before data exists; the window is maxHold, so waiting longer gathers more samples; count = measurements that fit before maxHold; consecutiveSuccessLimit 1
  *   ends it at the first pass; inconclusiveLimit = count keeps "hold" from ever pausing the
  *   Rollout before maxHold; at count without a pass the metric is Inconclusive (failureLimit 0:
  *   the Rollout pauses, onTimeout "pause") or Failed (failureLimit -1: it aborts, onTimeout
@@ -658,7 +710,10 @@ export function analysisTiming(plan: ArgoPlan, v: { analysisInterval: string; me
     const count = Math.max(1, Math.floor((g.maxHoldMs - initialDelayMs) / intervalMs) + 1);
     return {
       initialDelayMs,
-      windowMs: initialDelayMs,
+      // maxHold, not the hold: holding longer must be able to gather minSamples. The first
+      // measurement sees the step from its start (and, after the first step, earlier minutes of the
+      // canary at a lower weight, as the engine's whole-rollout test does).
+      windowMs: Math.max(g.maxHoldMs, initialDelayMs),
       count,
       failureLimit: g.onTimeout === "rollback" ? -1 : 0,
       consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : g.onTimeout === "rollback" ? Math.max(ROLLBACK_ERROR_LIMIT, Math.ceil(g.maxHoldMs / ERROR_RETRY_MS)) : HOLD_ERROR_LIMIT,
