@@ -60,8 +60,7 @@ function renderedMeasure(): Measure {
     const side = (x: { total: number; events: number } | undefined): SideMinute | undefined => (x && x.total > 0 ? sideMinute(gate, x) : undefined);
     const cw = minutes.map((w) => ({ ...(side(w.canary) ? { canary: side(w.canary) } : {}), ...(side(w.baseline) ? { stable: side(w.baseline) } : {}) }));
     const [series] = getMetricData(queriesOf(m), cw);
-    const phase = readers.get(key)!(series!.values[0]);
-    return phase === "Error" ? "Error" : phase === "Pending" || phase === "Running" ? "Inconclusive" : phase;
+    return readers.get(key)!(series!.values[0]);
   };
 }
 

@@ -258,7 +258,7 @@ describe("the canary strategy maps the policy's steps", () => {
     const r = render(SHARED_POLICY);
     const steps = canaryOf(r).steps;
     const analysis = (templates: string[]) => ({
-      analysis: { templates: templates.map((t) => ({ templateName: t })), args: expect.arrayContaining([{ name: "window", value: "10m" }]) },
+      analysis: { templates: templates.map((t) => ({ templateName: t })), args: expect.arrayContaining([{ name: "window", value: "40m" }]) },
     });
     const gates = ["checkout-gate-error-rate", "checkout-gate-latency", "checkout-gate-checkout-failures"];
     // No pause step for the hold: the verdict metrics wait it out (initialDelay) and then keep
@@ -284,7 +284,8 @@ describe("the canary strategy maps the policy's steps", () => {
   test("CloudWatch args carry the stable and canary target groups; pod hashes come from Argo", () => {
     const args = (canaryOf(render(SHARED_POLICY)).steps[1]!.analysis as { args: unknown[] }).args;
     expect(args).toEqual([
-      { name: "window", value: "10m" },
+      // The verdict's window is the step's maxHold (40m): waiting longer gathers more samples.
+      { name: "window", value: "40m" },
       { name: "canary-hash", valueFrom: { podTemplateHashValue: "Latest" } },
       { name: "stable-hash", valueFrom: { podTemplateHashValue: "Stable" } },
       { name: "load-balancer", value: cloudWatch.loadBalancer },
@@ -414,7 +415,7 @@ describe("policy features Argo cannot express", () => {
 
   test("onDrift and weightTotal are ignored with a warning; a clean policy has only the documented approximations", () => {
     const r = render({ profile: "low", onDrift: "rollback", weightTotal: 100 });
-    expect(r.warnings.map((w) => w.path)).toEqual(["analysis.alpha", "timeouts.onTimeout", "onDrift", "weightTotal"]);
+    expect(r.warnings.map((w) => w.path)).toEqual(["analysis.alpha", "timeouts.onTimeout", "onDrift", "weightTotal", "args.expectedRps"]);
   });
 
   test("a post-promotion bake keeps the old ReplicaSet warm (scaleDownDelaySeconds) with a warning", () => {

@@ -86,8 +86,18 @@ export function defaultMeasure(query: QueryParams): Measure {
 interface RunSlot {
   run: AnalysisRunModel;
   role: "verdict" | "guard";
-  windowMs: number;
-  specs: Map<string, { spec: Record<string, unknown>; gate: ComparisonGate }>;
+  specs: Map<string, { spec: Record<string, unknown>; gate: ComparisonGate; windowMs: number }>;
+}
+
+/** The metric's query window: a literal in its provider block, or the run's `window` arg. */
+function windowOf(spec: Record<string, unknown>, runWindowMs: number): number {
+  const provider = spec.provider as { cloudWatch?: { interval?: string }; prometheus?: { query: string } };
+  const interval = provider.cloudWatch?.interval;
+  if (interval !== undefined) return interval.includes("{{") ? runWindowMs : (parseGoDuration(interval) ?? runWindowMs);
+  const query = provider.prometheus?.query ?? "";
+  if (query.includes("{{args.window}}")) return runWindowMs;
+  const range = /\[(\d+[smh])\]/.exec(query);
+  return range ? (parseGoDuration(range[1]) ?? runWindowMs) : runWindowMs;
 }
 
 export interface ArgoSimOptions {
@@ -275,24 +285,24 @@ export class ArgoRolloutController implements SimController {
     const windowArg = analysis.args.find((a) => a.name === "window")?.value;
     const windowMs = parseGoDuration(windowArg) ?? 10 * MINUTE;
     const metrics: ArgoMetric[] = [];
-    const specs = new Map<string, { spec: Record<string, unknown>; gate: ComparisonGate }>();
+    const specs = new Map<string, { spec: Record<string, unknown>; gate: ComparisonGate; windowMs: number }>();
     for (const ref of analysis.templates) {
       const t = this.templates.get(ref.templateName);
       if (!t) continue; // a user template (smoke test): not simulated
       for (const spec of t.spec.metrics as Array<Record<string, unknown>>) {
-        const gate = this.gates.get(String(spec.name).replace(/-guard$/, ""));
+        const gate = this.gates.get(String(spec.name).replace(/-guard(-long)?$/, ""));
         if (!gate) continue;
         metrics.push(metricFromSpec(spec));
-        specs.set(String(spec.name), { spec, gate });
+        specs.set(String(spec.name), { spec, gate, windowMs: windowOf(spec, windowMs) });
       }
     }
-    return { run: new AnalysisRunModel(role, metrics, now), role, windowMs, specs };
+    return { run: new AnalysisRunModel(role, metrics, now), role, specs };
   }
 
   private reconcileRun(slot: RunSlot, now: number, world: WorldView): void {
     slot.run.reconcile(now, (metric) => {
-      const { spec, gate } = slot.specs.get(metric.name)!;
-      return this.measure({ metric: spec, gate, role: slot.role, minutes: this.window(gate, world, now, slot.windowMs), windowMs: slot.windowMs, now });
+      const { spec, gate, windowMs } = slot.specs.get(metric.name)!;
+      return this.measure({ metric: spec, gate, role: slot.role, minutes: this.window(gate, world, now, windowMs), windowMs, now });
     });
   }
 

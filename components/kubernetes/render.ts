@@ -588,7 +588,7 @@ function checkNoise(rendered: RenderedKubernetes, plan: ArgoPlan, v: Resolved): 
   if (tooManyPauses(at)) {
     rendered.warnings.push({
       path: "args.expectedRps",
-      message: `${pct(at.pausedRate)} of healthy rollouts would pause at maxHold with too few samples (${how}); ${needed(tooManyPauses)}. Lengthen maxHold, lower minSamples, or start at a higher percent`,
+      message: `${pct(at.pausedRate)} of healthy rollouts would pause at maxHold, a step still undecided (too few samples, or noise inside the hold band) (${how}); ${needed(tooManyPauses)}. Lengthen maxHold, lower minSamples, or start at a higher percent`,
     });
   }
 }
@@ -659,6 +659,11 @@ function providerBlock(gate: ComparisonGate, provider: MetricProvider, q: QueryP
   return { prometheus: { address: provider.address, query: prometheusQuery(gate, provider, q) } };
 }
 
+/** The provider block with a fixed window instead of the run's `window` arg. */
+function withWindow(block: Record<string, unknown>, window: string): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(block).replaceAll(`{{args.${ARG.window}}}`, window)) as Record<string, unknown>;
+}
+
 /** One CloudWatch period (the ALB's one-minute datapoints); Prometheus data is finer. */
 const PERIOD_MS = 60_000;
 /** Argo retries an errored measurement after 10 s (analysis/analysis.go line 30). */
@@ -682,7 +687,7 @@ export interface AnalysisTiming {
   intervalMs: number;
   delayMs: number;
   groups: VerdictTiming[];
-  guard: { initialDelayMs: number; windowMs: number; consecutiveErrorLimit: number };
+  guard: { initialDelayMs: number; windowMs: number; longWindowMs: number; consecutiveErrorLimit: number };
   /** Measurements the rollout can take per gate (doubled for approval waits), the Bonferroni divisor. */
   looks: number;
   query: QueryParams;
@@ -697,7 +702,9 @@ export interface AnalysisTiming {
  *   the Rollout pauses, onTimeout "pause") or Failed (failureLimit -1: it aborts, onTimeout
  *   "rollback"), analysis/analysis.go lines 615-649.
  * - guard: from metricDelay + 1 period, every interval, over the shortest hold but never less
- *   than metricDelay + 2 periods (a window the data can fill).
+ *   than metricDelay + 2 periods (a window the data can fill). (A second guard over the longest
+ *   maxHold was tried: it caught no more bad canaries in the simulator at 20-200 rps, since the
+ *   verdict already reads maxHold windows, and its looks raised the threshold.)
  * - consecutiveErrorLimit: onMissingData "hold" rides out any outage; "rollback" aborts after
  *   Argo's default 4 retries (errors retry every 10 s and do not count towards count).
  */
@@ -721,15 +728,18 @@ export function analysisTiming(plan: ArgoPlan, v: { analysisInterval: string; me
   });
   const minHold = Math.min(...plan.policy.steps.map((s) => s.holdMs));
   const guardWindow = Math.max(minHold, delayMs + 2 * PERIOD_MS);
+  const longWindow = Math.max(guardWindow, ...plan.policy.steps.map((s) => s.maxHoldMs));
+  // Looks per gate: the guard every interval through every step's maxHold, and every
+  // verdict measurement. An approval wait has no bound, so with approvals the count is doubled.
   const planned = plan.policy.steps.reduce((sum, s) => sum + Math.ceil(s.maxHoldMs / intervalMs), 0);
   const verdictLooks = plan.policy.steps.reduce((sum, _s, i) => sum + groups[plan.groups.findIndex((g) => g.steps.includes(i))]!.count, 0);
-  const looks = 2 * (planned + verdictLooks);
+  const looks = (plan.policy.steps.some((s) => s.approval) ? 2 : 1) * (planned + verdictLooks);
   const gateCount = Math.max(1, plan.gates.length);
   return {
     intervalMs,
     delayMs,
     groups,
-    guard: { initialDelayMs: delayMs + PERIOD_MS, windowMs: guardWindow, consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : HOLD_ERROR_LIMIT },
+    guard: { initialDelayMs: delayMs + PERIOD_MS, windowMs: guardWindow, longWindowMs: longWindow, consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : HOLD_ERROR_LIMIT },
     looks,
     query: { logThreshold: Math.log((gateCount * looks) / plan.policy.alpha) },
   };
@@ -765,18 +775,20 @@ function renderAnalysisTemplates(plan: ArgoPlan, v: Resolved, meta: (name: strin
     ]);
   });
   if (plan.strategy === "canary") {
+    const longWindow = argoDuration(timing.guard.longWindowMs);
+    const guardMetric = (gate: ComparisonGate, long: boolean) => ({
+      name: `${gate.name}-guard${long ? "-long" : ""}`,
+      // No count: measures every interval until the rollout ends (then Argo terminates it as successful).
+      interval: v.analysisInterval,
+      initialDelay: argoDuration(timing.guard.initialDelayMs),
+      failureLimit: v.guardFailureLimit,
+      consecutiveErrorLimit: timing.guard.consecutiveErrorLimit,
+      failureCondition: guardCondition(gate, provider.kind),
+      provider: long ? withWindow(providerBlock(gate, provider, timing.query), longWindow) : providerBlock(gate, provider, timing.query),
+    });
     const guard = template(
       guardTemplateName(v.name),
-      plan.gates.map((gate) => ({
-        name: `${gate.name}-guard`,
-        // No count: measures every interval until the rollout ends (then Argo terminates it as successful).
-        interval: v.analysisInterval,
-        initialDelay: argoDuration(timing.guard.initialDelayMs),
-        failureLimit: v.guardFailureLimit,
-        consecutiveErrorLimit: timing.guard.consecutiveErrorLimit,
-        failureCondition: guardCondition(gate, provider.kind),
-        provider: providerBlock(gate, provider, timing.query),
-      })),
+      plan.gates.map((gate) => guardMetric(gate, false)),
     );
     return [...verdicts, guard];
   }
