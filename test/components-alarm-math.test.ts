@@ -2,14 +2,14 @@
  * The alarms' metric math, evaluated (moto does not evaluate alarms or metric math): the
  * canary-vs-stable alarm must not fire when the canary has too few requests and the stable slot
  * is failing. The queries are the ones HealthGates creates under Pulumi's mock runtime; the
- * evaluator is test/support/metric-math.ts. Both readings of "a value missing from one operand"
+ * evaluator is test/support/cw-alarm-math.ts. Both readings of "a value missing from one operand"
  * are run, so the expression is safe whichever CloudWatch applies; the bare ABS(b_rate - g_rate)
  * the alarm used to have is shown to fire under the documented one (missing counts as 0).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, test } from "vitest";
 import { createMocks, settle, valueOf, type RecordedResource } from "../components/mocks.js";
-import { alarmState, evaluateAlarmQueries, type AlarmQuery, type ArithmeticMode, type Series } from "./support/metric-math.js";
+import { alarmState, evaluateAlarmQueries, type AlarmQuery, type ArithmeticMode, type Series } from "./support/cw-alarm-math.js";
 
 const mocks = createMocks();
 let rs: RecordedResource[];

@@ -1,227 +1,224 @@
 /**
- * A small evaluator of CloudWatch metric-math expressions (the subset the components use: ids,
- * numbers, + - * /, comparisons, AND/OR, IF, FILL, ABS) over per-period time series, plus the
- * M-of-N alarm evaluation with treatMissingData "missing". moto neither evaluates alarms nor
- * computes metric math, so the alarm expressions are checked here.
+ * A model of CloudWatch GetMetricData with metric math, for the rendered CloudWatch queries: the
+ * metricStat queries become one-minute datapoint series over the window, the expressions are
+ * evaluated per timestamp, and the ReturnData series comes back newest first, as GetMetricData's
+ * default TimestampDescending. No real engine is available offline (moto does not evaluate metric
+ * math), so this is a model and says so; it covers only what the renderer emits:
+ * numbers, query ids, + - * / ^, comparisons, AND/OR, IF, LOG, FILL, RUNNING_SUM.
  *
- * Semantics (CloudWatch User Guide, "Metric math syntax and functions"): a series holds values at
- * some of the period timestamps; a timestamp without a value is missing. IF(c, a) keeps a's value
- * where c is non-zero and drops the point elsewhere; IF(c, a, b) takes b there. FILL(s, v) gives
- * every timestamp of the query a value. How arithmetic between two series treats a timestamp that
- * only one of them has is the subject of the comparison-alarm finding: `missingAsZero` (the
- * documented behaviour, a missing operand counts as 0) and `dropMissing` (the point is dropped)
- * are both provided, so an expression can be shown safe under either.
+ * Datapoints follow the ALB's publishing: RequestCount and TargetResponseTime exist only for a
+ * minute with requests, HTTPCode_Target_5XX_Count and TargetConnectionErrorCount only when
+ * non-zero (so FILL(x, 0) matters). Where an operation has no numeric answer (division by zero,
+ * LOG of 0 or less, a missing operand) the timestamp has no value, which the model takes from
+ * CloudWatch's rule that metric math drops non-numeric results.
  */
+import type { CloudWatchQuery } from "../../components/kubernetes/conditions.js";
 
-export type Series = Map<number, number>;
-export type Value = Series | number;
-export type ArithmeticMode = "missingAsZero" | "dropMissing";
+/** One minute of both target groups (or, for metric gates, of the custom metric's two variants). */
+export interface CwMinute {
+  canary?: SideMinute;
+  stable?: SideMinute;
+}
 
-type Node =
-  | { kind: "num"; value: number }
-  | { kind: "id"; name: string }
-  | { kind: "call"; fn: string; args: Node[] }
-  | { kind: "bin"; op: string; left: Node; right: Node };
+export interface SideMinute {
+  requests: number;
+  http5xx: number;
+  connectionErrors?: number;
+  /** TargetResponseTime: percentage of requests at or below each threshold (seconds, as written in PR(:t)). */
+  percentRank?: Record<string, number>;
+  /** TargetResponseTime percentiles in seconds, by statistic name ("p99"). */
+  percentiles?: Record<string, number>;
+  /** Custom metric sums by metric name (metric gates). */
+  custom?: Record<string, number>;
+}
 
-function tokenize(src: string): string[] {
-  const tokens: string[] = [];
-  const re = /\s*(>=|<=|==|!=|&&|\|\||[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|[()+\-*/,<>])/y;
-  let pos = 0;
-  while (pos < src.length) {
-    if (/^\s*$/.test(src.slice(pos))) break;
-    re.lastIndex = pos;
+type Series = Array<number | null>;
+
+function statSeries(q: CloudWatchQuery, minutes: CwMinute[]): Series {
+  const stat = q.metricStat!;
+  const dims = stat.metric.dimensions.map((d) => d.value).join(" ");
+  const side: "canary" | "stable" = /canary/.test(dims) ? "canary" : "stable";
+  return minutes.map((m) => {
+    const s = m[side];
+    if (!s) return null;
+    const name = stat.metric.metricName;
+    if (stat.metric.namespace === "AWS/ApplicationELB") {
+      if (name === "RequestCount") return s.requests > 0 ? s.requests : null;
+      if (name === "HTTPCode_Target_5XX_Count") return s.http5xx > 0 ? s.http5xx : null;
+      if (name === "TargetConnectionErrorCount") return (s.connectionErrors ?? 0) > 0 ? s.connectionErrors! : null;
+      if (name === "TargetResponseTime") {
+        if (s.requests <= 0) return null;
+        if (stat.stat === "SampleCount") return s.requests;
+        const pr = /^PR\(:(.+)\)$/.exec(stat.stat);
+        if (pr) return s.percentRank?.[pr[1]!] ?? null;
+        return s.percentiles?.[stat.stat] ?? null;
+      }
+      throw new Error(`metric-math model: unknown ALB metric ${name}`);
+    }
+    const v = s.custom?.[name];
+    return v === undefined ? null : v;
+  });
+}
+
+type Token = { kind: "num"; value: number } | { kind: "id"; value: string } | { kind: "op"; value: string };
+
+function tokenize(src: string): Token[] {
+  const out: Token[] = [];
+  const re = /\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(>=|<=|==|!=|[-+*/^(),<>]))/y;
+  while (src.slice(re.lastIndex).trim() !== "") {
     const m = re.exec(src);
-    if (!m) throw new Error(`cannot parse ${JSON.stringify(src.slice(pos))}`);
-    tokens.push(m[1]!);
-    pos = re.lastIndex;
+    if (!m) throw new Error(`metric-math model: cannot read ${src} at ${re.lastIndex}`);
+    if (m[1] !== undefined) out.push({ kind: "num", value: Number(m[1]) });
+    else if (m[2] !== undefined) out.push({ kind: "id", value: m[2] });
+    else out.push({ kind: "op", value: m[3]! });
   }
-  return tokens;
+  return out;
 }
 
-const PRECEDENCE: Record<string, number> = { OR: 1, "||": 1, AND: 2, "&&": 2, "==": 3, "!=": 3, ">": 4, ">=": 4, "<": 4, "<=": 4, "+": 5, "-": 5, "*": 6, "/": 6 };
+/** Evaluates the queries over the window's minutes; returns the ReturnData series, newest first, without gaps. */
+export function getMetricData(queries: CloudWatchQuery[], minutes: CwMinute[]): Array<{ id: string; values: number[] }> {
+  const env = new Map<string, Series>();
+  const n = minutes.length;
+  for (const q of queries) if (q.metricStat) env.set(q.id, statSeries(q, minutes));
+  const lift = (f: (...xs: number[]) => number | null, ...args: Series[]): Series =>
+    Array.from({ length: n }, (_, i) => {
+      const xs = args.map((a) => a[i]);
+      if (xs.some((x) => x === null || x === undefined)) return null;
+      const r = f(...(xs as number[]));
+      return r === null || !Number.isFinite(r) ? null : r;
+    });
+  const constant = (v: number): Series => Array.from({ length: n }, () => v);
 
-export function parse(src: string): Node {
-  const t = tokenize(src);
-  let i = 0;
-  const primary = (): Node => {
-    const tok = t[i++];
-    if (tok === undefined) throw new Error("unexpected end of expression");
-    if (tok === "(") {
-      const e = expr(0);
-      if (t[i++] !== ")") throw new Error("expected )");
-      return e;
-    }
-    if (tok === "-") return { kind: "bin", op: "-", left: { kind: "num", value: 0 }, right: primary() };
-    if (/^\d/.test(tok)) return { kind: "num", value: Number(tok) };
-    if (t[i] === "(") {
-      i++;
-      const args: Node[] = [];
-      if (t[i] !== ")") {
-        for (;;) {
-          args.push(expr(0));
-          if (t[i] === ",") i++;
-          else break;
-        }
+  const evaluate = (src: string): Series => {
+    const tokens = tokenize(src);
+    let pos = 0;
+    const peek = () => tokens[pos];
+    const isOp = (v: string) => peek()?.kind === "op" && peek()!.value === v;
+    const isKw = (v: string) => peek()?.kind === "id" && peek()!.value === v;
+    const expect = (v: string) => {
+      if (!isOp(v)) throw new Error(`metric-math model: expected ${v} in ${src}`);
+      pos++;
+    };
+    const or = (): Series => {
+      let l = and();
+      while (isKw("OR")) {
+        pos++;
+        l = lift((a, b) => (a !== 0 || b !== 0 ? 1 : 0), l, and());
       }
-      if (t[i++] !== ")") throw new Error(`expected ) after arguments of ${tok}`);
-      return { kind: "call", fn: tok.toUpperCase(), args };
-    }
-    return { kind: "id", name: tok };
-  };
-  const expr = (min: number): Node => {
-    let left = primary();
-    for (;;) {
-      const op = t[i];
-      const p = op !== undefined ? PRECEDENCE[op] : undefined;
-      if (p === undefined || p <= min) break;
-      i++;
-      left = { kind: "bin", op: op!, left, right: expr(p) };
-    }
-    return left;
-  };
-  const node = expr(0);
-  if (i !== t.length) throw new Error(`unexpected ${t[i]}`);
-  return node;
-}
-
-export interface EvalContext {
-  /** Every period timestamp of the query (what FILL fills). */
-  grid: number[];
-  /** Series by query id (metrics and already evaluated expressions). */
-  series: Record<string, Series>;
-  mode: ArithmeticMode;
-}
-
-function binary(op: string, a: number, b: number): number {
-  switch (op) {
-    case "+":
-      return a + b;
-    case "-":
-      return a - b;
-    case "*":
-      return a * b;
-    case "/":
-      return a / b;
-    case ">":
-      return a > b ? 1 : 0;
-    case ">=":
-      return a >= b ? 1 : 0;
-    case "<":
-      return a < b ? 1 : 0;
-    case "<=":
-      return a <= b ? 1 : 0;
-    case "==":
-      return a === b ? 1 : 0;
-    case "!=":
-      return a !== b ? 1 : 0;
-    case "AND":
-    case "&&":
-      return a !== 0 && b !== 0 ? 1 : 0;
-    case "OR":
-    case "||":
-      return a !== 0 || b !== 0 ? 1 : 0;
-  }
-  throw new Error(`unknown operator ${op}`);
-}
-
-export function evaluate(node: Node, ctx: EvalContext): Value {
-  switch (node.kind) {
-    case "num":
-      return node.value;
-    case "id": {
-      const s = ctx.series[node.name];
-      if (!s) throw new Error(`unknown id ${node.name}`);
-      return s;
-    }
-    case "bin": {
-      const a = evaluate(node.left, ctx);
-      const b = evaluate(node.right, ctx);
-      if (typeof a === "number" && typeof b === "number") return binary(node.op, a, b);
-      const out: Series = new Map();
-      const stamps = new Set<number>([...(typeof a === "number" ? [] : a.keys()), ...(typeof b === "number" ? [] : b.keys())]);
-      for (const ts of [...stamps].sort((x, y) => x - y)) {
-        const av = typeof a === "number" ? a : a.get(ts);
-        const bv = typeof b === "number" ? b : b.get(ts);
-        if (av === undefined || bv === undefined) {
-          if (ctx.mode === "dropMissing") continue;
-        }
-        const r = binary(node.op, av ?? 0, bv ?? 0);
-        if (Number.isFinite(r)) out.set(ts, r);
+      return l;
+    };
+    const and = (): Series => {
+      let l = cmp();
+      while (isKw("AND")) {
+        pos++;
+        l = lift((a, b) => (a !== 0 && b !== 0 ? 1 : 0), l, cmp());
       }
+      return l;
+    };
+    const cmp = (): Series => {
+      const l = add();
+      const t = peek();
+      if (t?.kind === "op" && [">", "<", ">=", "<=", "==", "!="].includes(t.value)) {
+        pos++;
+        const r = add();
+        const f = { ">": (a: number, b: number) => a > b, "<": (a: number, b: number) => a < b, ">=": (a: number, b: number) => a >= b, "<=": (a: number, b: number) => a <= b, "==": (a: number, b: number) => a === b, "!=": (a: number, b: number) => a !== b }[t.value]!;
+        return lift((a, b) => (f(a, b) ? 1 : 0), l, r);
+      }
+      return l;
+    };
+    const add = (): Series => {
+      let l = mul();
+      while (isOp("+") || isOp("-")) {
+        const op = (tokens[pos++] as { value: string }).value;
+        const r = mul();
+        l = lift(op === "+" ? (a, b) => a + b : (a, b) => a - b, l, r);
+      }
+      return l;
+    };
+    const mul = (): Series => {
+      let l = pow();
+      while (isOp("*") || isOp("/")) {
+        const op = (tokens[pos++] as { value: string }).value;
+        const r = pow();
+        l = lift(op === "*" ? (a, b) => a * b : (a, b) => (b === 0 ? null : a / b), l, r);
+      }
+      return l;
+    };
+    const pow = (): Series => {
+      const l = unary();
+      if (isOp("^")) {
+        pos++;
+        return lift((a, b) => a ** b, l, pow());
+      }
+      return l;
+    };
+    const unary = (): Series => {
+      if (isOp("-")) {
+        pos++;
+        return lift((a) => -a, unary());
+      }
+      return primary();
+    };
+    const args = (): Series[] => {
+      expect("(");
+      const out = [or()];
+      while (isOp(",")) {
+        pos++;
+        out.push(or());
+      }
+      expect(")");
       return out;
-    }
-    case "call": {
-      const args = node.args.map((a) => evaluate(a, ctx));
-      const series = (v: Value): Series => (typeof v === "number" ? new Map(ctx.grid.map((ts) => [ts, v])) : v);
-      switch (node.fn) {
-        case "ABS": {
-          const s = args[0]!;
-          if (typeof s === "number") return Math.abs(s);
-          return new Map([...s].map(([ts, v]) => [ts, Math.abs(v)]));
-        }
-        case "FILL": {
-          const s = series(args[0]!);
-          const fill = args[1]!;
-          if (typeof fill !== "number") throw new Error("FILL with a series value is not supported here");
-          return new Map(ctx.grid.map((ts) => [ts, s.get(ts) ?? fill]));
-        }
-        case "IF": {
-          const cond = series(args[0]!);
-          const yes = series(args[1]!);
-          const no = args[2] === undefined ? undefined : series(args[2]);
-          const out: Series = new Map();
-          for (const [ts, c] of cond) {
-            const v = c !== 0 ? yes.get(ts) : no?.get(ts);
-            if (v !== undefined && Number.isFinite(v)) out.set(ts, v);
+    };
+    const primary = (): Series => {
+      const t = tokens[pos++];
+      if (!t) throw new Error(`metric-math model: unexpected end of ${src}`);
+      if (t.kind === "num") return constant(t.value);
+      if (t.kind === "op" && t.value === "(") {
+        const inner = or();
+        expect(")");
+        return inner;
+      }
+      if (t.kind === "id") {
+        switch (t.value) {
+          case "IF": {
+            const [c, a, b] = args();
+            return Array.from({ length: n }, (_, i) => (c![i] === null ? null : c![i] !== 0 ? a![i]! : b![i]!));
           }
-          return out;
+          case "LOG": {
+            const [x] = args();
+            return lift((a) => (a > 0 ? Math.log(a) : null), x!);
+          }
+          case "FILL": {
+            const [x, v] = args();
+            return x!.map((a, i) => (a === null ? v![i]! : a));
+          }
+          case "RUNNING_SUM": {
+            const [x] = args();
+            let sum = 0;
+            let seen = false;
+            return x!.map((a) => {
+              if (a === null) return seen ? sum : null;
+              seen = true;
+              sum += a;
+              return sum;
+            });
+          }
+          default: {
+            const s = env.get(t.value);
+            if (!s) throw new Error(`metric-math model: unknown id ${t.value} in ${src}`);
+            return s;
+          }
         }
       }
-      throw new Error(`function ${node.fn} is not supported by this evaluator`);
-    }
-  }
-}
+      throw new Error(`metric-math model: unexpected ${t.value} in ${src}`);
+    };
+    const out = or();
+    if (pos !== tokens.length) throw new Error(`metric-math model: trailing input in ${src}`);
+    return out;
+  };
 
-export interface AlarmQuery {
-  id: string;
-  expression?: string;
-  returnData?: boolean;
-  metric?: unknown;
-}
-
-/** Evaluates an alarm's queries in order (expressions may use earlier ids) and returns the returnData series. */
-export function evaluateAlarmQueries(queries: AlarmQuery[], metrics: Record<string, Series>, grid: number[], mode: ArithmeticMode): Series {
-  const series: Record<string, Series> = { ...metrics };
-  let result: Series | undefined;
-  // Expressions may refer to ids defined after them; evaluate until all are resolved.
-  const pending = queries.filter((q) => q.expression !== undefined);
-  for (let round = 0; pending.length > 0 && round < 10; round++) {
-    for (const q of [...pending]) {
-      try {
-        const v = evaluate(parse(q.expression!), { grid, series, mode });
-        series[q.id] = typeof v === "number" ? new Map(grid.map((ts) => [ts, v])) : v;
-        pending.splice(pending.indexOf(q), 1);
-      } catch (e) {
-        if (!/unknown id/.test((e as Error).message)) throw e;
-      }
-    }
-  }
-  if (pending.length) throw new Error(`unresolved expressions: ${pending.map((q) => q.id).join(", ")}`);
-  for (const q of queries) if (q.returnData) result = series[q.id];
-  if (!result) throw new Error("no query returns data");
-  return result;
-}
-
-export type AlarmState = "OK" | "ALARM" | "INSUFFICIENT_DATA";
-
-/**
- * M of N with treatMissingData "missing": only periods with a data point count; ALARM when at
- * least M of the last N periods' points breach, INSUFFICIENT_DATA when no period has a point.
- */
-export function alarmState(series: Series, grid: number[], threshold: number, evaluationPeriods: number, datapointsToAlarm: number, operator: "GreaterThanThreshold" | "GreaterThanOrEqualToThreshold"): AlarmState {
-  const last = grid.slice(-evaluationPeriods);
-  const points = last.map((ts) => series.get(ts)).filter((v): v is number => v !== undefined);
-  if (points.length === 0) return "INSUFFICIENT_DATA";
-  const breaching = points.filter((v) => (operator === "GreaterThanThreshold" ? v > threshold : v >= threshold)).length;
-  return breaching >= datapointsToAlarm ? "ALARM" : "OK";
+  for (const q of queries) if (q.expression !== undefined) env.set(q.id, evaluate(q.expression));
+  return queries
+    .filter((q) => q.returnData)
+    .map((q) => ({ id: q.id, values: [...env.get(q.id)!].reverse().filter((v): v is number => v !== null) }));
 }
