@@ -1,5 +1,5 @@
 /**
-  * A small evaluator of CloudWatch metric-math expressions (the subset the components use: ids,
+ * A small evaluator of CloudWatch metric-math expressions (the subset the components use: ids,
  * numbers, + - * /, comparisons, AND/OR, IF, FILL, ABS) over per-period time series, plus the
  * M-of-N alarm evaluation with treatMissingData "missing". moto neither evaluates alarms nor
  * computes metric math, so the alarm expressions are checked here.
