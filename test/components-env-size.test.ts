@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { controllerEnvironment, createMocks, settle, valueOf, type RecordedResource } from "../components/mocks.js";
 import { environmentBytes, LAMBDA } from "../components/aws-limits.js";
 import { ConfigError, parseControllerEnv } from "../src/controller/config.js";
+import type { PolicyInput } from "../src/policy/index.js";
 
 const mocks = createMocks();
 let rs: RecordedResource[];
@@ -21,7 +22,7 @@ const LB = `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:loadbalancer/app/s
 const LISTENER = `arn:aws:elasticloadbalancing:eu-west-1:${ACCOUNT}:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2`;
 const KPI = Array.from({ length: 8 }, (_, i) => `arn:aws:cloudwatch:eu-west-1:${ACCOUNT}:alarm:checkout-kpi-${["orders-per-minute-below-forecast", "payment-authorisation-failures", "basket-additions-drop", "search-latency-p95-regression", "login-failures-above-baseline", "refund-requests-spike", "coupon-redemption-errors", "stock-sync-lag-minutes"][i]}`);
 
-const policy = {
+const policy: PolicyInput = {
   profile: "standard",
   gates: [
     { type: "errorRate" },
