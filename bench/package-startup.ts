@@ -3,6 +3,7 @@
  * (run `npm run build` first; the figures are for the compiled code users run):
  * - `rollgate --help` and `rollgate validate <policy>` as subprocesses of the real bin, and
  *   `node` importing the controller Lambda bundle cold, each the median of 10 runs;
+ * - the same `--help` through tsx from the TypeScript sources, as the bin did before;
  * - a bare `node -e 0` start, measured the same way, as the floor the others are read against
  *   (the farm's load moves every absolute figure; the ratios to the floor move less);
  * - the Lambda bundle's size.
@@ -36,6 +37,9 @@ const cases: Array<[string, string[], number]> = [
   ["node -e 0 (floor)", ["-e", "0"], 0],
   ["rollgate --help", [bin, "--help"], 0],
   ["rollgate validate policy.yaml", [bin, "validate", policy], 0],
+  // Before issue 16 the bin ran the TypeScript sources through tsx at every start; same command,
+  // same run, for the ratio (tsx is a dev dependency of this repository).
+  ["(before) tsx src/cli/main.ts --help", ["--import", "tsx", join(root, "src", "cli", "main.ts"), "--help"], 0],
   ["import controller bundle (cold)", ["--input-type=module", "-e", `await import(${JSON.stringify(new URL(`file://${bundle}`).href)})`], 0],
 ];
 statSync(bundle); // fails early with ENOENT when dist/ was not built

@@ -1,8 +1,7 @@
 /**
- * The shipped artifact: scripts/bundle.mjs builds dist/lambda/controller.mjs, and its `handler`
+ * The shipped artifact: scripts/bundle.mjs (run by the package build) builds dist/lambda/controller.mjs, and its `handler`
  * runs against moto configured only through environment variables, as in Lambda.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -17,7 +16,8 @@ let w: World;
 let handler: (event: unknown, context?: unknown) => Promise<unknown>;
 
 beforeAll(async () => {
-  execFileSync(process.execPath, [resolve(import.meta.dirname, "../scripts/bundle.mjs")], { stdio: "pipe" });
+  // dist/lambda/controller.mjs is current: test/support/built-dist.ts rebuilds dist/ before the
+  // tests when a source is newer than the last build.
   moto = await startMoto();
   w = await createWorld(moto, { name: "bundle" });
   Object.assign(process.env, {
