@@ -111,9 +111,9 @@ async function measure(metric: WebMetric): Promise<{ status: number; value: unkn
   return { status: res.status, value: body.verdict, body };
 }
 
-const argsFor = (canary: string, stepIndex: number) =>
+const argsFor = (canary: string, stepIndex: number, weights?: { current: number; previous: number }) =>
   Object.fromEntries(
-    webAnalysisArgs(policy, stepIndex, "10m").map((a) => [a.name as string, a.value !== undefined ? String(a.value) : (a.valueFrom as { podTemplateHashValue: string }).podTemplateHashValue === "Latest" ? canary : "stable7"]),
+    webAnalysisArgs(policy, stepIndex, "10m", 31, weights).map((a) => [a.name as string, a.value !== undefined ? String(a.value) : (a.valueFrom as { podTemplateHashValue: string }).podTemplateHashValue === "Latest" ? canary : "stable7"]),
   );
 
 describe("rendered web-provider templates", () => {
@@ -188,6 +188,8 @@ describe("conditions judged by the real expr engine against the server's real an
 
   test.each(cases)("%s: verdict %s -> step %s, guard %s", async (canary, verdict, stepPhase, guardPhase) => {
     const [verdictTemplate, , guardTemplate] = render();
+    // The canary has been at 10 % for all 30 minutes: as step 1 after 1 %, the traffic says the step
+    // began with the canary; the window (10m) is only the fallback.
     const stepMetric = resolveArgs((verdictTemplate!.spec!.metrics as WebMetric[])[0], argsFor(canary, 1)) as unknown as WebMetric;
     const guardMetric = resolveArgs((guardTemplate!.spec!.metrics as WebMetric[])[0], argsFor(canary, 0)) as unknown as WebMetric;
     const step = await measure(stepMetric);

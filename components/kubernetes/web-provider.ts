@@ -49,6 +49,9 @@ export const WEB_ARG = {
   stepIndex: "step-index",
   /** Step verdict measurements: one at the end of the hold, then one per interval until maxHold. */
   verdictCount: "verdict-count",
+  /** The step's canary weight and the previous step's: the server finds the step's start from them. Empty for the guard. */
+  weight: "weight",
+  previousWeight: "previous-weight",
 } as const;
 
 /** What the verdict's jsonPath selects, and the conditions on it. */
@@ -142,13 +145,21 @@ export function verdictCount(holdMs: number, maxHoldMs: number, intervalMs: numb
  * Args a step (or the guard) passes to a web template. `window` is the step's hold (the guard:
  * the shortest hold); `verdictCount` is ignored by the guard but every declared arg needs a value.
  */
-export function webAnalysisArgs(policy: RolloutPolicy, renderedStepIndex: number, window: string, count = 1): Array<Record<string, unknown>> {
+export function webAnalysisArgs(
+  policy: RolloutPolicy,
+  renderedStepIndex: number,
+  window: string,
+  count = 1,
+  weights?: { current: number; previous: number },
+): Array<Record<string, unknown>> {
   return [
     { name: WEB_ARG.canaryHash, valueFrom: { podTemplateHashValue: "Latest" } },
     { name: WEB_ARG.stableHash, valueFrom: { podTemplateHashValue: "Stable" } },
     { name: WEB_ARG.window, value: window },
     { name: WEB_ARG.stepIndex, value: String(sourceStepIndexes(policy)[renderedStepIndex] ?? renderedStepIndex) },
     { name: WEB_ARG.verdictCount, value: String(count) },
+    { name: WEB_ARG.weight, value: weights ? String(weights.current) : "" },
+    { name: WEB_ARG.previousWeight, value: weights ? String(weights.previous) : "" },
   ];
 }
 
@@ -172,6 +183,8 @@ export function verdictRequestBody(input: Pick<WebTemplatesInput, "name" | "poli
     stableHash: `{{args.${WEB_ARG.stableHash}}}`,
     window: `{{args.${WEB_ARG.window}}}`,
     stepIndex: `{{args.${WEB_ARG.stepIndex}}}`,
+    weight: `{{args.${WEB_ARG.weight}}}`,
+    previousWeight: `{{args.${WEB_ARG.previousWeight}}}`,
     ...backend,
   };
 }
