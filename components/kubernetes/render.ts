@@ -25,7 +25,7 @@ import {
   type QueryParams,
 } from "./conditions.js";
 import { parseGoDuration } from "./argo-analysis.js";
-import { noiseFigures, NOISE_ERROR_RATE, type NoiseFigures } from "./argo-sim.js";
+import { detectionFigures, noiseFigures, NOISE_ERROR_RATE, type DetectionFigures, type NoiseFigures } from "./argo-sim.js";
 import { checkServerTarget, renderWebAnalysisTemplates, serverBackend, serverGuardArgs, serverStepArgs, type AnalysisServerTarget } from "./web-provider.js";
 
 export const ARGO_API_VERSION = "argoproj.io/v1alpha1";
@@ -141,6 +141,8 @@ export interface RenderedKubernetes {
   warnings: MappingIssue[];
   /** With expectedRps: the simulated outcomes of healthy rollouts under the rendered rules. */
   noise?: NoiseFigures;
+  /** With expectedRps and an errorRate gate: bad canaries caught by the rendered rules and by the AWS flavour. */
+  detection?: DetectionFigures;
 }
 
 /** What the policy needs from Argo, decided from the policy alone (before any value is known). */
@@ -589,6 +591,8 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+/** Detection gap to the AWS flavour (share of bad canaries) above which the render warns. */
+export const DETECTION_GAP = 0.05;
 /** Share of healthy rollouts pausing at maxHold above which the render warns (the AWS flavour's own figure at 50 rps is about 2 %). */
 export const PAUSE_WARNING_RATE = 0.05;
 
@@ -627,6 +631,24 @@ function checkNoise(rendered: RenderedKubernetes, plan: ArgoPlan, v: Resolved): 
         message: `the rendered rules roll back ${pct(at.falseRollbackRate)} of healthy rollouts (${how}), above maxFalseRollbackRate ${pct(ceiling)}; ${needed(tooManyRollbacks)}. Widen the rollback bands, lower analysis.alpha's spending (fewer, longer steps), or raise maxFalseRollbackRate knowingly`,
       },
     ]);
+  }
+  const detected = detectionFigures(rendered, query, v.expectedRps);
+  if (detected) {
+    rendered.detection = detected;
+    if (detected.aws - detected.argo > DETECTION_GAP) {
+      let match = `the gap stays above ${pct(DETECTION_GAP)} up to ${v.expectedRps * 16} rps`;
+      for (let factor = 2; factor <= 16; factor *= 2) {
+        const f = detectionFigures(rendered, query, v.expectedRps * factor, 100)!;
+        if (f.aws - f.argo <= DETECTION_GAP) {
+          match = `at ${v.expectedRps * factor} rps they are ${pct(f.argo)} and ${pct(f.aws)}`;
+          break;
+        }
+      }
+      rendered.warnings.push({
+        path: "args.expectedRps",
+        message: `at ${v.expectedRps} rps the rendered rules roll back ${pct(detected.argo)} of canaries failing ${pct(detected.canaryErrorRate)} of requests (baseline ${pct(NOISE_ERROR_RATE)}), the AWS flavour ${pct(detected.aws)} (simulated, ${detected.runs} rollouts each); ${match}. Argo's analysis needs more evidence than the engine's test and stops judging in the InconclusiveAnalysis pause; consider the analysis server (web provider), longer holds, or higher first percentages`,
+      });
+    }
   }
   if (tooManyPauses(at)) {
     rendered.warnings.push({
@@ -702,11 +724,6 @@ function providerBlock(gate: ComparisonGate, provider: MetricProvider, q: QueryP
   return { prometheus: { address: provider.address, query: prometheusQuery(gate, provider, q) } };
 }
 
-/** The provider block with a fixed window instead of the run's `window` arg. */
-function withWindow(block: Record<string, unknown>, window: string): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(block).replaceAll(`{{args.${ARG.window}}}`, window)) as Record<string, unknown>;
-}
-
 /** One CloudWatch period (the ALB's one-minute datapoints); Prometheus data is finer. */
 const PERIOD_MS = 60_000;
 /** Argo retries an errored measurement after 10 s (analysis/analysis.go line 30). */
@@ -730,7 +747,7 @@ export interface AnalysisTiming {
   intervalMs: number;
   delayMs: number;
   groups: VerdictTiming[];
-  guard: { initialDelayMs: number; windowMs: number; longWindowMs: number; consecutiveErrorLimit: number };
+  guard: { initialDelayMs: number; windowMs: number; consecutiveErrorLimit: number };
   /** Measurements the rollout can take per gate (doubled for approval waits), the Bonferroni divisor. */
   looks: number;
   query: QueryParams;
@@ -771,7 +788,6 @@ export function analysisTiming(plan: ArgoPlan, v: { analysisInterval: string; me
   });
   const minHold = Math.min(...plan.policy.steps.map((s) => s.holdMs));
   const guardWindow = Math.max(minHold, delayMs + 2 * PERIOD_MS);
-  const longWindow = Math.max(guardWindow, ...plan.policy.steps.map((s) => s.maxHoldMs));
   // Looks per gate: the guard every interval through every step's maxHold, and every
   // verdict measurement. An approval wait has no bound, so with approvals the count is doubled.
   const planned = plan.policy.steps.reduce((sum, s) => sum + Math.ceil(s.maxHoldMs / intervalMs), 0);
@@ -782,7 +798,7 @@ export function analysisTiming(plan: ArgoPlan, v: { analysisInterval: string; me
     intervalMs,
     delayMs,
     groups,
-    guard: { initialDelayMs: delayMs + PERIOD_MS, windowMs: guardWindow, longWindowMs: longWindow, consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : HOLD_ERROR_LIMIT },
+    guard: { initialDelayMs: delayMs + PERIOD_MS, windowMs: guardWindow, consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : HOLD_ERROR_LIMIT },
     looks,
     query: { logThreshold: Math.log((gateCount * looks) / plan.policy.alpha) },
   };
@@ -818,20 +834,18 @@ function renderAnalysisTemplates(plan: ArgoPlan, v: Resolved, meta: (name: strin
     ]);
   });
   if (plan.strategy === "canary") {
-    const longWindow = argoDuration(timing.guard.longWindowMs);
-    const guardMetric = (gate: ComparisonGate, long: boolean) => ({
-      name: `${gate.name}-guard${long ? "-long" : ""}`,
-      // No count: measures every interval until the rollout ends (then Argo terminates it as successful).
-      interval: v.analysisInterval,
-      initialDelay: argoDuration(timing.guard.initialDelayMs),
-      failureLimit: v.guardFailureLimit,
-      consecutiveErrorLimit: timing.guard.consecutiveErrorLimit,
-      failureCondition: guardCondition(gate, provider.kind),
-      provider: long ? withWindow(providerBlock(gate, provider, timing.query), longWindow) : providerBlock(gate, provider, timing.query),
-    });
     const guard = template(
       guardTemplateName(v.name),
-      plan.gates.map((gate) => guardMetric(gate, false)),
+      plan.gates.map((gate) => ({
+        name: `${gate.name}-guard`,
+        // No count: measures every interval until the rollout ends (then Argo terminates it as successful).
+        interval: v.analysisInterval,
+        initialDelay: argoDuration(timing.guard.initialDelayMs),
+        failureLimit: v.guardFailureLimit,
+        consecutiveErrorLimit: timing.guard.consecutiveErrorLimit,
+        failureCondition: guardCondition(gate, provider.kind),
+        provider: providerBlock(gate, provider, timing.query),
+      })),
     );
     return [...verdicts, guard];
   }
