@@ -62,6 +62,32 @@ export interface KubernetesAnalysisServerDeployArgs {
 }
 
 /** Ask `rollgate analysis-server` for the gates' verdicts (Argo's web provider). */
+/**
+ * Prometheus names of a service's metrics, for the analysis server. A named interface rather than
+ * an inline object type: Pulumi's component schema analyzer accepts only named object types.
+ */
+export interface KubernetesAnalysisServerPrometheusArgs {
+  /** @default "http_requests_total" */
+  requestsMetric?: string;
+  /** @default "code" */
+  statusLabel?: string;
+  /** @default "5.." */
+  errorStatusRegex?: string;
+  /** @default "http_request_duration_seconds" */
+  durationMetric?: string;
+  /** @default "rollouts_pod_template_hash" */
+  podHashLabel?: string;
+  /** Extra label selector. @default none */
+  selector?: string;
+}
+
+/** The ALB and the two target groups the analysis server reads from CloudWatch, by ARN. */
+export interface KubernetesAnalysisServerCloudWatchArgs {
+  loadBalancerArn: string;
+  canaryTargetGroupArn: string;
+  stableTargetGroupArn: string;
+}
+
 export interface KubernetesAnalysisServerArgs {
   /**
    * Base URL of a server that already runs, e.g. "http://rollgate-analysis.argo-rollouts.svc:8080".
@@ -78,12 +104,12 @@ export interface KubernetesAnalysisServerArgs {
    * Prometheus names of this service's metrics (the server reads Prometheus unless cloudWatch is set).
    * @default the prometheus defaults (http_requests_total, code, 5.., http_request_duration_seconds, rollouts_pod_template_hash)
    */
-  prometheus?: pulumi.Input<{ requestsMetric?: string; statusLabel?: string; errorStatusRegex?: string; durationMetric?: string; podHashLabel?: string; selector?: string }>;
+  prometheus?: pulumi.Input<KubernetesAnalysisServerPrometheusArgs>;
   /**
    * Read CloudWatch instead (EKS behind an ALB): the ALB and the two target groups, by ARN.
    * @default none
    */
-  cloudWatch?: pulumi.Input<{ loadBalancerArn: string; canaryTargetGroupArn: string; stableTargetGroupArn: string }>;
+  cloudWatch?: pulumi.Input<KubernetesAnalysisServerCloudWatchArgs>;
   /**
    * Seconds Argo waits for an answer.
    * @default 10
