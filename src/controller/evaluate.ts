@@ -44,6 +44,8 @@ interface Evaluated {
 
 type AlarmTrigger = Extract<Trigger, { kind: "alarm" }>;
 
+/** An error-budget ALARM event older than this freezes only if the alarm is in ALARM when read. */
+const FREEZE_EVENT_MAX_AGE_MS = 15 * 60_000;
 /** An event dated more than this after the controller's clock is not trusted either (skew allowance). */
 const FUTURE_SKEW_MS = 15 * 60_000;
 
@@ -94,7 +96,8 @@ export async function evaluate(ctx: ControllerContext, trigger: Exclude<Trigger,
   const label = trigger.kind === "tick" ? "tick" : `alarm:${trigger.alarmName}`;
   if (pass === 0 && trigger.kind === "alarm" && trigger.state === "ALARM" && config.freezeAlarms.includes(trigger.alarmName)) {
     // A freeze stops every release: an event that is not trusted freezes only if the alarm is in ALARM now.
-    const notTrusted = distrust(ctx, trigger, 0, ctx.clock());
+    // The freeze is global, not tied to a rollout: an event is fresh if its state changed in the last 15 minutes.
+    const notTrusted = distrust(ctx, trigger, ctx.clock() - FREEZE_EVENT_MAX_AGE_MS, ctx.clock());
     const firing = notTrusted === undefined || (await ctx.deps.alarms.states([trigger.alarmName]))[trigger.alarmName] === "ALARM";
     if (firing) await setFreeze(ctx, true, { actor: label, reason: `error-budget alarm ${trigger.alarmName} is in ALARM`, trigger: label });
     else log.warn("freeze alarm event not acted on: the alarm is not in ALARM now", { alarm: trigger.alarmName, why: notTrusted });
