@@ -103,7 +103,7 @@ describe("SIGKILL of the invoking process at each point between reading, writing
     ["ModifyListener", "hold-after", "after the weights write landed, before the commit"],
     ["TransactWriteItems", "hold-after", "after the commit landed, before publishing"],
     ["PutEvents", "hold-before", "while publishing"],
-  ] as const)("alarm fast-path rollback, killed at %s (%s): %s", async (operation, kind) => {
+  ] as const)("alarm fast-path rollback, killed at %s (%s): %s", async (operation, kind, _point) => {
     const w = await rollbackWorld(`kill-rb-${operation}-${kind}`.toLowerCase());
     const { signal, output } = await crashAt(w, alarmEvent(w.alarmName, "ALARM", w), operation, kind);
     expect(signal, output).toBe("SIGKILL");
@@ -119,7 +119,7 @@ describe("SIGKILL of the invoking process at each point between reading, writing
     ["ModifyListener", "hold-after", "after the weights write landed, before marking it applied"],
     ["UpdateItem", "hold-before", "before marking the write applied"],
     ["PutEvents", "hold-before", "while publishing"],
-  ] as const)("tick advancing from step 1 to step 2, killed at %s (%s): %s", async (operation, kind) => {
+  ] as const)("tick advancing from step 1 to step 2, killed at %s (%s): %s", async (operation, kind, _point) => {
     const w = await advanceWorld(`kill-adv-${operation}-${kind}`.toLowerCase());
     const { signal, output } = await crashAt(w, tickEvent, operation, kind);
     expect(signal, output).toBe("SIGKILL");

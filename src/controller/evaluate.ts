@@ -104,10 +104,19 @@ export async function evaluate(ctx: ControllerContext, trigger: Exclude<Trigger,
   }
   let evidenceCache: { rolloutId: string; stepIndex: number; value: Pick<Evidence, "alarms" | "gates"> } | undefined;
   const outcome = await withRetries(ctx, label, async (attempts): Promise<Evaluated> => {
-    const { record, freeze, snapshot, rings, ringError } = await load(ctx);
+    const loaded = await load(ctx);
+    const { record, freeze, rings, ringError } = loaded;
+    let { snapshot } = loaded;
     tag(ctx, record);
     const now = ctx.clock();
-    const seen = observe(ctx, record, snapshot, now);
+    let seen = observe(ctx, record, snapshot, now);
+    if (seen.differences.length) {
+      // The record and the listener were read in parallel: a write that landed just before the
+      // record's commit may be missing from this listener read. Read it again, now that the record
+      // is known, before taking any difference for drift or repairing it.
+      snapshot = await ctx.traffic.read();
+      seen = observe(ctx, record, snapshot, now);
+    }
     if (record.pending?.status === "deploying" && !isActive(record.rollout)) {
       // While a release deploys into the idle slot, the listener still converges to the record.
       if (seen.differences.length) return convergeOnly(ctx, record, snapshot, rings, ringError, seen, label, attempts);

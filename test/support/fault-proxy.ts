@@ -43,8 +43,19 @@ export function operationOf(req: IncomingMessage, body: Buffer): string {
   return action ? action[1]! : "unknown";
 }
 
-export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  /**
+   * Operations forwarded one at a time. moto's TransactWriteItems is not thread-safe (it deep-copies
+   * the table while other requests change it and answers HTTP 500 "dictionary changed size during
+   * iteration"); DynamoDB serializes writes to an item itself, so a test of concurrency serializes them.
+   */
+  serialize?: string[];
+}
+
+export async function startFaultProxy(upstream: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const up = new URL(upstream);
+  const serialize = new Set(options.serialize ?? []);
+  let queue: Promise<void> = Promise.resolve();
   const seen: string[] = [];
   let faults: Array<Fault & { count: number; done: boolean; resolve?: () => void; firedAt: Promise<void> }> = [];
   const server: Server = createServer((req, res) => {
@@ -64,25 +75,34 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         fire();
         return; // never forwarded, never answered
       }
-      const fwd = request(
-        { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, host: up.host } },
-        (upRes) => {
-          const out: Buffer[] = [];
-          upRes.on("data", (c: Buffer) => out.push(c));
-          upRes.on("end", () => {
-            if (fault) {
-              // The request landed; its answer never reaches the caller.
-              fire();
-              if (fault.kind === "lose-response") req.socket.destroy();
-              return;
-            }
-            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-            res.end(Buffer.concat(out));
+      const forward = () =>
+        new Promise<void>((done) => {
+          const fwd = request(
+            { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, host: up.host } },
+            (upRes) => {
+              const out: Buffer[] = [];
+              upRes.on("data", (c: Buffer) => out.push(c));
+              upRes.on("end", () => {
+                done();
+                if (fault) {
+                  // The request landed; its answer never reaches the caller.
+                  fire();
+                  if (fault.kind === "lose-response") req.socket.destroy();
+                  return;
+                }
+                res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+                res.end(Buffer.concat(out));
+              });
+            },
+          );
+          fwd.on("error", () => {
+            done();
+            req.socket.destroy();
           });
-        },
-      );
-      fwd.on("error", () => req.socket.destroy());
-      fwd.end(body);
+          fwd.end(body);
+        });
+      if (serialize.has(op)) queue = queue.then(forward);
+      else void forward();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
