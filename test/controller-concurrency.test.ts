@@ -67,7 +67,7 @@ describe("50 concurrent invocations x 20 releases, real clock", () => {
       expect(failed.map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
       const results = burst.map((r) => (r as PromiseFulfilledResult<unknown>).value as Record<string, unknown>);
       const transitions = results.filter((r) => r.transition === true || (r.command === "abort" && r.noop === false));
-      expect(transitions, `round ${round}: ${JSON.stringify(transitions)}`).toHaveLength(1);
+      expect(transitions.length, `round ${round}: transitions ${transitions.map((t) => `${String(t.trigger ?? t.command)}->${String(t.phase)}`).join(", ")}`).toBe(1);
       outcomes.push(String(transitions[0]!.action));
       console.log(`round ${round}: ${Math.round(performance.now() - t0)} ms, ${transitions[0]!.action}`);
 
