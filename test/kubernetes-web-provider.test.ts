@@ -233,3 +233,58 @@ describe("conditions judged by the real expr engine against the server's real an
     for (const p of phases) expect(["Inconclusive", "Error"]).toContain(p.phase);
   });
 });
+
+describe("renderKubernetes with analysisServer: the Rollout's args drive the server", () => {
+  test("step args (window, verdict count to maxHold, weights) resolved into the verdict template reach the real server; the answer is judged by the real expr engine", async () => {
+    const { renderKubernetes } = await import("../components/kubernetes/render.js");
+    const r = renderKubernetes({ name: "checkout", policy: POLICY_INPUT, image: "app:1", namespace: "shop", analysisServer: { url: serverUrl } });
+    expect(r.warnings.map((w) => w.path)).not.toContain("analysis.alpha");
+    const steps = (r.rollout.spec.strategy as { canary: { steps: Array<Record<string, any>>; analysis: { args: Array<{ name: string; value?: string }> } } }).canary;
+    const analysis = steps.steps.find((s) => "analysis" in s)!.analysis as { templates: Array<{ templateName: string }>; args: Array<{ name: string; value?: string; valueFrom?: unknown }> };
+    const values = Object.fromEntries(analysis.args.map((a) => [a.name, a.value ?? (JSON.stringify(a.valueFrom).includes("Latest") ? "good7" : "stable7")]));
+    // Step 0: 10 % after 0 %, a 10-minute hold and maxHold 40 minutes: measured at 10, 11, ... 40.
+    expect(values).toMatchObject({ window: "10m", "verdict-count": "31", weight: "10", "previous-weight": "0", "step-index": "0" });
+    const guardArgs = Object.fromEntries(steps.analysis.args.map((a) => [a.name, a.value ?? ""]));
+    expect(guardArgs).toMatchObject({ weight: "", "previous-weight": "" });
+    const template = r.analysisTemplates.find((t) => t.metadata.name === analysis.templates[0]!.templateName)!;
+    const metric = resolveArgs((template.spec.metrics as WebMetric[])[0], values) as unknown as WebMetric & { initialDelay: string; count: string };
+    expect([metric.initialDelay, metric.count]).toEqual(["10m", "31"]);
+    const answer = await measure(metric);
+    expect(answer.value).toBe("pass");
+    // The canary's share says step 0 began with the canary, 30 minutes ago.
+    expect(answer.body.stepStartedAt).toBe(new Date(END - 30 * MIN).toISOString());
+    expect(evaluateAll([{ conditions: metric, result: { kind: "json", json: answer.value } }])[0]!.phase).toBe("Successful");
+  });
+
+  test("analysisServer with a metric provider, or a bad URL, is refused naming the field", async () => {
+    const { renderKubernetes } = await import("../components/kubernetes/render.js");
+    expect(() => renderKubernetes({ name: "checkout", policy: POLICY_INPUT, image: "app:1", analysisServer: { url: "nope" } })).toThrow(/args\.analysisServer\.url/);
+    expect(() =>
+      renderKubernetes({ name: "checkout", policy: POLICY_INPUT, image: "app:1", analysisServer: { url: serverUrl }, provider: { kind: "prometheus", address: "http://p", requestsMetric: "a", statusLabel: "code", errorStatusRegex: "5..", durationMetric: "d", podHashLabel: "h", selector: "" } }),
+    ).toThrow(/args\.analysisServer: set either analysisServer/);
+  });
+});
+
+test("with ring steps dropped (ignoreRingSteps), each step's request names the source policy's step, whose weight the server sees", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { parse } = await import("yaml");
+  const { renderKubernetes } = await import("../components/kubernetes/render.js");
+  const { parseVerdictRequest } = await import("../src/analysis-server/request.js");
+  const shared = parse(readFileSync(new URL("../stacks/shared/policy.yaml", import.meta.url), "utf8"));
+  const r = renderKubernetes({ name: "checkout", policy: shared, image: "app:1", ignoreRingSteps: true, analysisServer: { url: "http://s:8080" } });
+  const steps = (r.rollout.spec.strategy as { canary: { steps: Array<{ analysis?: { templates: Array<{ templateName: string }>; args: Array<{ name: string; value?: string }> } }> } }).canary.steps.filter((s) => s.analysis);
+  const seen = steps.map((s) => {
+    const args = Object.fromEntries(s.analysis!.args.map((a) => [a.name, a.value ?? ""]));
+    const template = r.analysisTemplates.find((t) => t.metadata.name === s.analysis!.templates[0]!.templateName)!;
+    const metric = resolveArgs((template.spec.metrics as WebMetric[])[0], { ...args, "canary-hash": "abc1", "stable-hash": "def2" }) as unknown as WebMetric;
+    const request = parseVerdictRequest(metric.provider.web.jsonBody);
+    return [request.stepIndex, request.policy.steps[request.stepIndex]!.percent, request.weights];
+  });
+  // Source steps 1-4 (step 0 is the internal ring), at the weights Argo sets.
+  expect(seen).toEqual([
+    [1, 1, { current: 1, previous: 0 }],
+    [2, 5, { current: 5, previous: 1 }],
+    [3, 25, { current: 25, previous: 5 }],
+    [4, 50, { current: 50, previous: 25 }],
+  ]);
+});

@@ -26,6 +26,7 @@ import {
 } from "./conditions.js";
 import { parseGoDuration } from "./argo-analysis.js";
 import { detectionFigures, noiseFigures, NOISE_ERROR_RATE, type DetectionFigures, type NoiseFigures } from "./argo-sim.js";
+import { checkServerTarget, renderWebAnalysisTemplates, serverBackend, serverGuardArgs, serverStepArgs, type AnalysisServerTarget } from "./web-provider.js";
 
 export const ARGO_API_VERSION = "argoproj.io/v1alpha1";
 
@@ -87,8 +88,14 @@ export interface RenderInput {
   memory?: string;
   env?: Record<string, string>;
   ingress?: { host?: string; path?: string; internetFacing?: boolean; className?: string; annotations?: Record<string, string> };
-  /** Required when the policy has comparison gates. */
+  /** Required when the policy has comparison gates (or analysisServer). */
   provider?: MetricProvider;
+  /**
+   * Ask `rollgate analysis-server` for the verdicts (Argo's web provider) instead of rendering
+   * threshold conditions: the engine's sequential test, bands and minSamples (web-provider.ts).
+   * Exclusive with provider.
+   */
+  analysisServer?: AnalysisServerTarget;
   /** Interval of the guard's and the verdicts' measurements. @default "1m" */
   analysisInterval?: string;
   /**
@@ -378,8 +385,19 @@ function isResolved(p: PolicyInput | RolloutPolicy): p is RolloutPolicy {
 
 /** Renders every object. Throws ArgoMappingError for what Argo cannot express. */
 export function renderKubernetes(input: RenderInput): RenderedKubernetes {
-  const plan = planKubernetes(input.name, input.policy, input.provider?.kind, { ignoreAlarmGates: input.ignoreAlarmGates, ignoreRingSteps: input.ignoreRingSteps });
+  const server = input.analysisServer;
+  const providerKind = input.provider?.kind ?? (server ? serverBackend(server).kind : undefined);
+  const plan = planKubernetes(input.name, input.policy, providerKind, { ignoreAlarmGates: input.ignoreAlarmGates, ignoreRingSteps: input.ignoreRingSteps });
   const errors: MappingIssue[] = [];
+  if (server) {
+    if (input.provider) errors.push({ path: "args.analysisServer", message: "set either analysisServer (the server's verdicts) or a metric provider (threshold conditions), not both" });
+    errors.push(...checkServerTarget(server, plan.policy));
+    // With the server the anytime-valid test is expressed: the threshold rendering's caveat does not apply.
+    plan.warnings = plan.warnings.filter((w) => w.path !== "analysis.alpha");
+    if (plan.strategy === "canary" && plan.policy.steps.some((st) => st.onTimeout === "rollback")) {
+      plan.warnings.push({ path: "timeouts.onTimeout", message: '"rollback" with the analysis server: a step still undecided at maxHold pauses the Rollout (Inconclusive) instead; abort it with kubectl argo rollouts abort' });
+    }
+  }
   if (input.provider?.kind === "prometheus") {
     for (const [field, message] of checkPromNames(input.provider)) errors.push({ path: `args.prometheus.${field}`, message });
     if (!/^https?:\/\/[^/\s]+/.test(input.provider.address)) {
@@ -416,7 +434,24 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
   const meta = (name: string) => ({ name, namespace: v.namespace, labels });
   const selector = { "app.kubernetes.io/name": v.name };
 
-  const templates = plan.gates.length > 0 ? renderAnalysisTemplates(plan, v, meta) : [];
+  const templates =
+    plan.gates.length === 0
+      ? []
+      : server
+        ? (renderWebAnalysisTemplates({
+            name: v.name,
+            namespace: v.namespace,
+            labels,
+            policy: plan.policy,
+            gates: plan.gates,
+            serverUrl: server.url,
+            backend: serverBackend(server),
+            interval: v.analysisInterval,
+            ...(server.timeoutSeconds !== undefined ? { timeoutSeconds: server.timeoutSeconds } : {}),
+            ...(server.consecutiveErrorLimit !== undefined ? { consecutiveErrorLimit: server.consecutiveErrorLimit } : {}),
+            verdictTemplates: plan.verdictTemplates,
+          }) as K8sObject[])
+        : renderAnalysisTemplates(plan, v, meta);
   const services = plan.serviceNames.map((svc) => ({
     apiVersion: "v1",
     kind: "Service",
@@ -494,7 +529,8 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
         // measure until they pass or maxHold. A pause step here would make Argo hold the step
         // analysis back (rollout/analysis.go line 411) and gain nothing.
         const timing = analysisTiming(plan, v).groups[plan.groups.findIndex((g) => g.steps.includes(i))]!;
-        steps.push({ analysis: { templates: [...verdicts, ...extra], args: argsFor(argoDuration(timing.windowMs)) } });
+        const args = server ? serverStepArgs(plan.policy, i, parseGoDuration(v.analysisInterval) ?? 60_000, argoWeight, argoDuration) : argsFor(argoDuration(timing.windowMs));
+        steps.push({ analysis: { templates: [...verdicts, ...extra], args } });
       } else {
         steps.push({ pause: { duration: argoDuration(step.holdMs) } });
         if (extra.length > 0) steps.push({ analysis: { templates: extra, args: argsFor(argoDuration(step.holdMs)) } });
@@ -510,7 +546,13 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
         trafficRouting: { alb: { ingress: v.name, servicePort: v.servicePort, rootService: first } },
         ...scaleDownDelay,
         ...(plan.gates.length > 0
-          ? { analysis: { templates: [{ templateName: guardTemplateName(v.name) }], startingStep: 1, args: argsFor(argoDuration(analysisTiming(plan, v).guard.windowMs)) } }
+          ? {
+              analysis: {
+                templates: [{ templateName: guardTemplateName(v.name) }],
+                startingStep: 1,
+                args: server ? serverGuardArgs(plan.policy, argoDuration) : argsFor(argoDuration(analysisTiming(plan, v).guard.windowMs)),
+              },
+            }
           : {}),
         steps,
       },
@@ -543,7 +585,8 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
     },
   };
   const rendered: RenderedKubernetes = { policy: plan.policy, rollout, analysisTemplates: templates, services, ingress, warnings: [...plan.warnings] };
-  if (plan.gates.length > 0 && plan.strategy === "canary") checkNoise(rendered, plan, v);
+  // The noise check simulates the threshold rules; the server's verdicts are the engine's (BENCHMARKS.md).
+  if (plan.gates.length > 0 && plan.strategy === "canary" && !server) checkNoise(rendered, plan, v);
   return rendered;
 }
 
@@ -615,7 +658,7 @@ function checkNoise(rendered: RenderedKubernetes, plan: ArgoPlan, v: Resolved): 
   }
 }
 
-type Resolved = Required<Omit<RenderInput, "provider" | "policy" | "ingress">> & {
+type Resolved = Required<Omit<RenderInput, "provider" | "policy" | "ingress" | "analysisServer">> & {
   provider?: MetricProvider;
   ingress: { host?: string; path: string; internetFacing: boolean; className: string; annotations: Record<string, string> };
 };
