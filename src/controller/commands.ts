@@ -21,7 +21,7 @@ import {
   type CommandResponse,
   type ControllerContext,
 } from "./context.js";
-import { execute } from "./converge.js";
+import { execute, recheckAfterCommit } from "./converge.js";
 import { InvalidPayloadError, parseCommand, type CommandPayload } from "./events.js";
 import { setFreeze } from "./freeze.js";
 import { runHooks } from "./hooks.js";
@@ -113,7 +113,8 @@ export async function command(ctx: ControllerContext, payload: unknown): Promise
           return accepted(ctx, cmd, record, "noop", `kill switch was already ${on ? "on" : "off"}`, true);
         }
         const reason = on ? `kill switch on${cmd.note ? ` (${cmd.note})` : ""}` : `kill switch off${cmd.note ? ` (${cmd.note})` : ""}`;
-        const { record: after } = await execute(ctx, { ...base, decision, patch: { killSwitch: on }, forceCommit: { action: on ? "kill-switch-on" : "kill-switch-off", reason } });
+        const { record: executed } = await execute(ctx, { ...base, decision, patch: { killSwitch: on }, forceCommit: { action: on ? "kill-switch-on" : "kill-switch-off", reason } });
+        const after = decision.action === "rollback" ? await recheckAfterCommit(ctx, executed, label) : executed;
         await runHooks(ctx, after, decision.hooks, label);
         return accepted(ctx, cmd, after, decision.transition ? decision.action : on ? "kill-switch-on" : "kill-switch-off", decision.transition ? decision.reason : reason, false);
       }
@@ -135,7 +136,9 @@ export async function command(ctx: ControllerContext, payload: unknown): Promise
         }
         const result = applyCommand(policy, record.rollout, { type: cmd.command, ...(cmd.note ? { note: cmd.note } : {}) }, evidence, now);
         if (!result.ok) return rejected(ctx, cmd, result.code, result.message);
-        const { record: after, committed } = await execute(ctx, { ...base, decision: result.decision });
+        const { record: executed, committed } = await execute(ctx, { ...base, decision: result.decision });
+        // Fencing: a forward write of an older decision may land while an abort or promotion commits.
+        const after = committed && (result.decision.action === "rollback" || result.decision.action === "promote") ? await recheckAfterCommit(ctx, executed, label) : executed;
         await runHooks(ctx, after, result.decision.hooks, label);
         return accepted(ctx, cmd, after, result.decision.action, result.decision.reason, !committed);
       }
