@@ -99,7 +99,8 @@ type Stored = Record<string, unknown> & { at: number; action?: string; n?: unkno
  * older records expired (the history's TTL): that is a note, not a break, because expiry and
  * deletion at the very start of the retained chain look the same; anywhere else a gap is a break.
  */
-export function verifyChain(records: readonly Stored[], head: ChainHead | undefined, options: { retentionDays?: number } = {}): ChainReport {
+export function verifyChain(input: readonly object[], head: ChainHead | undefined, options: { retentionDays?: number } = {}): ChainReport {
+  const records = input as readonly Stored[];
   const notes: string[] = [];
   const fail = (b: ChainBreak, extra: Partial<ChainReport> = {}): ChainReport => ({ ok: false, checked: records.length, ...extra, ...(head ? { head } : {}), firstBreak: b, notes });
   const unchained = records.filter((r) => typeof r.n !== "number" || typeof r.hash !== "string" || typeof r.prevHash !== "string");

@@ -22,6 +22,7 @@ import type { Weights } from "../policy/types.js";
 import { ConflictError } from "./errors.js";
 import type { Slot, SlotWeights } from "./traffic.js";
 import { linkRecords, verifyChain, type ChainHead, type ChainReport } from "./history-chain.js";
+import type { AccountFreezeState } from "./account-freeze.js";
 
 /** A release waiting for its ECS tasks to turn healthy in the idle slot before step 1. */
 export interface PendingRelease {
@@ -87,6 +88,10 @@ export interface HistoryRecord {
   verdicts?: Array<{ gate: string; verdict: string; reason: string }>;
   /** How the actor reached the controller: function-url (verified), direct-invoke or in-process (unverified). */
   via?: string;
+  /** A name the caller sent about itself: recorded, never trusted (the actor is who was verified). */
+  claimedActor?: string;
+  /** freeze records: "table" (this table's services) or "account" (every service of the account and region). */
+  scope?: "table" | "account";
   /** Position in the partition's hash chain (set by the store). */
   n?: number;
   /** Hash of the previous record of the partition (set by the store). */
@@ -103,6 +108,11 @@ export interface FreezeRecord {
   since?: number;
   /** Head of the global partition's history chain. */
   historyHead?: ChainHead;
+  /**
+   * The account-wide freeze as the controller read it (not stored in the table): `frozen` above is
+   * true when either this table's flag or the account-wide one is on.
+   */
+  account?: AccountFreezeState;
 }
 
 export interface StateStore {
@@ -117,7 +127,9 @@ export interface StateStore {
   /** Sets applied=true if the record is still at `version`; false when someone moved on. */
   markApplied(service: string, version: number): Promise<boolean>;
   /** Sets the global freeze; false (and nothing written) when it already had that value. */
-  setFreeze(frozen: boolean, by: { actor?: string; reason: string; at: number; trigger: string }): Promise<FreezeRecord | undefined>;
+  setFreeze(frozen: boolean, by: { actor?: string; reason: string; at: number; trigger: string; details?: Pick<HistoryRecord, "via" | "claimedActor" | "note"> }): Promise<FreezeRecord | undefined>;
+  /** Appends a record to the global history chain without changing this table's flag (account-wide freeze changes). */
+  recordGlobal(h: Omit<HistoryRecord, "service" | "seq" | "n" | "prevHash" | "hash">): Promise<void>;
   /** Newest first. */
   history(service: string, options?: { limit?: number }): Promise<HistoryRecord[]>;
   globalHistory(options?: { limit?: number }): Promise<HistoryRecord[]>;
@@ -294,6 +306,8 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
         action: frozen ? "freeze" : "unfreeze",
         reason: by.reason,
         ...(by.actor ? { actor: by.actor } : {}),
+        ...(by.details ?? {}),
+        scope: "table",
       };
       const { linked, head } = chain([draft], current.historyHead);
       const history = linked[0]!;
@@ -331,12 +345,38 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
     globalHistory(opts) {
       return queryHistory(historyPk(GLOBAL_PK), opts?.limit ?? 100);
     },
+    async recordGlobal(h) {
+      const current = await this.getFreeze();
+      const { account: _a, ...stored } = current;
+      const draft: HistoryRecord = { ...h, service: GLOBAL_PK, seq: current.version + 1 };
+      const { linked, head } = chain([draft], current.historyHead);
+      try {
+        await documents.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: table,
+                  Item: { pk: GLOBAL_PK, sk: FREEZE_SK, ...stored, version: current.version + 1, ...(head ? { historyHead: head } : {}) },
+                  ConditionExpression: current.version === 0 ? "attribute_not_exists(pk)" : "version = :v",
+                  ...(current.version === 0 ? {} : { ExpressionAttributeValues: { ":v": current.version } }),
+                },
+              },
+              { Put: { TableName: table, Item: historyItem(linked[0]!), ConditionExpression: "attribute_not_exists(pk)" } },
+            ],
+          }),
+        );
+      } catch (err) {
+        if (isConditionFailure(err)) throw new ConflictError("the global history is being written concurrently; retry");
+        throw err;
+      }
+    },
     async verifyHistory(service) {
       const [records, head] = await Promise.all([
         allHistory(historyPk(service)),
         service === GLOBAL_PK ? this.getFreeze().then((f) => f.historyHead) : this.get(service).then((r) => r?.historyHead),
       ]);
-      return verifyChain(records as unknown as Array<Record<string, unknown> & { at: number }>, head, { retentionDays: options.historyTtlDays ?? 90 });
+      return verifyChain(records, head, { retentionDays: options.historyTtlDays ?? 90 });
     },
     async listServices() {
       const out: ServiceRecord[] = [];

@@ -28,7 +28,7 @@ import {
 } from "./context.js";
 import { execute } from "./converge.js";
 import type { Trigger } from "./events.js";
-import { setFreeze } from "./freeze.js";
+import { setAccountFreeze, setFreeze } from "./freeze.js";
 import { runHooks } from "./hooks.js";
 
 interface Evaluated {
@@ -41,7 +41,10 @@ export async function evaluate(ctx: ControllerContext, trigger: Exclude<Trigger,
   const { config, emf, log } = ctx;
   const label = trigger.kind === "tick" ? "tick" : `alarm:${trigger.alarmName}`;
   if (pass === 0 && trigger.kind === "alarm" && trigger.state === "ALARM" && config.freezeAlarms.includes(trigger.alarmName)) {
-    await setFreeze(ctx, true, { actor: label, reason: `error-budget alarm ${trigger.alarmName} is in ALARM`, trigger: label });
+    // The account-wide freeze when the controller has one (every service stops advancing), else this table's.
+    const by = { actor: label, reason: `error-budget alarm ${trigger.alarmName} is in ALARM`, trigger: label };
+    if (ctx.deps.accountFreeze) await setAccountFreeze(ctx, true, by);
+    else await setFreeze(ctx, true, by);
   }
   let evidenceCache: { rolloutId: string; stepIndex: number; value: Pick<Evidence, "alarms" | "gates"> } | undefined;
   const outcome = await withRetries(ctx, label, async (attempts): Promise<Evaluated> => {
@@ -154,7 +157,8 @@ async function progressPending(ctx: ControllerContext, record: ServiceRecord, fr
       rings,
       ...(ringError ? { ringError } : {}),
       decision: result.decision,
-      patch: { baselineSlot: otherSlot(pending.slot), clearPending: true },
+      // Who asked for the release started it: separation of duties compares approvers with them.
+      patch: { baselineSlot: otherSlot(pending.slot), clearPending: true, approvedBy: [], ...(pending.actor ? { startedBy: pending.actor } : {}) },
       trigger: label,
       kind: "release",
       ...(pending.actor ? { actor: pending.actor } : {}),

@@ -99,7 +99,8 @@ export async function historyCommand(ctx: CommandContext, flags: HistoryFlags, h
     r.phase ?? "",
     r.stepIndex !== undefined && r.stepIndex >= 0 ? String(r.stepIndex + 1) : "-",
     r.weights ? `${r.weights.stable}/${r.weights.canary}` : "",
-    r.actor ?? "",
+    // The actor is who AWS verified (or "unverified:<channel>"); a name the caller sent is labelled as claimed.
+    (r.actor ?? "") + (r.claimedActor ? ` (claimed: ${r.claimedActor})` : ""),
     r.reason + (r.note ? ` (note: ${r.note})` : ""),
   ]);
   ctx.print(table(["time", "action", "trigger", "phase", "step", "weights", "actor", "reason"], rows));
