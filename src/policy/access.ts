@@ -38,7 +38,7 @@ export function principalPatternProblem(pattern: string): string | undefined {
   if (!PARTITIONS.includes(partition) && !/[*?]/.test(partition)) return `"${pattern}": unknown partition "${partition}" (aws, aws-cn, aws-us-gov, ...)`;
   if (!["iam", "sts"].includes(service) && !/[*?]/.test(service)) return `"${pattern}": a principal's ARN is an iam or sts ARN, not ${service}`;
   if (region !== "" && region !== "*") return `"${pattern}": IAM and STS ARNs have no region; leave that part empty (arn:aws:iam::<account>:...)`;
-  if (!/^(\d{12}|[0-9*?]+)$/.test(account)) return `"${pattern}": the account must be 12 digits (or a wildcard), got "${account}"`;
+  if (!/^\d{12}$/.test(account) && !(/[*?]/.test(account) && /^[0-9*?]+$/.test(account))) return `"${pattern}": the account must be 12 digits (or a wildcard), got "${account}"`;
   if (!parts.slice(5).join(":")) return `"${pattern}": the resource part (role/<name>, user/<name>, assumed-role/<role>/<session>) is missing`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f\s]/.test(pattern)) return `"${pattern}" contains spaces or control characters`;
