@@ -160,8 +160,8 @@ write("evalue", {"grid": {"min": 1.05, "max": 1000.0, "points": 40}, "cases": ev
 
 # --- band prior mixture -------------------------------------------------------------------------
 # The same test with predictable weights: a half-normal in log r (spread 1.2 above, 0.5 below)
-# peaked at the band ratio, recomputed each minute from the pooled rate of both sides (that minute
-# included), and the e-process as the product of per-minute ratios of weighted mixtures.
+# peaked at the band ratio, recomputed each minute from the pooled rate of both sides over every
+# minute with traffic (that minute included), and the e-process as the product of per-minute ratios of weighted mixtures.
 SPREAD_ABOVE, SPREAD_BELOW = 1.2, 0.5
 
 
@@ -188,10 +188,12 @@ def band_mixture(minutes, direction, band):
     pooled_events, pooled_total = 0, 0
     for (ce, ct, be, bt) in minutes:
         n = ce + be
+        # The pooled rate counts every minute with traffic, those without events too.
+        if ct + bt > 0:
+            pooled_events += n
+            pooled_total += ct + bt
         if ct == 0 or bt == 0 or n == 0:
             continue
-        pooled_events += n
-        pooled_total += ct + bt
         log_w = band_log_weights(direction, pooled_events / pooled_total, band)
         rho = ct / (ct + bt)
         q = rho * ratios / (rho * ratios + 1 - rho)

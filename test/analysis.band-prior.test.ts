@@ -54,7 +54,8 @@ describe("band prior mixture (SciPy binom.logpmf, product of weighted logsumexp 
   const grid = makeRatioGrid(f.grid);
 
   test.each(f.cases)("$name ($worseWhen, band $band)", ({ minutes, worseWhen, band, logEValue, maxLogEValue }) => {
-    const r = mixtureLogEValue(minutes, worseWhen, grid, { prior: "band", band });
+    // The SciPy reference is the binomial mixture itself: no dispersion tempering.
+    const r = mixtureLogEValue(minutes, worseWhen, grid, { prior: "band", band, dispersion: "none" });
     const tol = (x: number) => 1e-9 * Math.abs(x) + 1e-9;
     expect(Math.abs(r.logEValue - logEValue)).toBeLessThanOrEqual(tol(logEValue));
     expect(Math.abs(r.maxLogEValue - maxLogEValue)).toBeLessThanOrEqual(tol(maxLogEValue));
@@ -213,10 +214,11 @@ describe("gate and policy wiring", () => {
   });
 
   test("mixtureOptions: the band in points becomes a fraction; no band, or one of 100 points or more, means wide", () => {
-    expect(mixtureOptions(gate)).toEqual({ prior: "band", band: 0.0025 });
-    expect(mixtureOptions(gate, "wide")).toEqual({ prior: "wide" });
-    expect(mixtureOptions({ rollbackBand: 0 })).toEqual({ prior: "wide" });
-    expect(mixtureOptions({ rollbackBand: 100 })).toEqual({ prior: "wide" });
+    expect(mixtureOptions(gate)).toEqual({ prior: "band", band: 0.0025, dispersion: "estimate" });
+    expect(mixtureOptions(gate, "wide")).toEqual({ prior: "wide", dispersion: "estimate" });
+    expect(mixtureOptions({ rollbackBand: 0 })).toEqual({ prior: "wide", dispersion: "estimate" });
+    expect(mixtureOptions({ rollbackBand: 100 })).toEqual({ prior: "wide", dispersion: "estimate" });
+    expect(mixtureOptions(gate, "band", "none")).toEqual({ prior: "band", band: 0.0025, dispersion: "none" });
   });
 
   test("analysis.prior reaches the gates through the engine's policy", () => {

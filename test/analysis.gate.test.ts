@@ -81,7 +81,8 @@ const cases: Case[] = [
     verdict: "rollback",
     reason: /^error-rate: canary 5\.00 % vs baseline 0\.11 % over 2,400 canary requests; e-value .* >= 200 and \+4\.89 points > rollback band 0\.25$/,
   },
-  { name: "severe regression below minSamples -> rollback (rollback does not wait for minSamples)", gate: errorGate, evidence: counts(minutes(0, 2, [20, 60, 6, 5940])), ctx: ctx(), verdict: "rollback", reason: /whole rollout/ },
+  // Three minutes: one minute adds at most MINUTE_LOG_CAP = 2 nats, and 1/alpha = 200 is 5.3.
+  { name: "severe regression below minSamples -> rollback (rollback does not wait for minSamples)", gate: errorGate, evidence: counts(minutes(0, 3, [20, 60, 6, 5940])), ctx: ctx(), verdict: "rollback", reason: /whole rollout/ },
   { name: "identical rates -> pass", gate: errorGate, evidence: counts(minutes(0, 10, [1, 1000, 99, 99000])), ctx: ctx(), verdict: "pass", reason: /\+0\.00 points within hold band 0\.1; e-value .* < 200/ },
   { name: "zero-count minutes -> pass with e-value 1", gate: errorGate, evidence: counts(minutes(0, 10, [0, 300, 0, 5700])), ctx: ctx(), verdict: "pass", reason: /e-value 1\.0 < 200/ },
   {
@@ -287,7 +288,7 @@ describe("properties", () => {
     );
   });
 
-  test("load swings cancel: scaling both sides' traffic in a minute leaves the e-value unchanged", () => {
+  test("load swings cancel: scaling both sides' traffic in a minute leaves the binomial e-value unchanged", () => {
     fc.assert(
       fc.property(samplesArb, fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 30, maxLength: 30 }), (samples, factors) => {
         fc.pre(samples.every((s) => s.canary.total > 0 && s.baseline.total > 0));
@@ -296,10 +297,25 @@ describe("properties", () => {
           canary: { total: s.canary.total * factors[i]!, events: s.canary.events },
           baseline: { total: s.baseline.total * factors[i]!, events: s.baseline.events },
         }));
-        const a = mixtureLogEValue(samples);
-        const b = mixtureLogEValue(swung);
+        // Bare binomial mixture: exactly invariant. (The dispersion estimate reads the totals'
+        // rate from minute to minute, so with it only a swing of the whole series cancels: below.)
+        const a = mixtureLogEValue(samples, "higher", undefined, { dispersion: "none" });
+        const b = mixtureLogEValue(swung, "higher", undefined, { dispersion: "none" });
         expect(b.logEValue).toBeCloseTo(a.logEValue, 9);
         expect(b.maxLogEValue).toBeCloseTo(a.maxLogEValue, 9);
+      }),
+    );
+  });
+
+  test("with the dispersion estimate, scaling every minute's traffic by one factor leaves the e-value unchanged", () => {
+    fc.assert(
+      fc.property(samplesArb, fc.integer({ min: 2, max: 50 }), (samples, factor) => {
+        fc.pre(samples.every((s) => s.canary.total > 0 && s.baseline.total > 0));
+        const scaled = samples.map((s) => ({ start: s.start, canary: { total: s.canary.total * factor, events: s.canary.events }, baseline: { total: s.baseline.total * factor, events: s.baseline.events } }));
+        const a = mixtureLogEValue(samples);
+        const b = mixtureLogEValue(scaled);
+        expect(b.logEValue).toBeCloseTo(a.logEValue, 6);
+        expect(b.maxLogEValue).toBeCloseTo(a.maxLogEValue, 6);
       }),
     );
   });

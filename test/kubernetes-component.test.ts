@@ -17,7 +17,7 @@ type KubernetesModule = typeof import("../components/kubernetes/index.js");
 let mod: KubernetesModule;
 const recorded: MockResourceArgs[] = [];
 const REPO = resolve(import.meta.dirname, "..");
-const SCHEMAS = resolve(REPO, "../shared/schemas/argo-rollouts");
+const SCHEMAS = resolve(REPO, "vendor/argo-rollouts");
 const SHARED_POLICY = parse(readFileSync(resolve(REPO, "stacks/shared/policy.yaml"), "utf8")) as PolicyInput;
 
 const TYPES = {

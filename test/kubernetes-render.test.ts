@@ -1,6 +1,6 @@
 /**
  * The policy rendered to Argo Rollouts objects: every Rollout and AnalysisTemplate validated with
- * ajv against the real CRD schemas (../shared/schemas/argo-rollouts), the mapping errors and
+ * ajv against the real CRD schemas (vendor/argo-rollouts), the mapping errors and
  * warnings, and the analysis conditions evaluated on empty and real results.
  */
 import { readFileSync } from "node:fs";
@@ -22,7 +22,7 @@ import {
 import type { PolicyInput } from "../src/policy/index.js";
 
 const REPO = resolve(import.meta.dirname, "..");
-const SCHEMAS = resolve(REPO, "../shared/schemas/argo-rollouts");
+const SCHEMAS = resolve(REPO, "vendor/argo-rollouts");
 const SHARED_POLICY = parse(readFileSync(resolve(REPO, "stacks/shared/policy.yaml"), "utf8")) as PolicyInput;
 
 /* ------------------------------------------------------------------------------------------------

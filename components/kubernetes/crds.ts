@@ -1,7 +1,7 @@
 /**
- * The Argo Rollouts CRDs, read at runtime from YAML files (by default the copies shipped next to
- * this repository in ../shared/schemas/argo-rollouts), and their OpenAPI schemas as plain JSON
- * Schema for validators.
+ * The Argo Rollouts CRDs, read at runtime from YAML files (by default the copies vendored in this
+ * package, `vendor/argo-rollouts/`, see its README for origin and licence), and their OpenAPI
+ * schemas as plain JSON Schema for validators.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -22,20 +22,31 @@ export interface CrdDocument {
   };
 }
 
-/** The folder holding package.json: the library's root, both from source and from dist/. */
+/**
+ * The rollgate package's root: the nearest folder above `from` whose package.json is named
+ * "rollgate". Works from source, from dist/ and from dist/cjs/ (whose package.json only sets the
+ * module type), and in an installed node_modules/rollgate.
+ */
 export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
   let dir = from;
   for (;;) {
-    if (existsSync(join(dir, "package.json"))) return dir;
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, "utf8")) as { name?: unknown }).name === "rollgate") return dir;
+      } catch {
+        // unreadable or not JSON: not ours, keep walking
+      }
+    }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${from}`);
+    if (parent === dir) throw new Error(`no package.json named "rollgate" above ${from}`);
     dir = parent;
   }
 }
 
-/** Default CRD folder: `<package root>/../shared/schemas/argo-rollouts`. */
+/** Default CRD folder: `<package root>/vendor/argo-rollouts`, shipped inside the package. */
 export function defaultCrdDirectory(): string {
-  return resolve(packageRoot(), "..", "shared", "schemas", "argo-rollouts");
+  return resolve(packageRoot(), "vendor", "argo-rollouts");
 }
 
 /** Reads and parses the four Argo Rollouts CRDs. Errors say which file and how to point elsewhere. */

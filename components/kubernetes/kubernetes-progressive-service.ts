@@ -212,7 +212,7 @@ export interface KubernetesProgressiveServiceArgs {
   installCrds?: boolean;
   /**
    * Folder holding the CRD files read when installCrds is set.
-   * @default "<package root>/../shared/schemas/argo-rollouts"
+   * @default "<rollgate package>/vendor/argo-rollouts" (the CRDs of Argo Rollouts v1.9.1+, shipped in the package)
    */
   crdDirectory?: string;
 }

@@ -55,6 +55,28 @@ export function binomial(rand: () => number, n: number, p: number): number {
   return flip ? n - k : k;
 }
 
+/**
+ * Errors of `requests` requests at rate `p` that come in clusters (one client's retries, a bad
+ * host): clusters arrive at rate p / meanBurst per request and each has a geometric size with
+ * mean `meanBurst`, landing wholly on the side that served it. The mean is p per request as
+ * without bursts; the variance is (2 meanBurst - 1) times larger. meanBurst 1 is plain binomial.
+ */
+export function burstyErrors(rand: () => number, requests: number, p: number, meanBurst: number): number {
+  if (!(meanBurst > 1)) return binomial(rand, requests, p);
+  const clusters = binomial(rand, requests, Math.min(1, p / meanBurst));
+  if (clusters === 0) return 0;
+  // Sum of `clusters` geometric sizes on 1, 2, ...: exact draws while few, a moment-matched
+  // normal beyond (variance clusters (b - 1) b for mean b).
+  let total = 0;
+  if (clusters <= 64) {
+    const logQ = Math.log1p(-1 / meanBurst);
+    for (let i = 0; i < clusters; i++) total += 1 + Math.floor(Math.log(Math.max(rand(), 1e-300)) / logQ);
+  } else {
+    total = Math.round(clusters * meanBurst + Math.sqrt(clusters * (meanBurst - 1) * meanBurst) * gaussian(rand));
+  }
+  return Math.min(requests, Math.max(clusters, total));
+}
+
 export interface RolloutScenario {
   seed: number;
   /** Requests per second over both sides. */
@@ -67,6 +89,10 @@ export interface RolloutScenario {
   canaryRate: number;
   /** An incident that raises both sides' rates (a dependency outage) for some minutes. */
   incident?: { fromMinute: number; minutes: number; rate: number };
+  /** Mean size of error clusters, each landing on one side (burstyErrors). @default 1 (independent errors) */
+  meanBurst?: number;
+  /** The count test's dispersion correction (GateContext.dispersion). @default "estimate" */
+  dispersion?: "estimate" | "none";
   gate: ComparisonGate;
   alpha: number;
   /** The count test's prior (the policy's analysis.prior). @default "band" */
@@ -114,12 +140,12 @@ export function simulateRollout(s: RolloutScenario): RolloutOutcome {
       const baselineP = inIncident ? s.incident!.rate : s.baselineRate;
       samples.push({
         start: minute * MINUTE,
-        canary: { total: canaryTotal, events: binomial(rand, canaryTotal, canaryP) },
-        baseline: { total: baselineTotal, events: binomial(rand, baselineTotal, baselineP) },
+        canary: { total: canaryTotal, events: burstyErrors(rand, canaryTotal, canaryP, s.meanBurst ?? 1) },
+        baseline: { total: baselineTotal, events: burstyErrors(rand, baselineTotal, baselineP, s.meanBurst ?? 1) },
       });
       canaryRequests += canaryTotal;
       minute++;
-      const ctx = { now: minute * MINUTE, rolloutStartedAt: 0, stepStartedAt, stepIndex, alpha: s.alpha, prior: s.prior ?? "band" };
+      const ctx = { now: minute * MINUTE, rolloutStartedAt: 0, stepStartedAt, stepIndex, alpha: s.alpha, prior: s.prior ?? "band", dispersion: s.dispersion ?? "estimate" };
       let verdict: GateVerdict["verdict"];
       if (!s.judge || s.judge === "gate") {
         last = evaluateComparisonGate(s.gate, { kind: "counts", samples }, ctx);
@@ -166,7 +192,19 @@ export interface AaSummary {
 }
 
 /** A/A runs (canary identical to baseline) of the standard ladder. */
-export function runAa(options: { runs: number; seed?: number; rps?: number; rate?: number; alpha?: number; prior?: RolloutScenario["prior"]; judge?: RolloutScenario["judge"]; incident?: RolloutScenario["incident"] }): AaSummary {
+export function runAa(options: {
+  runs: number;
+  seed?: number;
+  rps?: number;
+  rate?: number;
+  alpha?: number;
+  prior?: RolloutScenario["prior"];
+  judge?: RolloutScenario["judge"];
+  incident?: RolloutScenario["incident"];
+  meanBurst?: number;
+  dispersion?: RolloutScenario["dispersion"];
+  gate?: ComparisonGate;
+}): AaSummary {
   const out: AaSummary = { runs: options.runs, rolledBack: 0, timeouts: 0, promoted: 0, falseRollbackRate: 0 };
   for (let i = 0; i < options.runs; i++) {
     const r = simulateRollout({
@@ -175,11 +213,13 @@ export function runAa(options: { runs: number; seed?: number; rps?: number; rate
       steps: STANDARD_LADDER,
       baselineRate: options.rate ?? 0.001,
       canaryRate: options.rate ?? 0.001,
-      gate: STANDARD_ERROR_GATE,
+      gate: options.gate ?? STANDARD_ERROR_GATE,
       alpha: options.alpha ?? 0.005,
       ...(options.prior ? { prior: options.prior } : {}),
       ...(options.judge ? { judge: options.judge } : {}),
       ...(options.incident ? { incident: options.incident } : {}),
+      ...(options.meanBurst ? { meanBurst: options.meanBurst } : {}),
+      ...(options.dispersion ? { dispersion: options.dispersion } : {}),
     });
     if (r.outcome === "rolled-back") out.rolledBack++;
     else if (r.outcome === "timeout") out.timeouts++;
@@ -190,7 +230,21 @@ export function runAa(options: { runs: number; seed?: number; rps?: number; rate
 }
 
 /** Minutes and canary requests until rollback for a canary held at one step. */
-export function runDetection(options: { runs: number; seed?: number; rps: number; percent: number; baselineRate: number; canaryRate: number; alpha?: number; prior?: RolloutScenario["prior"]; judge?: RolloutScenario["judge"]; maxMinutes?: number }): {
+export function runDetection(options: {
+  runs: number;
+  seed?: number;
+  rps: number;
+  percent: number;
+  baselineRate: number;
+  canaryRate: number;
+  alpha?: number;
+  prior?: RolloutScenario["prior"];
+  judge?: RolloutScenario["judge"];
+  maxMinutes?: number;
+  meanBurst?: number;
+  dispersion?: RolloutScenario["dispersion"];
+  gate?: ComparisonGate;
+}): {
   detected: number;
   medianMinutes: number;
   medianCanaryRequests: number;
@@ -205,10 +259,12 @@ export function runDetection(options: { runs: number; seed?: number; rps: number
       maxHoldFactor: 1,
       baselineRate: options.baselineRate,
       canaryRate: options.canaryRate,
-      gate: STANDARD_ERROR_GATE,
+      gate: options.gate ?? STANDARD_ERROR_GATE,
       alpha: options.alpha ?? 0.005,
       ...(options.prior ? { prior: options.prior } : {}),
       ...(options.judge ? { judge: options.judge } : {}),
+      ...(options.meanBurst ? { meanBurst: options.meanBurst } : {}),
+      ...(options.dispersion ? { dispersion: options.dispersion } : {}),
     });
     if (r.outcome === "rolled-back") {
       minutes.push(r.minutes);

@@ -14,7 +14,7 @@
  * checkpoints (see percentileVerdict). docs/analysis.md explains the method.
  */
 import type { ComparisonGate } from "../policy/types.js";
-import { SequentialRateTest, type MixturePrior, type RegressionDirection, type SequentialTestOptions } from "./sequential.js";
+import { SequentialRateTest, type DispersionMode, type MixturePrior, type RegressionDirection, type SequentialTestOptions } from "./sequential.js";
 import { exactBinomialTest, mannWhitneyGreater, twoProportionZTest } from "./stats.js";
 import type { CountSample, Counts, GateContext, GateEvidence, GateVerdict, PercentileSample, Verdict } from "./types.js";
 
@@ -102,7 +102,7 @@ function fingerprintOf(samples: ReadonlyArray<CountSample>, upTo: number): numbe
 export function rolloutTest(samples: ReadonlyArray<CountSample>, direction: RegressionDirection, options: SequentialTestOptions = {}): SequentialRateTest {
   const first = samples[0];
   if (!first) return new SequentialRateTest(direction, undefined, options);
-  const key = options.prior === "band" ? `${direction}:band:${options.band ?? 0}` : direction;
+  const key = `${options.prior === "band" ? `${direction}:band:${options.band ?? 0}` : direction}:${options.dispersion ?? "estimate"}`;
   let byDirection = cache.get(first);
   let entry = byDirection?.get(key);
   let valid = entry !== undefined && samples.length >= entry.refs.length;
@@ -142,8 +142,8 @@ function validSample(s: CountSample): boolean {
 }
 
 /** The test's prior for a gate: "band" centres it on the gate's rollback band (a fraction there). */
-export function mixtureOptions(gate: Pick<ComparisonGate, "rollbackBand">, prior: MixturePrior = "band"): SequentialTestOptions {
-  return prior === "band" && gate.rollbackBand > 0 && gate.rollbackBand < 100 ? { prior: "band", band: gate.rollbackBand / 100 } : { prior: "wide" };
+export function mixtureOptions(gate: Pick<ComparisonGate, "rollbackBand">, prior: MixturePrior = "band", dispersion: DispersionMode = "estimate"): SequentialTestOptions {
+  return prior === "band" && gate.rollbackBand > 0 && gate.rollbackBand < 100 ? { prior: "band", band: gate.rollbackBand / 100, dispersion } : { prior: "wide", dispersion };
 }
 
 function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateContext): GateVerdict {
@@ -171,7 +171,7 @@ function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateCon
       stepBaseline.events += s.baseline.events;
     }
   }
-  const test = rolloutTest(samples, direction, mixtureOptions(gate, ctx.prior));
+  const test = rolloutTest(samples, direction, mixtureOptions(gate, ctx.prior, ctx.dispersion));
   const statistic = Math.min(Math.exp(test.maxLogEValue), STATISTIC_CAP);
   const numbers = { statistic, threshold, canary: stepCanary, baseline: stepBaseline, minutes: stepMinutes };
 

@@ -3,3 +3,4 @@ export * from "./power.js";
 export * from "./sequential.js";
 export * from "./stats.js";
 export * from "./types.js";
+export * from "./dispersion.js";

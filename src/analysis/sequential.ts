@@ -33,7 +33,21 @@
  *   martingale and Ville's inequality holds as before. With a fixed pi it telescopes to the plain
  *   mixture. A worse canary pulls the pooled rate away from the baseline's (up for errors, down
  *   for a conversion), which moves the peak a little off r_b: it costs some speed, never validity.
+ *   The pooled rate counts every minute with traffic, minutes without events too.
+ *
+ * Clustered errors (dispersion "estimate", the default). Errors that come in clusters landing on
+ * one side (a client's retries on a sticky target group, a bad host) break the binomial split.
+ * Each minute's log likelihood ratio at grid point k is therefore tempered by a dispersion phi_t
+ * estimated from the totals of the minutes so far, this one included (dispersion.ts; predictable,
+ * since the test conditions on totals), with a margin that grows with the point's per-event log
+ * factor (temperAt), and capped at MINUTE_LOG_CAP nats. Tempering by phi at least the size-biased
+ * mean cluster size keeps each factor's mean at or below 1 to second order (the margin covers the
+ * higher orders for geometric clusters, scripts/dispersion-margin.py); the cap only lowers factors,
+ * so it cannot break the supermartingale, and it bounds what one minute can do while the estimate
+ * is young. Both only weaken the test: with independent errors it stays valid, and slower.
  */
+
+import { DispersionEstimator } from "./dispersion.js";
 
 /** A grid of rate ratios with its logs precomputed (the inner loop only adds and calls log1p). */
 export interface RatioGrid {
@@ -134,12 +148,31 @@ export function bandLogWeights(grid: RatioGrid, direction: RegressionDirection, 
   return out;
 }
 
+/**
+ * How the test treats clustered events (dispersion.ts): "estimate" tempers each minute's
+ * likelihood ratio by the dispersion estimated from the minutes' totals so far; "none" assumes
+ * independent events (valid only if they are).
+ */
+export type DispersionMode = "estimate" | "none";
+
 export interface SequentialTestOptions {
   /** "band" needs `band`; without one (or with a band of 0) the prior is "wide". @default "wide" */
   prior?: MixturePrior;
   /** The gate's rollback band as a difference of rates (a fraction: 0.0025 for 0.25 points). */
   band?: number;
+  /** @default "estimate" */
+  dispersion?: DispersionMode;
+  /** With dispersion "estimate": most log likelihood ratio one minute adds at a grid point. @default MINUTE_LOG_CAP */
+  minuteCap?: number;
 }
+
+/**
+ * Default per-minute cap on the log likelihood ratio of each grid point, in nats. Capping a
+ * factor at e^c only lowers it, so the e-process stays a supermartingale; it bounds what one
+ * minute of clustered errors can do while the dispersion estimate is still young (at
+ * alpha 0.005 a rollback needs at least three minutes of evidence).
+ */
+export const MINUTE_LOG_CAP = 2;
 
 /**
  * Incremental mixture e-process. Push minutes oldest first; read `logEValue` (now) and
@@ -169,6 +202,12 @@ export class SequentialRateTest {
   invalidMinutes = 0;
   /** Minutes added under the band prior. */
   bandMinutes = 0;
+  /** Dispersion estimate from the minutes' totals (null with dispersion "none"). */
+  readonly dispersion: DispersionEstimator | null;
+  /** The tempering applied to the newest minute (1 = none). */
+  lastPhi = 1;
+  /** Most log evidence one minute may add at any grid point (Infinity with dispersion "none"). */
+  readonly minuteCap: number;
 
   constructor(direction: RegressionDirection = "higher", grid: RatioGrid = DEFAULT_GRID, options: SequentialTestOptions = {}) {
     this.grid = grid;
@@ -181,6 +220,16 @@ export class SequentialRateTest {
     this.band = band;
     this.logPrior = options.prior === "band" && band > 0 ? new Float64Array(grid.size) : null;
     this.scratch = this.logPrior ? new Float64Array(grid.size) : null;
+    const mode = options.dispersion ?? "estimate";
+    if (mode !== "estimate" && mode !== "none") throw new RangeError(`SequentialRateTest: dispersion must be "estimate" or "none" (got ${String(mode)})`);
+    this.dispersion = mode === "estimate" ? new DispersionEstimator() : null;
+    this.minuteCap = mode === "estimate" ? (options.minuteCap ?? MINUTE_LOG_CAP) : Infinity;
+    if (!(this.minuteCap > 0)) throw new RangeError(`SequentialRateTest: minuteCap must be more than 0 nats (got ${this.minuteCap})`);
+  }
+
+  /** The options that rebuild this test (prior, band, dispersion). */
+  get options(): SequentialTestOptions {
+    return { ...(this.logPrior ? { prior: "band" as const, band: this.band } : { prior: "wide" as const }), dispersion: this.dispersion ? "estimate" : "none", ...(this.dispersion ? { minuteCap: this.minuteCap } : {}) };
   }
 
   /** The prior the minutes are mixed with. */
@@ -219,24 +268,33 @@ export class SequentialRateTest {
       return;
     }
     const n = canaryEvents + baselineEvents;
-    if (canaryTotal === 0 || baselineTotal === 0 || n === 0) return;
-    const rho = canaryTotal / (canaryTotal + baselineTotal);
-    if (this.logPrior) {
-      // The pooled rate of both sides, this minute included: the test conditions on every
-      // minute's total events and requests, so weights built from them are known "before" the
-      // split of this minute's events, which is all the martingale needs.
+    // Totals of both sides, this minute included: the test conditions on every minute's total
+    // events and requests, so anything built from them (the pooled rate, the dispersion) is
+    // known "before" the split of this minute's events, which is all the martingale needs.
+    // Every minute with traffic counts, those without events too (the pooled rate is the rate
+    // over all minutes, as documented).
+    if (canaryTotal + baselineTotal > 0) {
       this.pooledEvents += n;
       this.pooledTotal += canaryTotal + baselineTotal;
-      this.pushWeighted(canaryEvents, n, rho, bandLogWeights(this.grid, this.direction, this.pooledEvents / this.pooledTotal, this.band, this.logPrior));
+      this.dispersion?.observe(n, canaryTotal + baselineTotal);
+    }
+    if (canaryTotal === 0 || baselineTotal === 0 || n === 0) return;
+    const rho = canaryTotal / (canaryTotal + baselineTotal);
+    const excess = this.dispersion ? this.dispersion.phi - 1 : 0;
+    this.lastPhi = 1 + excess;
+    if (this.logPrior) {
+      this.pushWeighted(canaryEvents, n, rho, excess, bandLogWeights(this.grid, this.direction, this.pooledEvents / this.pooledTotal, this.band, this.logPrior));
       return;
     }
     const sums = this.sums;
     const logR = this.logR;
     const rMinusOne = this.rMinusOne;
     const size = sums.length;
+    const cap = this.minuteCap;
     let top = -Infinity;
     for (let k = 0; k < size; k++) {
-      const s = sums[k]! + canaryEvents * logR[k]! - n * Math.log1p(rho * rMinusOne[k]!);
+      const lg = Math.log1p(rho * rMinusOne[k]!);
+      const s = sums[k]! + Math.min(cap, temperAt(excess, logR[k]! - lg, lg) * (canaryEvents * logR[k]! - n * lg));
       sums[k] = s;
       if (s > top) top = s;
     }
@@ -254,18 +312,20 @@ export class SequentialRateTest {
    * One minute under predictable weights log pi (known before the minute): log E grows by
    * log sum_k pi_k e^{s_k + inc_k} - log sum_k pi_k e^{s_k}.
    */
-  private pushWeighted(x: number, n: number, rho: number, logPi: Float64Array): void {
+  private pushWeighted(x: number, n: number, rho: number, excess: number, logPi: Float64Array): void {
     const before = this.current;
     const sums = this.sums;
     const size = sums.length;
     const logR = this.logR;
     const rMinusOne = this.rMinusOne;
     const inc = this.scratch!;
+    const cap = this.minuteCap;
     let topOld = -Infinity;
     let topNew = -Infinity;
     for (let k = 0; k < size; k++) {
       const old = sums[k]! + logPi[k]!;
-      const step = x * logR[k]! - n * Math.log1p(rho * rMinusOne[k]!);
+      const lg = Math.log1p(rho * rMinusOne[k]!);
+      const step = Math.min(cap, temperAt(excess, logR[k]! - lg, lg) * (x * logR[k]! - n * lg));
       inc[k] = step;
       if (old > topOld) topOld = old;
       if (old + step > topNew) topNew = old + step;
@@ -295,7 +355,9 @@ export class SequentialRateTest {
 
   /** Copy the state (to branch a what-if without recomputing the history). */
   clone(): SequentialRateTest {
-    const copy = new SequentialRateTest(this.direction, this.grid, this.logPrior ? { prior: "band", band: this.band } : {});
+    const copy = new SequentialRateTest(this.direction, this.grid, this.options);
+    if (this.dispersion) (copy as { dispersion: DispersionEstimator | null }).dispersion = this.dispersion.clone();
+    copy.lastPhi = this.lastPhi;
     copy.sums.set(this.sums);
     copy.pooledEvents = this.pooledEvents;
     copy.pooledTotal = this.pooledTotal;
@@ -307,6 +369,24 @@ export class SequentialRateTest {
     copy.invalidMinutes = this.invalidMinutes;
     return copy;
   }
+}
+
+/**
+ * Margin on the dispersion for large per-event likelihood ratios (dispersion.ts): the tempered
+ * factor of a cluster of B events, rho f_c^(B/phi) + (1 - rho) f_b^(B/phi), has mean at most 1
+ * to second order when phi is the size-biased mean cluster size, but the higher orders grow
+ * with log f (f_c = r / (1 + rho (r - 1)) for the canary's side, f_b = 1 / (1 + rho (r - 1))).
+ * Solving for the phi that keeps the mean at 1 for geometric cluster sizes (means 2 to 20,
+ * rho 0.01 to 0.5, r 1.1 to 1000; scripts/dispersion-margin.py) gives an excess over 1 that is
+ * at most (1 + 0.4 log f) times the size-biased one.
+ */
+export const DISPERSION_MARGIN_SLOPE = 0.4;
+
+/** 1 / phi_k for a grid point with per-event log factors logFc (canary side) and -logOneRho (baseline side). */
+function temperAt(excess: number, logFc: number, logOneRho: number): number {
+  if (excess <= 0) return 1;
+  const logF = Math.max(logFc, -logOneRho, 0);
+  return 1 / (1 + excess * (1 + DISPERSION_MARGIN_SLOPE * logF));
 }
 
 function validCounts(events: number, total: number): boolean {

@@ -75,4 +75,9 @@ export interface GateContext {
   alpha: number;
   /** How count gates' sequential tests spread their prior (the policy's analysis.prior). @default "band" */
   prior?: "band" | "wide";
+  /**
+   * Whether count gates temper their test by the dispersion of clustered errors (dispersion.ts).
+   * "none" assumes independent errors; it exists to measure what the correction buys. @default "estimate"
+   */
+  dispersion?: "estimate" | "none";
 }
