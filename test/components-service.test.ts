@@ -90,6 +90,9 @@ describe("ProgressiveService resource graph", () => {
       "aws:cloudwatch/logGroup:LogGroup": 2,
       "aws:iam/role:Role": 2,
       "aws:iam/rolePolicy:RolePolicy": 2,
+      "aws:iam/policy:Policy": 1,
+      "aws:lambda/functionUrl:FunctionUrl": 1,
+      "aws:dynamodb/resourcePolicy:ResourcePolicy": 1,
       "aws:lambda/function:Function": 1,
       "aws:cloudwatch/eventRule:EventRule": 2,
       "aws:cloudwatch/eventTarget:EventTarget": 2,
@@ -99,7 +102,7 @@ describe("ProgressiveService resource graph", () => {
       "aws:cloudwatch/dashboard:Dashboard": 1,
       "aws:lambda/invocation:Invocation": 1,
     });
-    expect(d.resources).toHaveLength(45);
+    expect(d.resources).toHaveLength(48);
   });
 
   test("names derive from the component name", () => {
