@@ -131,7 +131,7 @@ describe("KubernetesProgressiveService", () => {
     expect(ingress!.inputs.metadata.annotations).toMatchObject({ "alb.ingress.kubernetes.io/scheme": "internal", "alb.ingress.kubernetes.io/target-type": "ip" });
     expect(ingress!.inputs.spec.ingressClassName).toBe("alb");
     const warnings = await value(svc.warnings);
-    expect(warnings.map((w) => w.split(":")[0])).toEqual(["strategy.steps[0].ring", "analysis.alpha", "timeouts.onTimeout"]);
+    expect(warnings.map((w) => w.split(":")[0])).toEqual(["strategy.steps[0].ring", "analysis.alpha", "timeouts.onTimeout", "args.expectedRps"]);
   });
 
   test("installCrds creates the four Argo Rollouts CRDs from the shared YAML files", async () => {
@@ -216,8 +216,9 @@ describe("example stack (stacks/kubernetes)", () => {
     expect(services).toEqual(["checkout-stable", "checkout-canary"]);
     expect(templates).toEqual(["checkout-gate-error-rate", "checkout-gate-latency", "checkout-gate-checkout-failures", "checkout-guard"]);
     expect(ingress).toBe("checkout");
-    // The internal ring step dropped, plus the two approximations of the policy.
-    expect(warnings).toHaveLength(3);
+    // The internal ring step dropped, the two approximations of the policy, and the unknown
+    // false-rollback rate (the stack declares no expectedRps).
+    expect(warnings.map((w) => w.split(":")[0])).toEqual(["strategy.steps[0].ring", "analysis.alpha", "timeouts.onTimeout", "args.expectedRps"]);
     expect(kinds("checkout")).toEqual({ [COMPONENT]: 1, [TYPES.service]: 2, [TYPES.ingress]: 1, [TYPES.template]: 4, [TYPES.rollout]: 1 });
 
     const [rollout] = byType("checkout", TYPES.rollout);

@@ -1,39 +1,72 @@
 /**
- * Argo Rollouts success/failure conditions and the metric queries behind them, one place for
- * the "missing data never passes" rule.
+ * Argo Rollouts success/failure conditions and the metric queries behind them.
  *
- * Argo evaluates `successCondition` and `failureCondition` with expr-lang/expr against `result`:
- * - CloudWatch: `result` is the list of GetMetricData results with ReturnData true, each a struct
- *   with `Values` (newest first). We return exactly one series.
- * - Prometheus: `result` is the list of sample values of the instant vector (an empty list when
- *   the query matched nothing).
+ * The query decides, the conditions read. Every comparison gate renders one query that returns
+ * ONE number, the gate's verdict value for the window:
  *
- * A measurement is Failed when failureCondition is true, Successful when only successCondition is
- * true, Inconclusive when neither is. Indexing an empty list is an evaluation *error* in expr, and
- * `all()` over an empty list is true, so every condition starts with a length guard: `&&` and `||`
- * short-circuit, so the index is never reached on an empty result.
+ * | value                | meaning                                                                 |
+ * |----------------------|-------------------------------------------------------------------------|
+ * | FAIL (1e9)           | a confident regression beyond the rollback band (see below): roll back   |
+ * | a difference         | canary minus baseline over the window, with at least minSamples canary   |
+ * |                      | trials, not confidently beyond the rollback band                         |
+ * | TOO_FEW (-1e9)       | both sides have traffic, the canary has fewer than minSamples trials     |
+ * | NO_DATA (-2e9)       | a side has no traffic in the window (or the query found no series)       |
+ *
+ * "Confident" is the engine's rule with a test Argo's query languages can compute: the canary's
+ * share of the window's events, conditional on the total, is tested against its share of the
+ * traffic with the Chernoff (KL) bound of the binomial tail, P <= exp(-E * KL(q || pi)), which
+ * holds at ANY sample size (no normal approximation to fail on 1 error in 3 requests). A look
+ * rejects when that bound is at most alphaPerLook = alpha / looks, the policy's per-rollout
+ * false-rollback budget split over every measurement the rollout can take (Bonferroni), and the
+ * difference is beyond the rollback band, as the engine requires both (src/analysis/gate.ts
+ * countVerdict). So strong evidence fails below minSamples, as in the engine, and noise cannot
+ * roll back a healthy canary more often than alpha (the union bound; overlapping windows make it
+ * conservative). Percentile latency gates have no counts to test: they fail on the point
+ * difference once minSamples are in (a warning says so).
+ *
+ * Argo evaluates the conditions with expr against `result` (utils/evaluate/evaluate.go
+ * EvalCondition): CloudWatch hands over the MetricDataResults (exactly one query here has
+ * ReturnData, Values newest first: metricproviders/cloudwatch/cloudwatch.go line 94), Prometheus
+ * the vector's sample values as []float64 (metricproviders/prometheus/prometheus.go lines
+ * 175-184). A measurement is Failed when failureCondition is true, Successful when only
+ * successCondition is true, Inconclusive otherwise (evaluate.go lines 36-57). Indexing an empty
+ * list is an evaluation error, so every condition starts with a length check that && and ||
+ * short-circuit past. NaN compares false, so it is never a pass and never a fail unless missing
+ * data rolls back, where NaN counts as no data on both providers.
  */
-import type { ComparisonGate, ErrorRateGate, LatencyGate, MetricGate } from "../../src/policy/types.js";
+import type { ComparisonGate, LatencyGate } from "../../src/policy/types.js";
 
-/**
- * Value a CloudWatch query returns when the canary has fewer than minSamples (or a side has no
- * traffic): no difference in percentage points or milliseconds gets near it, so the conditions can
- * tell "too few samples" from a real difference without a second series.
- */
-export const CLOUDWATCH_NO_VERDICT = -1_000_000_000;
-/** Anything above this is a real value; the sentinel is far below it. */
-const CLOUDWATCH_REAL_FLOOR = -1_000_000;
+/** Verdict value of a confident regression. */
+export const FAIL_VALUE = 1_000_000_000;
+/** Verdict value when the canary has fewer than minSamples trials (and no confident regression). */
+export const TOO_FEW_VALUE = -1_000_000_000;
+/** Verdict value when a side has no traffic in the window. */
+export const NO_DATA_VALUE = -2_000_000_000;
+/** Real differences (points or ms) live strictly between these. */
+const REAL_CEILING = 1_000_000;
+const REAL_FLOOR = -1_000_000;
+const NO_DATA_BELOW = -1_500_000_000;
+
+/** @deprecated the old name of TOO_FEW_VALUE, kept for callers of 0.x. */
+export const CLOUDWATCH_NO_VERDICT = TOO_FEW_VALUE;
 
 export type ProviderKind = "cloudWatch" | "prometheus";
 
-/** "There is a value to judge": the guard every condition starts with. */
-export function hasValue(kind: ProviderKind): string {
-  return kind === "cloudWatch"
-    ? `len(result) > 0 && len(result[0].Values) > 0 && result[0].Values[0] > ${CLOUDWATCH_REAL_FLOOR}`
-    : "len(result) > 0";
+/** The rendering parameters of one gate's query. */
+export interface QueryParams {
+  /** -ln(alphaPerLook): the Chernoff bound's threshold. */
+  logThreshold: number;
 }
 
-/** The judged value: the canary-minus-baseline difference in the gate's unit. */
+/* ----------------------------------------------------------------------------------------------
+ * Conditions
+ * -------------------------------------------------------------------------------------------- */
+
+function nonEmpty(kind: ProviderKind): string {
+  return kind === "cloudWatch" ? "len(result) > 0 && len(result[0].Values) > 0" : "len(result) > 0";
+}
+
+/** The judged value: result[0].Values[0] (CloudWatch, newest point first) or result[0]. */
 export function valueOf(kind: ProviderKind): string {
   return kind === "cloudWatch" ? "result[0].Values[0]" : "result[0]";
 }
@@ -44,33 +77,119 @@ export interface MetricConditions {
 }
 
 /**
- * Conditions of a step's verdict metric: pass within the hold band, fail beyond the rollback band,
- * and everything else (hold band, too few samples, no data) inconclusive, which pauses the Rollout
- * for an operator. With onMissingData "rollback", no value at all is a failure instead.
+ * Conditions of a step's verdict metric: pass with minSamples in and the difference within the
+ * hold band; fail on a confident regression; everything else (hold band, too few samples, no
+ * data, NaN) inconclusive, which the verdict metric's inconclusiveLimit absorbs until maxHold.
+ * With onMissingData "rollback", no data (and NaN) fails instead; too few samples still holds.
  */
 export function verdictConditions(gate: ComparisonGate, kind: ProviderKind): MetricConditions {
-  const has = hasValue(kind);
+  const ne = nonEmpty(kind);
   const v = valueOf(kind);
   return {
-    successCondition: `(${has}) && ${v} <= ${num(gate.holdBand)}`,
-    failureCondition:
-      gate.onMissingData === "rollback" ? `!(${has}) || ${v} > ${num(gate.rollbackBand)}` : `(${has}) && ${v} > ${num(gate.rollbackBand)}`,
+    successCondition: `${ne} && ${v} > ${REAL_FLOOR} && ${v} <= ${num(gate.holdBand)}`,
+    failureCondition: failure(gate, kind),
   };
 }
 
 /**
- * Condition of the background guard metric: only a confident regression (enough samples, beyond
- * the rollback band) fails it. There is no successCondition, so Argo counts every other
- * measurement, including an empty one, as successful: the guard only ever fires rollbacks, it never
- * promotes anything (promotion needs the step verdicts, which demand data).
+ * Condition of the background guard: only a confident regression (or, with onMissingData
+ * "rollback", no data) fails it. There is no successCondition, so everything else counts as a
+ * successful measurement: the guard only ever rolls back, it never promotes.
  */
 export function guardCondition(gate: ComparisonGate, kind: ProviderKind): string {
-  return `(${hasValue(kind)}) && ${valueOf(kind)} > ${num(gate.rollbackBand)}`;
+  return failure(gate, kind);
 }
 
-function num(x: number): string {
-  // expr-lang reads plain decimals; avoid exponent forms such as 1e-7.
-  return Number.isInteger(x) ? String(x) : x.toFixed(10).replace(/0+$/, "");
+function failure(gate: ComparisonGate, kind: ProviderKind): string {
+  const ne = nonEmpty(kind);
+  const v = valueOf(kind);
+  return gate.onMissingData === "rollback"
+    ? `!(${ne}) || isNaN(${v}) || ${v} < ${NO_DATA_BELOW} || ${v} > ${REAL_CEILING}`
+    : `${ne} && ${v} > ${REAL_CEILING}`;
+}
+
+export type MeasurementPhase = "Successful" | "Failed" | "Inconclusive";
+
+/**
+ * What the rendered conditions say about a verdict value, in TypeScript (the simulator's reading;
+ * the tests check it against the real expr engine on the rendered strings). `undefined` is an
+ * empty result.
+ */
+export function phaseOfValue(gate: ComparisonGate, value: number | undefined, role: "verdict" | "guard"): MeasurementPhase {
+  const noData = value === undefined || Number.isNaN(value) || value < NO_DATA_BELOW;
+  const failed = gate.onMissingData === "rollback" ? noData || (value as number) > REAL_CEILING : !noData && (value as number) > REAL_CEILING;
+  if (failed) return "Failed";
+  if (role === "guard") return "Successful";
+  return value !== undefined && value > REAL_FLOOR && value <= gate.holdBand ? "Successful" : "Inconclusive";
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * The verdict value, in TypeScript: what both queries compute, for the simulator and the tests.
+ * -------------------------------------------------------------------------------------------- */
+
+/** Window totals of one count gate: trials and events per side. */
+export interface WindowCounts {
+  canaryTotal: number;
+  canaryEvents: number;
+  baselineTotal: number;
+  baselineEvents: number;
+}
+
+const EPS = 1e-9;
+/** EPS as a plain decimal, for metric math and PromQL. */
+const EPS_TEXT = "0.000000001";
+
+/** E * KL(q || pi) of the canary's share of events (the Chernoff exponent). */
+export function chernoffExponent(c: WindowCounts): number {
+  const e = c.canaryEvents + c.baselineEvents;
+  const pi = c.canaryTotal / (c.canaryTotal + c.baselineTotal + EPS);
+  const expected = e * pi;
+  return c.canaryEvents * Math.log((c.canaryEvents + EPS) / (expected + EPS)) + c.baselineEvents * Math.log((c.baselineEvents + EPS) / (e - expected + EPS));
+}
+
+/** The verdict value of a count gate (errorRate, latency threshold, metric) over a window. */
+export function countVerdictValue(gate: ComparisonGate, c: WindowCounts, p: QueryParams): number {
+  if (c.canaryTotal <= 0 || c.baselineTotal <= 0) return NO_DATA_VALUE;
+  const sign = gate.worseWhen === "higher" ? 1 : -1;
+  const diff = sign * 100 * (c.canaryEvents / c.canaryTotal - c.baselineEvents / c.baselineTotal);
+  const e = c.canaryEvents + c.baselineEvents;
+  const expected = (e * c.canaryTotal) / (c.canaryTotal + c.baselineTotal + EPS);
+  const worse = sign > 0 ? c.canaryEvents > expected : c.canaryEvents < expected;
+  if (worse && chernoffExponent(c) >= p.logThreshold && diff > gate.rollbackBand) return FAIL_VALUE;
+  if (c.canaryTotal < Math.max(1, gate.minSamples)) return TOO_FEW_VALUE;
+  return diff;
+}
+
+/** One minute of a percentile latency gate: the percentile (ms) and the request count per side. */
+export interface PercentileMinute {
+  canaryMs?: number;
+  baselineMs?: number;
+  canaryCount: number;
+  baselineCount: number;
+}
+
+/**
+ * The verdict value of a percentile latency gate: the mean over the window's minutes (with both
+ * percentiles) of canary minus baseline, in ms; FAIL beyond the rollback band once minSamples
+ * canary requests are in (no counts behind a percentile, so no test).
+ */
+export function percentileVerdictValue(gate: ComparisonGate, minutes: PercentileMinute[]): number {
+  let cn = 0;
+  let sn = 0;
+  let dsum = 0;
+  let dn = 0;
+  for (const m of minutes) {
+    cn += m.canaryCount;
+    sn += m.baselineCount;
+    if (m.canaryMs !== undefined && m.baselineMs !== undefined) {
+      dsum += m.canaryMs - m.baselineMs;
+      dn++;
+    }
+  }
+  if (cn <= 0 || sn <= 0 || dn <= 0) return NO_DATA_VALUE;
+  if (cn < Math.max(1, gate.minSamples)) return TOO_FEW_VALUE;
+  const diff = dsum / dn;
+  return diff > gate.rollbackBand ? FAIL_VALUE : diff;
 }
 
 /* ----------------------------------------------------------------------------------------------
@@ -126,60 +245,84 @@ function albStat(id: string, side: Side, metricName: string, stat: string): Clou
 const expr = (id: string, expression: string, returnData = false): CloudWatchQuery => ({ id, expression, returnData });
 
 /**
- * The last query: cumulative canary-minus-baseline difference over the window, or the sentinel when
- * the canary has fewer than minSamples. RUNNING_SUM makes the newest point (Values[0]: GetMetricData
- * returns newest first) the total over the whole window.
+ * The count-gate verdict over cumulative sums cn/ce/sn/se (RUNNING_SUM makes the newest point,
+ * Values[0], the window's total). No expression divides by zero or takes the log of zero: the
+ * denominators and logs carry the same epsilon as countVerdictValue.
  */
-function cwVerdict(minSamples: number, guard: string, difference: string): CloudWatchQuery {
-  return expr("verdict", `IF(cn >= ${Math.max(1, minSamples)} AND ${guard}, ${difference}, ${CLOUDWATCH_NO_VERDICT})`, true);
+function cwCountVerdict(gate: ComparisonGate, q: QueryParams): CloudWatchQuery[] {
+  const sign = gate.worseWhen === "higher" ? 1 : -1;
+  const out: CloudWatchQuery[] = [
+    expr("cd", "IF(cn > 0, cn, 1)"),
+    expr("sd", "IF(sn > 0, sn, 1)"),
+    expr("ev", "ce + se"),
+    expr("ex", `ev * cn / (cn + sn + ${EPS_TEXT})`),
+    expr("kl", `ce * LOG((ce + ${EPS_TEXT}) / (ex + ${EPS_TEXT})) + se * LOG((se + ${EPS_TEXT}) / (ev - ex + ${EPS_TEXT}))`),
+    expr("diff", `${sign > 0 ? "" : "-"}100 * (ce / cd - se / sd)`),
+  ];
+  const worse = sign > 0 ? "ce > ex" : "ce < ex";
+  out.push(
+    expr(
+      "verdict",
+      `IF(cn <= 0 OR sn <= 0, ${NO_DATA_VALUE}, IF(${worse} AND kl >= ${num(q.logThreshold)} AND diff > ${num(gate.rollbackBand)}, ${FAIL_VALUE}, IF(cn >= ${Math.max(1, gate.minSamples)}, diff, ${TOO_FEW_VALUE})))`,
+      true,
+    ),
+  );
+  return out;
 }
 
-function cwErrorRate(gate: ErrorRateGate): CloudWatchQuery[] {
-  const q: CloudWatchQuery[] = [];
+function cwErrorRate(gate: ComparisonGate, q: QueryParams): CloudWatchQuery[] {
+  const out: CloudWatchQuery[] = [];
   for (const side of SIDES) {
     const s = p(side);
-    q.push(albStat(`${s}req`, side, "RequestCount", "Sum"));
-    q.push(albStat(`${s}5xx`, side, "HTTPCode_Target_5XX_Count", "Sum"));
-    q.push(albStat(`${s}conn`, side, "TargetConnectionErrorCount", "Sum"));
-    q.push(expr(`${s}n`, `RUNNING_SUM(FILL(${s}req, 0))`));
-    q.push(expr(`${s}e`, `RUNNING_SUM(FILL(${s}5xx, 0) + FILL(${s}conn, 0))`));
+    out.push(albStat(`${s}req`, side, "RequestCount", "Sum"));
+    out.push(albStat(`${s}5xx`, side, "HTTPCode_Target_5XX_Count", "Sum"));
+    out.push(albStat(`${s}conn`, side, "TargetConnectionErrorCount", "Sum"));
+    out.push(expr(`${s}n`, `RUNNING_SUM(FILL(${s}req, 0))`));
+    out.push(expr(`${s}e`, `RUNNING_SUM(FILL(${s}5xx, 0) + FILL(${s}conn, 0))`));
   }
-  q.push(cwVerdict(gate.minSamples, "sn > 0", "100 * (ce / cn - se / sn)"));
-  return q;
+  return [...out, ...cwCountVerdict(gate, q)];
 }
 
-function cwLatency(gate: LatencyGate): CloudWatchQuery[] {
-  const q: CloudWatchQuery[] = [];
+function cwLatency(gate: LatencyGate, q: QueryParams): CloudWatchQuery[] {
+  const out: CloudWatchQuery[] = [];
   if (gate.mode === "threshold") {
     // PR(:t) is the percentage of requests at or below t seconds; the rest are slow.
     const seconds = num(gate.thresholdMs! / 1000);
     for (const side of SIDES) {
       const s = p(side);
-      q.push(albStat(`${s}cnt`, side, "TargetResponseTime", "SampleCount"));
-      q.push(albStat(`${s}fast`, side, "TargetResponseTime", `PR(:${seconds})`));
-      q.push(expr(`${s}n`, `RUNNING_SUM(FILL(${s}cnt, 0))`));
-      q.push(expr(`${s}slow`, `RUNNING_SUM(FILL((100 - ${s}fast) * ${s}cnt / 100, 0))`));
+      out.push(albStat(`${s}cnt`, side, "TargetResponseTime", "SampleCount"));
+      out.push(albStat(`${s}fast`, side, "TargetResponseTime", `PR(:${seconds})`));
+      out.push(expr(`${s}n`, `RUNNING_SUM(FILL(${s}cnt, 0))`));
+      out.push(expr(`${s}e`, `RUNNING_SUM(FILL((100 - ${s}fast) * ${s}cnt / 100, 0))`));
     }
-    q.push(cwVerdict(gate.minSamples, "sn > 0", "100 * (cslow / cn - sslow / sn)"));
-    return q;
+    return [...out, ...cwCountVerdict(gate, q)];
   }
   // Percentile mode: mean over the window of the per-minute differences of the percentile, in ms
-  // (the same statistic the engine uses for this weaker mode).
+  // (the engine's statistic for this weaker mode). No counts, so no test: the point difference
+  // fails once minSamples are in.
   for (const side of SIDES) {
     const s = p(side);
-    q.push(albStat(`${s}cnt`, side, "TargetResponseTime", "SampleCount"));
-    q.push(albStat(`${s}pct`, side, "TargetResponseTime", `p${num(gate.percentile)}`));
+    out.push(albStat(`${s}cnt`, side, "TargetResponseTime", "SampleCount"));
+    out.push(albStat(`${s}pct`, side, "TargetResponseTime", `p${num(gate.percentile)}`));
   }
-  q.push(expr("cn", "RUNNING_SUM(FILL(ccnt, 0))"));
-  q.push(expr("d", "1000 * (cpct - spct)"));
-  q.push(expr("dsum", "RUNNING_SUM(FILL(d, 0))"));
-  q.push(expr("dn", "RUNNING_SUM(FILL(d * 0 + 1, 0))"));
-  q.push(cwVerdict(gate.minSamples, "dn > 0", "dsum / dn"));
-  return q;
+  out.push(expr("cn", "RUNNING_SUM(FILL(ccnt, 0))"));
+  out.push(expr("sn", "RUNNING_SUM(FILL(scnt, 0))"));
+  out.push(expr("d", "1000 * (cpct - spct)"));
+  out.push(expr("dsum", "RUNNING_SUM(FILL(d, 0))"));
+  out.push(expr("dn", "RUNNING_SUM(FILL(d * 0 + 1, 0))"));
+  out.push(expr("diff", "dsum / IF(dn > 0, dn, 1)"));
+  out.push(
+    expr(
+      "verdict",
+      `IF(cn <= 0 OR sn <= 0 OR dn <= 0, ${NO_DATA_VALUE}, IF(cn < ${Math.max(1, gate.minSamples)}, ${TOO_FEW_VALUE}, IF(diff > ${num(gate.rollbackBand)}, ${FAIL_VALUE}, diff)))`,
+      true,
+    ),
+  );
+  return out;
 }
 
-function cwMetric(gate: MetricGate): CloudWatchQuery[] {
-  const q: CloudWatchQuery[] = [];
+function cwMetric(gate: Extract<ComparisonGate, { type: "metric" }>, q: QueryParams): CloudWatchQuery[] {
+  const out: CloudWatchQuery[] = [];
   for (const side of SIDES) {
     const s = p(side);
     const dimensions = [
@@ -191,24 +334,22 @@ function cwMetric(gate: MetricGate): CloudWatchQuery[] {
       metricStat: { metric: { namespace: gate.namespace, metricName, dimensions }, period: 60, stat: "Sum" },
       returnData: false,
     });
-    q.push(stat(`${s}tot`, gate.total));
-    q.push(stat(`${s}ev`, gate.events));
-    q.push(expr(`${s}n`, `RUNNING_SUM(FILL(${s}tot, 0))`));
-    q.push(expr(`${s}e`, `RUNNING_SUM(FILL(${s}ev, 0))`));
+    out.push(stat(`${s}tot`, gate.total));
+    out.push(stat(`${s}ev`, gate.events));
+    out.push(expr(`${s}n`, `RUNNING_SUM(FILL(${s}tot, 0))`));
+    out.push(expr(`${s}e`, `RUNNING_SUM(FILL(${s}ev, 0))`));
   }
-  const diff = gate.worseWhen === "higher" ? "100 * (ce / cn - se / sn)" : "100 * (se / sn - ce / cn)";
-  q.push(cwVerdict(gate.minSamples, "sn > 0", diff));
-  return q;
+  return [...out, ...cwCountVerdict(gate, q)];
 }
 
-export function cloudWatchQueries(gate: ComparisonGate): CloudWatchQuery[] {
+export function cloudWatchQueries(gate: ComparisonGate, q: QueryParams): CloudWatchQuery[] {
   switch (gate.type) {
     case "errorRate":
-      return cwErrorRate(gate);
+      return cwErrorRate(gate, q);
     case "latency":
-      return cwLatency(gate);
+      return cwLatency(gate, q);
     case "metric":
-      return cwMetric(gate);
+      return cwMetric(gate, q);
   }
 }
 
@@ -224,6 +365,12 @@ export interface PromNames {
   durationMetric: string;
   podHashLabel: string;
   selector: string;
+  /**
+   * Upper bounds (seconds) of durationMetric's histogram buckets, as the application declares
+   * them. A latency threshold must be one of them: `le="0.3"` on a histogram without that bucket
+   * matches no series, and the gate would never see data.
+   */
+  latencyBuckets?: number[];
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -238,7 +385,30 @@ export function checkPromNames(n: PromNames): Array<[string, string]> {
   for (const field of ["statusLabel", "podHashLabel"] as const) {
     if (!LABEL_NAME.test(n[field])) out.push([field, `"${n[field]}" is not a Prometheus label name (letters, digits and _)`]);
   }
+  if (n.latencyBuckets !== undefined) {
+    if (!Array.isArray(n.latencyBuckets) || n.latencyBuckets.length === 0 || n.latencyBuckets.some((b) => typeof b !== "number" || !(b > 0) || !Number.isFinite(b))) {
+      out.push(["latencyBuckets", `must be the histogram's finite bucket upper bounds in seconds, e.g. [0.05, 0.1, 0.25, 0.5, 1, 2.5]; got ${JSON.stringify(n.latencyBuckets)}`]);
+    }
+  }
   return out;
+}
+
+/**
+ * A latency threshold gate's problem with the declared buckets, or undefined. Thresholds are
+ * compared in whole milliseconds, so 0.3 s and 300 ms are the same bound.
+ */
+export function latencyBucketProblem(gate: LatencyGate, n: PromNames): string | undefined {
+  if (gate.mode !== "threshold" || gate.thresholdMs === undefined) return undefined;
+  const buckets = n.latencyBuckets;
+  if (!buckets || buckets.length === 0) {
+    return `thresholdMs ${gate.thresholdMs} is read from the histogram bucket le="${num(gate.thresholdMs / 1000)}", which exists only if ${n.durationMetric} declares that bound; set prometheus.latencyBuckets to the histogram's bucket bounds in seconds (e.g. [0.1, 0.25, 0.5, 1]) so it can be checked, or use a percentile latency gate`;
+  }
+  const ms = buckets.map((b) => Math.round(b * 1000));
+  if (ms.includes(Math.round(gate.thresholdMs))) return undefined;
+  const below = Math.max(...ms.filter((b) => b < gate.thresholdMs!), -Infinity);
+  const above = Math.min(...ms.filter((b) => b > gate.thresholdMs!), Infinity);
+  const near = [below, above].filter(Number.isFinite).map((b) => `${b}`).join(" or ");
+  return `thresholdMs ${gate.thresholdMs} is not a bucket bound of ${n.durationMetric} (buckets ${buckets.map((b) => `${b}s`).join(", ")}): le="${num(gate.thresholdMs / 1000)}" matches no series, so the gate would never see data; use ${near} ms, or add the bound to the histogram and to latencyBuckets`;
 }
 
 const quote = (v: string) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
@@ -253,17 +423,30 @@ const inc = (metric: string, sel: string) => `sum(increase(${metric}${sel}[${arg
 /** A counter that may not exist yet (no errors so far) counts as zero rather than emptying the result. */
 const incOrZero = (metric: string, sel: string) => `(${inc(metric, sel)} or on() vector(0))`;
 
-/** `value and on() (canary total >= minSamples) and on() (baseline total > 0)`: empty unless judgeable. */
-function guarded(value: string, canaryTotal: string, stableTotal: string, minSamples: number): string {
-  return `(${value}) and on() (${canaryTotal} >= ${Math.max(1, minSamples)}) and on() (${stableTotal} > 0)`;
+/**
+ * The count-gate verdict in PromQL: a priority chain of `or on()`, so exactly one of FAIL, the
+ * difference, TOO_FEW or NO_DATA comes back (a one-element vector, never an empty one).
+ */
+function promCountVerdict(gate: ComparisonGate, q: QueryParams, cn: string, ce: string, sn: string, se: string): string {
+  const sign = gate.worseWhen === "higher" ? 1 : -1;
+  const ev = `(${ce} + ${se})`;
+  const ex = `(${ev} * ${cn} / (${cn} + ${sn} + ${EPS_TEXT}))`;
+  const kl = `(${ce} * ln((${ce} + ${EPS_TEXT}) / (${ex} + ${EPS_TEXT})) + ${se} * ln((${se} + ${EPS_TEXT}) / (${ev} - ${ex} + ${EPS_TEXT})))`;
+  const diff = `(${sign > 0 ? "" : "-"}100 * (${ce} / ${cn} - ${se} / ${sn}))`;
+  const worse = sign > 0 ? `(${ce} > ${ex})` : `(${ce} < ${ex})`;
+  const both = `on() (${cn} > 0) and on() (${sn} > 0)`;
+  const fail = `(vector(${FAIL_VALUE}) and on() ${worse} and on() (${kl} >= ${num(q.logThreshold)}) and on() (${diff} > ${num(gate.rollbackBand)}) and ${both})`;
+  const judged = `(${diff} and on() (${cn} >= ${Math.max(1, gate.minSamples)}) and ${both})`;
+  const tooFew = `(vector(${TOO_FEW_VALUE}) and ${both})`;
+  return `${fail} or on() ${judged} or on() ${tooFew} or on() vector(${NO_DATA_VALUE})`;
 }
 
-export function prometheusQuery(gate: ComparisonGate, n: PromNames): string {
+export function prometheusQuery(gate: ComparisonGate, n: PromNames, q: QueryParams): string {
   switch (gate.type) {
     case "errorRate": {
       const tot = (side: Side) => inc(n.requestsMetric, matchers(n, side));
       const err = (side: Side) => incOrZero(n.requestsMetric, matchers(n, side, [`${n.statusLabel}=~${quote(n.errorStatusRegex)}`]));
-      return guarded(`100 * (${err("canary")} / ${tot("canary")} - ${err("stable")} / ${tot("stable")})`, tot("canary"), tot("stable"), gate.minSamples);
+      return promCountVerdict(gate, q, tot("canary"), err("canary"), tot("stable"), err("stable"));
     }
     case "latency": {
       const count = (side: Side) => inc(`${n.durationMetric}_count`, matchers(n, side));
@@ -272,21 +455,31 @@ export function prometheusQuery(gate: ComparisonGate, n: PromNames): string {
         const seconds = num(gate.thresholdMs! / 1000);
         const le = Number.isInteger(gate.thresholdMs! / 1000) ? `le=~${quote(`${seconds}|${seconds}.0`)}` : `le=${quote(seconds)}`;
         const fast = (side: Side) => inc(`${n.durationMetric}_bucket`, matchers(n, side, [le]));
-        const slowShare = (side: Side) => `(1 - ${fast(side)} / ${count(side)})`;
-        return guarded(`100 * (${slowShare("canary")} - ${slowShare("stable")})`, count("canary"), count("stable"), gate.minSamples);
+        const slow = (side: Side) => `(${count(side)} - ${fast(side)})`;
+        return promCountVerdict(gate, q, count("canary"), slow("canary"), count("stable"), slow("stable"));
       }
-      const q = num(gate.percentile / 100);
+      const quantile = num(gate.percentile / 100);
       const pct = (side: Side) =>
-        `histogram_quantile(${q}, sum by (le) (rate(${n.durationMetric}_bucket${matchers(n, side)}[${arg(ARG.window)}])))`;
-      return guarded(`1000 * (${pct("canary")} - ${pct("stable")})`, count("canary"), count("stable"), gate.minSamples);
+        `histogram_quantile(${quantile}, sum by (le) (rate(${n.durationMetric}_bucket${matchers(n, side)}[${arg(ARG.window)}])))`;
+      const diff = `(1000 * (${pct("canary")} - ${pct("stable")}))`;
+      const both = `on() (${count("canary")} > 0) and on() (${count("stable")} > 0)`;
+      const enough = `on() (${count("canary")} >= ${Math.max(1, gate.minSamples)})`;
+      return (
+        `(vector(${FAIL_VALUE}) and on() (${diff} > ${num(gate.rollbackBand)}) and ${enough} and ${both}) or on() ` +
+        `(${diff} and ${enough} and ${both}) or on() (vector(${TOO_FEW_VALUE}) and ${both}) or on() vector(${NO_DATA_VALUE})`
+      );
     }
     case "metric": {
       const dims = Object.entries(gate.dimensions).map(([k, v]) => `${k}=${quote(v)}`);
       const tot = (side: Side) => inc(gate.total, matchers(n, side, dims));
       const ev = (side: Side) => incOrZero(gate.events, matchers(n, side, dims));
-      const share = (side: Side) => `${ev(side)} / ${tot(side)}`;
-      const diff = gate.worseWhen === "higher" ? `${share("canary")} - ${share("stable")}` : `${share("stable")} - ${share("canary")}`;
-      return guarded(`100 * (${diff})`, tot("canary"), tot("stable"), gate.minSamples);
+      return promCountVerdict(gate, q, tot("canary"), ev("canary"), tot("stable"), ev("stable"));
     }
   }
+}
+
+/** A plain decimal expr-lang, CloudWatch metric math and PromQL all read (no exponent forms). */
+export function num(x: number): string {
+  if (Number.isInteger(x)) return String(x);
+  return x.toFixed(10).replace(/0+$/, "").replace(/\.$/, "");
 }

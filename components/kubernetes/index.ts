@@ -5,10 +5,12 @@ export {
   PROMETHEUS_DEFAULTS,
   argoDuration,
   argoWeight,
+  analysisTiming,
   guardTemplateName,
   planKubernetes,
   renderKubernetes,
   templateName,
+  type AnalysisTiming,
   type ArgoPlan,
   type CloudWatchProvider,
   type K8sObject,
@@ -18,5 +20,16 @@ export {
   type RenderInput,
   type RenderedKubernetes,
 } from "./render.js";
-export { CLOUDWATCH_NO_VERDICT, guardCondition, verdictConditions, hasValue } from "./conditions.js";
+export {
+  CLOUDWATCH_NO_VERDICT,
+  FAIL_VALUE,
+  NO_DATA_VALUE,
+  TOO_FEW_VALUE,
+  chernoffExponent,
+  countVerdictValue,
+  guardCondition,
+  phaseOfValue,
+  verdictConditions,
+  type WindowCounts,
+} from "./conditions.js";
 export { CRD_FILES, defaultCrdDirectory, loadArgoCrds, toStrictJsonSchema, type CrdDocument } from "./crds.js";

@@ -78,6 +78,13 @@ export interface KubernetesPrometheusArgs {
    * @default "" (none)
    */
   selector?: pulumi.Input<string>;
+  /**
+   * Upper bounds (seconds) of durationMetric's histogram buckets. Required by a latency gate with
+   * thresholdMs: the threshold must be one of them, or `le="<threshold>"` matches no series and the
+   * gate never sees data (the render refuses such a threshold).
+   * @default none
+   */
+  latencyBuckets?: pulumi.Input<pulumi.Input<number>[]>;
 }
 
 /** The ALB Ingress (AWS Load Balancer Controller) in front of the Services. */
@@ -181,10 +188,29 @@ export interface KubernetesProgressiveServiceArgs {
    */
   analysisInterval?: pulumi.Input<string>;
   /**
+   * How late the metric provider's data arrives (Go duration). No measurement is taken before it
+   * has passed plus one period, and no window is shorter than it plus two periods.
+   * @default "3m" with cloudWatch (ALB metrics land 1-3 minutes late), "1m" with prometheus
+   */
+  metricDelay?: pulumi.Input<string>;
+  /**
    * Failing guard measurements tolerated before Argo aborts the rollout (Argo's failureLimit).
-   * @default 1
+   * Each failing measurement is already a confident regression (see docs/kubernetes.md).
+   * @default 0
    */
   guardFailureLimit?: pulumi.Input<number>;
+  /**
+   * The service's mean requests per second (both versions). When set, the render simulates
+   * healthy rollouts under the rendered rules at this rate: more false rollbacks than
+   * maxFalseRollbackRate is a preview error, many rollouts pausing at maxHold a warning.
+   * @default none (a warning says the false-rollback rate is unknown)
+   */
+  expectedRps?: pulumi.Input<number>;
+  /**
+   * Highest acceptable share of healthy rollouts rolled back at expectedRps.
+   * @default 0.01
+   */
+  maxFalseRollbackRate?: pulumi.Input<number>;
   /**
    * Names of existing AnalysisTemplates (e.g. a smoke-test Job) added to every canary step's
    * analysis, or run as prePromotionAnalysis of a blue-green rollout.
@@ -251,7 +277,10 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
         cloudWatch: args.cloudWatch,
         prometheus: args.prometheus,
         analysisInterval: args.analysisInterval,
+        metricDelay: args.metricDelay,
         guardFailureLimit: args.guardFailureLimit,
+        expectedRps: args.expectedRps,
+        maxFalseRollbackRate: args.maxFalseRollbackRate,
         analysisTemplates: args.analysisTemplates,
       })
       .apply((a) => {
@@ -259,7 +288,7 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
         if (a.cloudWatch) provider = { kind: "cloudWatch", ...a.cloudWatch };
         else if (a.prometheus) provider = { kind: "prometheus", ...PROMETHEUS_DEFAULTS, ...stripUndefined(a.prometheus) };
         try {
-          return renderKubernetes({
+          const r = renderKubernetes({
             ...stripUndefined({ ...a, cloudWatch: undefined, prometheus: undefined }),
             name,
             policy: plan.policy,
@@ -267,6 +296,11 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
             ignoreAlarmGates: args.ignoreAlarmGates ?? false,
             ignoreRingSteps: args.ignoreRingSteps ?? false,
           });
+          // The noise check needs the resolved args: its warnings are logged here; the plan's (on
+          // the policy as written, with its step paths) were logged at construction.
+          const noise = r.warnings.filter((w) => w.path === "args.expectedRps");
+          for (const w of noise) pulumi.log.warn(`${w.path}: ${w.message}`, this);
+          return { ...r, warnings: [...plan.warnings, ...noise] };
         } catch (e) {
           throw new pulumi.ResourceError(e instanceof Error ? e.message : String(e), this);
         }
@@ -321,7 +355,7 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
     this.serviceNames = pulumi.all(services.map((s) => s.metadata.name));
     this.analysisTemplateNames = pulumi.all(templates.map((t) => t.metadata.name));
     this.ingressName = ingress.metadata.name;
-    this.warnings = pulumi.output(plan.warnings.map((w) => `${w.path}: ${w.message}`));
+    this.warnings = rendered.apply((r) => r.warnings.map((w) => `${w.path}: ${w.message}`));
     this.registerOutputs({
       rolloutName: this.rolloutName,
       serviceNames: this.serviceNames,

@@ -16,12 +16,16 @@ import {
   checkPromNames,
   cloudWatchQueries,
   guardCondition,
+  latencyBucketProblem,
   prometheusQuery,
   verdictConditions,
   type CloudWatchQuery,
   type PromNames,
   type ProviderKind,
+  type QueryParams,
 } from "./conditions.js";
+import { parseGoDuration } from "./argo-analysis.js";
+import { noiseFigures, NOISE_ERROR_RATE, type NoiseFigures } from "./argo-sim.js";
 
 export const ARGO_API_VERSION = "argoproj.io/v1alpha1";
 
@@ -85,10 +89,24 @@ export interface RenderInput {
   ingress?: { host?: string; path?: string; internetFacing?: boolean; className?: string; annotations?: Record<string, string> };
   /** Required when the policy has comparison gates. */
   provider?: MetricProvider;
-  /** Interval of the guard's measurements (and of verdict retries). */
+  /** Interval of the guard's and the verdicts' measurements. @default "1m" */
   analysisInterval?: string;
-  /** Failed guard measurements tolerated before the rollout aborts. */
+  /**
+   * How late the provider's data is (Go duration): no measurement is taken before it has passed
+   * plus one period, and no window is shorter than it plus two periods.
+   * @default "3m" for CloudWatch (ALB metrics land 1-3 minutes late), "1m" for Prometheus
+   */
+  metricDelay?: string;
+  /** Failed guard measurements tolerated before the rollout aborts. @default 0 */
   guardFailureLimit?: number;
+  /**
+   * Mean requests per second the service serves (both versions together). When set, the render
+   * simulates the rendered rules on identical versions at this rate and refuses the policy when
+   * more than maxFalseRollbackRate of healthy rollouts would roll back.
+   */
+  expectedRps?: number;
+  /** Highest acceptable false-rollback rate at expectedRps. @default 0.01 */
+  maxFalseRollbackRate?: number;
   /** Existing AnalysisTemplates added to every step (canary) or to prePromotionAnalysis (blue-green). */
   analysisTemplates?: string[];
   /** Drop alarm gates with a warning instead of refusing the policy. */
@@ -114,16 +132,23 @@ export interface RenderedKubernetes {
   services: K8sObject[];
   ingress: K8sObject;
   warnings: MappingIssue[];
+  /** With expectedRps: the simulated outcomes of healthy rollouts under the rendered rules. */
+  noise?: NoiseFigures;
 }
 
 /** What the policy needs from Argo, decided from the policy alone (before any value is known). */
 export interface ArgoPlan {
   policy: RolloutPolicy;
   strategy: "canary" | "blueGreen";
+  /** A blue-green policy with a test share, rendered as a full-size canary (see planKubernetes). */
+  blueGreenTest: boolean;
   /** Comparison gates that some step checks, in policy order. */
   gates: ComparisonGate[];
   /** Kubernetes names of the AnalysisTemplates to create, in render order. */
   templateNames: string[];
+  /** Verdict templates: one per gate and timing group that checks it, in render order. */
+  verdictTemplates: Array<{ name: string; gate: string; group: number }>;
+  groups: TimingGroup[];
   serviceNames: string[];
   warnings: MappingIssue[];
 }
@@ -237,18 +262,26 @@ export function planKubernetes(
     warnings.push({ path: "promotion.scaleDown", message: "false cannot be expressed: Argo always scales the old ReplicaSet down after scaleDownDelaySeconds" });
   }
 
-  const strategy = policy.strategy === "blueGreen" ? "blueGreen" : "canary";
+  // Argo's blueGreen strategy sends no live traffic to the preview, so a blue-green policy with a
+  // test share (the only kind the policy lets carry comparison gates) renders as a canary: the new
+  // ReplicaSet scaled to full size first (setCanaryScale), the test share with the gates' analysis
+  // (the pre-promotion judgement), then Argo's promotion moves all traffic at once, and
+  // scaleDownDelaySeconds keeps the old ReplicaSet warm for an instant undo.
+  const blueGreenTest = policy.strategy === "blueGreen" && policy.steps[0]!.percent > 0;
+  const strategy = policy.strategy === "blueGreen" && !blueGreenTest ? "blueGreen" : "canary";
+  if (blueGreenTest) {
+    warnings.push({
+      path: "strategy.testPercent",
+      message: `${policy.steps[0]!.percent} %: Argo's blueGreen strategy sends no live traffic to the preview, so this renders as a canary that scales the new ReplicaSet to full size, holds the test share for the bake with the gates' analysis, then moves all traffic at once; no analysis runs after the switch (no baseline traffic is left to compare with), and scaleDownDelaySeconds keeps the old ReplicaSet for \`kubectl argo rollouts undo\``,
+    });
+  }
   if (strategy === "blueGreen") {
-    const step = policy.steps[0]!;
-    if (step.percent > 0) {
-      errors.push({
-        path: "strategy.testPercent",
-        message: `Argo blue-green sends no live traffic to the preview Service, so a ${step.percent} % test share cannot be expressed; set testPercent to 0 (a dark bake) or use a canary strategy`,
-      });
-    }
+    // The policy refuses comparison gates on a dark bake (testPercent 0): nothing to measure here.
   } else {
     const stepPath = (i: number) =>
-      source.strategy?.type === "canary" ? `strategy.steps[${i + droppedRingSteps}].percent` : `strategy.${source.strategy?.type === "linear" ? "stepPercent" : "startPercent"}`;
+      source.strategy?.type === "canary"
+        ? `strategy.steps[${i + droppedRingSteps}].percent`
+        : `strategy.${source.strategy?.type === "linear" ? "stepPercent" : source.strategy?.type === "blueGreen" ? "testPercent" : "startPercent"}`;
     let previous = 0;
     policy.steps.forEach((step, i) => {
       const weight = argoWeight(step.percent);
@@ -265,15 +298,21 @@ export function planKubernetes(
   if (gates.length > 0) {
     warnings.push({
       path: "analysis.alpha",
-      message: `the anytime-valid sequential test (alpha ${policy.alpha}) is not expressed: Argo compares each measurement with the fixed bands; the guard needs failureLimit+1 failing measurements and the step verdict is one measurement over the step's hold`,
+      message: `the anytime-valid sequential test is not expressed: each measurement tests the canary's share of the window's events with a Chernoff bound at alpha ${policy.alpha} split over every measurement the rollout can take (Bonferroni). It never rolls back a healthy canary more often than alpha, but needs more evidence than the AWS flavour's test; docs/kubernetes.md has the measured figures`,
     });
-    const onTimeout = policy.steps.some((s) => s.onTimeout === "rollback") ? "rollback" : "pause";
-    warnings.push({
-      path: "timeouts.onTimeout",
-      message:
-        onTimeout === "rollback"
-          ? `"rollback" cannot be expressed: Argo has no step timeout (maxHold); an undecided verdict at the end of a hold pauses the Rollout (Inconclusive) until an operator promotes or aborts it`
-          : `maxHold is not expressed: Argo has no step timeout; an undecided verdict at the end of a hold pauses the Rollout (Inconclusive), which is onTimeout "pause" without the wait`,
+    if (policy.steps.some((s) => s.onTimeout === "pause")) {
+      warnings.push({
+        path: "timeouts.onTimeout",
+        message: `"pause" pauses the Rollout for an operator (InconclusiveAnalysis) when a step is still undecided at maxHold; while that pause is set Argo does not act on the background guard (rollout/analysis.go), so promote or abort promptly`,
+      });
+    }
+    gates.forEach((gate) => {
+      if (gate.type === "latency" && gate.mode === "percentile") {
+        warnings.push({
+          path: `gates[${policy.gates.indexOf(gate)}]`,
+          message: `latency gate "${gate.name}" compares percentiles, which carry no counts to test: it rolls back on the point difference once minSamples are in, so noise can roll back a healthy canary; prefer thresholdMs`,
+        });
+      }
     });
   }
   if (source.onDrift !== undefined) {
@@ -284,9 +323,35 @@ export function planKubernetes(
   }
   if (errors.length > 0) throw new ArgoMappingError(errors);
 
-  const templateNames = gates.length > 0 ? [...gates.map((g) => templateName(name, g.name)), guardTemplateName(name)] : [];
+  const groups = timingGroups(policy);
+  const verdictTemplates: ArgoPlan["verdictTemplates"] = [];
+  for (const gate of gates) {
+    groups.forEach((group, g) => {
+      if (!group.steps.some((i) => policy.steps[i]!.gates.includes(gate.name))) return;
+      verdictTemplates.push({ name: templateName(name, gate.name) + (groups.length > 1 ? `-${g + 1}` : ""), gate: gate.name, group: g });
+    });
+  }
+  const templateNames = [...verdictTemplates.map((t) => t.name), ...(gates.length > 0 ? [guardTemplateName(name)] : [])];
   const serviceNames = strategy === "canary" ? [`${name}-stable`, `${name}-canary`] : [`${name}-active`, `${name}-preview`];
-  return { policy, strategy, gates, templateNames, serviceNames, warnings };
+  return { policy, strategy, blueGreenTest, gates, templateNames, verdictTemplates, groups, serviceNames, warnings };
+}
+
+/** Steps that share hold, maxHold and onTimeout share their verdict templates. */
+export interface TimingGroup {
+  holdMs: number;
+  maxHoldMs: number;
+  onTimeout: "pause" | "rollback";
+  steps: number[];
+}
+
+function timingGroups(policy: RolloutPolicy): TimingGroup[] {
+  const groups: TimingGroup[] = [];
+  policy.steps.forEach((step, i) => {
+    const g = groups.find((x) => x.holdMs === step.holdMs && x.maxHoldMs === step.maxHoldMs && x.onTimeout === step.onTimeout);
+    if (g) g.steps.push(i);
+    else groups.push({ holdMs: step.holdMs, maxHoldMs: step.maxHoldMs, onTimeout: step.onTimeout, steps: [i] });
+  });
+  return groups;
 }
 
 /** Argo setWeight is an integer percentage: round up, so a canary step never becomes 0 %. */
@@ -324,6 +389,23 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
   }
   if (input.guardFailureLimit !== undefined && !(Number.isInteger(input.guardFailureLimit) && input.guardFailureLimit >= 0)) {
     errors.push({ path: "args.guardFailureLimit", message: `${input.guardFailureLimit} must be a whole number, 0 or more` });
+  }
+  if (input.metricDelay !== undefined && !GO_DURATION.test(input.metricDelay)) {
+    errors.push({ path: "args.metricDelay", message: `"${input.metricDelay}" must be a Go duration such as "3m" or "90s" (how late the provider's data arrives)` });
+  }
+  if (input.expectedRps !== undefined && !(typeof input.expectedRps === "number" && input.expectedRps > 0 && Number.isFinite(input.expectedRps))) {
+    errors.push({ path: "args.expectedRps", message: `${String(input.expectedRps)} must be the service's mean requests per second, a number above 0` });
+  }
+  if (input.maxFalseRollbackRate !== undefined && !(typeof input.maxFalseRollbackRate === "number" && input.maxFalseRollbackRate > 0 && input.maxFalseRollbackRate < 1)) {
+    errors.push({ path: "args.maxFalseRollbackRate", message: `${String(input.maxFalseRollbackRate)} must be a fraction between 0 and 1 (1 % is 0.01)` });
+  }
+  if (input.provider?.kind === "prometheus") {
+    const prom = input.provider;
+    plan.gates.forEach((gate) => {
+      if (gate.type !== "latency") return;
+      const problem = latencyBucketProblem(gate, prom);
+      if (problem) errors.push({ path: `gates[${plan.policy.gates.indexOf(gate)}].thresholdMs`, message: problem });
+    });
   }
   if (errors.length > 0) throw new ArgoMappingError(errors);
 
@@ -392,22 +474,33 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
   const bakeMs = plan.policy.promotion?.bakeMs ?? 0;
   // The post-promotion bake keeps the old ReplicaSet (and, for blue-green, its pods) warm.
   const scaleDownDelay = bakeMs > 0 ? { scaleDownDelaySeconds: Math.ceil(bakeMs / 1000) } : {};
+  const verdictsOf = (stepIndex: number) => {
+    const group = plan.groups.findIndex((g) => g.steps.includes(stepIndex));
+    const step = plan.policy.steps[stepIndex]!;
+    return plan.verdictTemplates.filter((t) => t.group === group && step.gates.includes(t.gate)).map((t) => ({ templateName: t.name }));
+  };
   let strategy: Record<string, unknown>;
   if (plan.strategy === "canary") {
     const steps: Array<Record<string, unknown>> = [];
-    for (const step of plan.policy.steps) {
-      const window = argoDuration(step.holdMs);
+    // Blue-green with a test share: the new ReplicaSet at full size before any traffic moves.
+    if (plan.blueGreenTest) steps.push({ setCanaryScale: { weight: 100 } });
+    plan.policy.steps.forEach((step, i) => {
       steps.push({ setWeight: argoWeight(step.percent) });
-      steps.push({ pause: { duration: window } });
-      const stepTemplates = [
-        ...plan.gates.filter((g) => step.gates.includes(g.name)).map((g) => ({ templateName: templateName(v.name, g.name) })),
-        ...extra,
-      ];
-      if (stepTemplates.length > 0) steps.push({ analysis: { templates: stepTemplates, args: argsFor(window) } });
-      // Manual approval: an indefinite pause, lifted by `kubectl argo rollouts promote`.
+      const verdicts = verdictsOf(i);
+      if (verdicts.length > 0) {
+        // No pause step: the verdict metrics wait out the hold themselves (initialDelay), then
+        // measure until they pass or maxHold. A pause step here would make Argo hold the step
+        // analysis back (rollout/analysis.go line 411) and gain nothing.
+        const timing = analysisTiming(plan, v).groups[plan.groups.findIndex((g) => g.steps.includes(i))]!;
+        steps.push({ analysis: { templates: [...verdicts, ...extra], args: argsFor(argoDuration(timing.windowMs)) } });
+      } else {
+        steps.push({ pause: { duration: argoDuration(step.holdMs) } });
+        if (extra.length > 0) steps.push({ analysis: { templates: extra, args: argsFor(argoDuration(step.holdMs)) } });
+      }
+      // Manual approval: an indefinite pause, lifted by `kubectl argo rollouts promote`. The
+      // background guard keeps acting during it (only the InconclusiveAnalysis pause stops it).
       if (step.approval) steps.push({ pause: {} });
-    }
-    const guardWindow = argoDuration(Math.min(...plan.policy.steps.map((s) => s.holdMs)));
+    });
     strategy = {
       canary: {
         stableService: first,
@@ -415,7 +508,7 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
         trafficRouting: { alb: { ingress: v.name, servicePort: v.servicePort, rootService: first } },
         ...scaleDownDelay,
         ...(plan.gates.length > 0
-          ? { analysis: { templates: [{ templateName: guardTemplateName(v.name) }], startingStep: 1, args: argsFor(guardWindow) } }
+          ? { analysis: { templates: [{ templateName: guardTemplateName(v.name) }], startingStep: 1, args: argsFor(argoDuration(analysisTiming(plan, v).guard.windowMs)) } }
           : {}),
         steps,
       },
@@ -447,7 +540,57 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
       strategy,
     },
   };
-  return { policy: plan.policy, rollout, analysisTemplates: templates, services, ingress, warnings: plan.warnings };
+  const rendered: RenderedKubernetes = { policy: plan.policy, rollout, analysisTemplates: templates, services, ingress, warnings: [...plan.warnings] };
+  if (plan.gates.length > 0 && plan.strategy === "canary") checkNoise(rendered, plan, v);
+  return rendered;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+/** Share of healthy rollouts pausing at maxHold above which the render warns (the AWS flavour's own figure at 50 rps is about 2 %). */
+export const PAUSE_WARNING_RATE = 0.05;
+
+/**
+ * The noise check: the rendered rules on simulated identical versions at the declared rps
+ * (src/sim traffic with CloudWatch's lag, Argo's analysis semantics from argo-analysis.ts). Too
+ * many false rollbacks refuse the render; too many rollouts pausing at maxHold warn. Both say
+ * what rps the policy would need.
+ */
+function checkNoise(rendered: RenderedKubernetes, plan: ArgoPlan, v: Resolved): void {
+  if (!(v.expectedRps > 0)) {
+    rendered.warnings.push({
+      path: "args.expectedRps",
+      message: "is not set, so the false-rollback rate of the rendered rules at your traffic is unknown; set it to the service's mean requests per second and the render simulates healthy rollouts at that rate (docs/kubernetes.md lists measured figures per rps)",
+    });
+    return;
+  }
+  const query = analysisTiming(plan, v).query;
+  const at = noiseFigures(rendered, query, v.expectedRps);
+  rendered.noise = at;
+  const ceiling = v.maxFalseRollbackRate;
+  const needed = (bad: (f: NoiseFigures) => boolean): string => {
+    for (let factor = 2; factor <= 64; factor *= 2) {
+      const f = noiseFigures(rendered, query, v.expectedRps * factor, 150);
+      if (!bad(f)) return `at ${v.expectedRps * factor} rps it is ${pct(bad === tooManyRollbacks ? f.falseRollbackRate : f.pausedRate)}`;
+    }
+    return `it stays above ${pct(ceiling)} up to ${v.expectedRps * 64} rps`;
+  };
+  const tooManyRollbacks = (f: NoiseFigures) => f.falseRollbackRate > ceiling;
+  const tooManyPauses = (f: NoiseFigures) => f.pausedRate > PAUSE_WARNING_RATE;
+  const how = `simulated: ${at.runs} rollouts of identical versions with ${pct(NOISE_ERROR_RATE)} errors at ${v.expectedRps} rps`;
+  if (tooManyRollbacks(at)) {
+    throw new ArgoMappingError([
+      {
+        path: "args.expectedRps",
+        message: `the rendered rules roll back ${pct(at.falseRollbackRate)} of healthy rollouts (${how}), above maxFalseRollbackRate ${pct(ceiling)}; ${needed(tooManyRollbacks)}. Widen the rollback bands, lower analysis.alpha's spending (fewer, longer steps), or raise maxFalseRollbackRate knowingly`,
+      },
+    ]);
+  }
+  if (tooManyPauses(at)) {
+    rendered.warnings.push({
+      path: "args.expectedRps",
+      message: `${pct(at.pausedRate)} of healthy rollouts would pause at maxHold, a step still undecided (too few samples, or noise inside the hold band) (${how}); ${needed(tooManyPauses)}. Lengthen maxHold, lower minSamples, or start at a higher percent`,
+    });
+  }
 }
 
 type Resolved = Required<Omit<RenderInput, "provider" | "policy" | "ingress">> & {
@@ -475,7 +618,10 @@ function withDefaults(i: RenderInput): Resolved {
     },
     ...(i.provider ? { provider: i.provider } : {}),
     analysisInterval: i.analysisInterval ?? "1m",
-    guardFailureLimit: i.guardFailureLimit ?? 1,
+    guardFailureLimit: i.guardFailureLimit ?? 0,
+    metricDelay: i.metricDelay ?? (i.provider?.kind === "prometheus" ? "1m" : "3m"),
+    expectedRps: i.expectedRps ?? 0,
+    maxFalseRollbackRate: i.maxFalseRollbackRate ?? 0.01,
     analysisTemplates: i.analysisTemplates ?? [],
     ignoreAlarmGates: i.ignoreAlarmGates ?? false,
     ignoreRingSteps: i.ignoreRingSteps ?? false,
@@ -505,56 +651,146 @@ function analysisArgs(window: string, provider: MetricProvider | undefined): Arr
   return args;
 }
 
-function providerBlock(gate: ComparisonGate, provider: MetricProvider): Record<string, unknown> {
+function providerBlock(gate: ComparisonGate, provider: MetricProvider, q: QueryParams): Record<string, unknown> {
   if (provider.kind === "cloudWatch") {
-    const queries: CloudWatchQuery[] = cloudWatchQueries(gate);
+    const queries: CloudWatchQuery[] = cloudWatchQueries(gate, q);
     return { cloudWatch: { interval: `{{args.${ARG.window}}}`, metricDataQueries: queries } };
   }
-  return { prometheus: { address: provider.address, query: prometheusQuery(gate, provider) } };
+  return { prometheus: { address: provider.address, query: prometheusQuery(gate, provider, q) } };
 }
 
-function renderAnalysisTemplates(
-  plan: ArgoPlan,
-  v: Resolved,
-  meta: (name: string) => K8sObject["metadata"],
-): K8sObject[] {
+/** The provider block with a fixed window instead of the run's `window` arg. */
+function withWindow(block: Record<string, unknown>, window: string): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(block).replaceAll(`{{args.${ARG.window}}}`, window)) as Record<string, unknown>;
+}
+
+/** One CloudWatch period (the ALB's one-minute datapoints); Prometheus data is finer. */
+const PERIOD_MS = 60_000;
+/** Argo retries an errored measurement after 10 s (analysis/analysis.go line 30). */
+const ERROR_RETRY_MS = 10_000;
+/** consecutiveErrorLimit that rides out any outage: missing data holds, it never aborts. */
+export const HOLD_ERROR_LIMIT = 1_000_000;
+/** consecutiveErrorLimit when missing data rolls back: Argo's default, about 40-50 s of failed queries. */
+export const ROLLBACK_ERROR_LIMIT = 4;
+
+export interface VerdictTiming {
+  /** initialDelay: the hold, but never before the data of one period can have arrived. */
+  initialDelayMs: number;
+  /** The query window: maxHold (at least initialDelay). */
+  windowMs: number;
+  count: number;
+  failureLimit: number;
+  consecutiveErrorLimit: number;
+}
+
+export interface AnalysisTiming {
+  intervalMs: number;
+  delayMs: number;
+  groups: VerdictTiming[];
+  guard: { initialDelayMs: number; windowMs: number; longWindowMs: number; consecutiveErrorLimit: number };
+  /** Measurements the rollout can take per gate (doubled for approval waits), the Bonferroni divisor. */
+  looks: number;
+  query: QueryParams;
+}
+
+/**
+ * The numbers behind every analysis field, from the policy and the args:
+ * - verdict: initialDelay = max(hold, metricDelay + 1 period) so it never judges before the hold
+ *   nor before data exists; the window is maxHold, so waiting longer gathers more samples; count = measurements that fit before maxHold; consecutiveSuccessLimit 1
+ *   ends it at the first pass; inconclusiveLimit = count keeps "hold" from ever pausing the
+ *   Rollout before maxHold; at count without a pass the metric is Inconclusive (failureLimit 0:
+ *   the Rollout pauses, onTimeout "pause") or Failed (failureLimit -1: it aborts, onTimeout
+ *   "rollback"), analysis/analysis.go lines 615-649.
+ * - guard: from metricDelay + 1 period, every interval, over the shortest hold but never less
+ *   than metricDelay + 2 periods (a window the data can fill). (A second guard over the longest
+ *   maxHold was tried: it caught no more bad canaries in the simulator at 20-200 rps, since the
+ *   verdict already reads maxHold windows, and its looks raised the threshold.)
+ * - consecutiveErrorLimit: onMissingData "hold" rides out any outage; "rollback" aborts after
+ *   Argo's default 4 retries (errors retry every 10 s and do not count towards count).
+ */
+export function analysisTiming(plan: ArgoPlan, v: { analysisInterval: string; metricDelay: string }): AnalysisTiming {
+  const intervalMs = parseGoDuration(v.analysisInterval) ?? 60_000;
+  const delayMs = parseGoDuration(v.metricDelay) ?? 180_000;
+  const rollbackOnMissing = plan.gates.some((g) => g.onMissingData === "rollback");
+  const groups = plan.groups.map((g): VerdictTiming => {
+    const initialDelayMs = Math.max(g.holdMs, delayMs + PERIOD_MS);
+    const count = Math.max(1, Math.floor((g.maxHoldMs - initialDelayMs) / intervalMs) + 1);
+    return {
+      initialDelayMs,
+      // maxHold, not the hold: holding longer must be able to gather minSamples. The first
+      // measurement sees the step from its start (and, after the first step, earlier minutes of the
+      // canary at a lower weight, as the engine's whole-rollout test does).
+      windowMs: Math.max(g.maxHoldMs, initialDelayMs),
+      count,
+      failureLimit: g.onTimeout === "rollback" ? -1 : 0,
+      consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : g.onTimeout === "rollback" ? Math.max(ROLLBACK_ERROR_LIMIT, Math.ceil(g.maxHoldMs / ERROR_RETRY_MS)) : HOLD_ERROR_LIMIT,
+    };
+  });
+  const minHold = Math.min(...plan.policy.steps.map((s) => s.holdMs));
+  const guardWindow = Math.max(minHold, delayMs + 2 * PERIOD_MS);
+  const longWindow = Math.max(guardWindow, ...plan.policy.steps.map((s) => s.maxHoldMs));
+  // Looks per gate: the guard every interval through every step's maxHold, and every
+  // verdict measurement. An approval wait has no bound, so with approvals the count is doubled.
+  const planned = plan.policy.steps.reduce((sum, s) => sum + Math.ceil(s.maxHoldMs / intervalMs), 0);
+  const verdictLooks = plan.policy.steps.reduce((sum, _s, i) => sum + groups[plan.groups.findIndex((g) => g.steps.includes(i))]!.count, 0);
+  const looks = (plan.policy.steps.some((s) => s.approval) ? 2 : 1) * (planned + verdictLooks);
+  const gateCount = Math.max(1, plan.gates.length);
+  return {
+    intervalMs,
+    delayMs,
+    groups,
+    guard: { initialDelayMs: delayMs + PERIOD_MS, windowMs: guardWindow, longWindowMs: longWindow, consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : HOLD_ERROR_LIMIT },
+    looks,
+    query: { logThreshold: Math.log((gateCount * looks) / plan.policy.alpha) },
+  };
+}
+
+function renderAnalysisTemplates(plan: ArgoPlan, v: Resolved, meta: (name: string) => K8sObject["metadata"]): K8sObject[] {
   const provider = v.provider!;
   const args = templateArgs(provider);
-  const verdicts = plan.gates.map((gate) => ({
+  const timing = analysisTiming(plan, v);
+  const gateByName = new Map(plan.gates.map((g) => [g.name, g]));
+  const template = (name: string, metrics: Array<Record<string, unknown>>): K8sObject => ({
     apiVersion: ARGO_API_VERSION,
     kind: "AnalysisTemplate",
-    metadata: meta(templateName(v.name, gate.name)),
-    spec: {
-      args,
-      metrics: [
-        {
-          name: gate.name,
-          // One measurement over the whole hold: pass, fail, or inconclusive (pause for a human).
-          count: 1,
-          interval: v.analysisInterval,
-          failureLimit: 0,
-          inconclusiveLimit: 0,
-          ...verdictConditions(gate, provider.kind),
-          provider: providerBlock(gate, provider),
-        },
-      ],
-    },
-  }));
-  const guard = {
-    apiVersion: ARGO_API_VERSION,
-    kind: "AnalysisTemplate",
-    metadata: meta(guardTemplateName(v.name)),
-    spec: {
-      args,
-      metrics: plan.gates.map((gate) => ({
-        name: `${gate.name}-guard`,
-        // No count: measures every interval until the rollout ends (then Argo terminates it as successful).
+    metadata: meta(name),
+    spec: { args, metrics },
+  });
+  const verdicts = plan.verdictTemplates.map((t) => {
+    const gate = gateByName.get(t.gate)!;
+    const g = timing.groups[t.group]!;
+    return template(t.name, [
+      {
+        name: gate.name,
         interval: v.analysisInterval,
-        failureLimit: v.guardFailureLimit,
-        failureCondition: guardCondition(gate, provider.kind),
-        provider: providerBlock(gate, provider),
-      })),
-    },
-  };
-  return [...verdicts, guard];
+        initialDelay: argoDuration(g.initialDelayMs),
+        count: g.count,
+        consecutiveSuccessLimit: 1,
+        inconclusiveLimit: g.count,
+        failureLimit: g.failureLimit,
+        consecutiveErrorLimit: g.consecutiveErrorLimit,
+        ...verdictConditions(gate, provider.kind),
+        provider: providerBlock(gate, provider, timing.query),
+      },
+    ]);
+  });
+  if (plan.strategy === "canary") {
+    const longWindow = argoDuration(timing.guard.longWindowMs);
+    const guardMetric = (gate: ComparisonGate, long: boolean) => ({
+      name: `${gate.name}-guard${long ? "-long" : ""}`,
+      // No count: measures every interval until the rollout ends (then Argo terminates it as successful).
+      interval: v.analysisInterval,
+      initialDelay: argoDuration(timing.guard.initialDelayMs),
+      failureLimit: v.guardFailureLimit,
+      consecutiveErrorLimit: timing.guard.consecutiveErrorLimit,
+      failureCondition: guardCondition(gate, provider.kind),
+      provider: long ? withWindow(providerBlock(gate, provider, timing.query), longWindow) : providerBlock(gate, provider, timing.query),
+    });
+    const guard = template(
+      guardTemplateName(v.name),
+      plan.gates.map((gate) => guardMetric(gate, false)),
+    );
+    return [...verdicts, guard];
+  }
+  return verdicts;
 }

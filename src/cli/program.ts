@@ -148,6 +148,24 @@ ROLLGATE_* variables run the controller in-process, for a local emulator only. S
     .addHelpText("after", "\nExample:\n  rollgate simulate stacks/shared/policy.yaml --release bad --canary-error-rate 0.01 --report bad.svg")
     .action(async (file: string, opts, cmd: Command) => simulateCommand(ctxOf(cmd), file, opts));
 
+  program
+    .command("analysis-server")
+    .description("serve gate verdicts to Argo Rollouts' web metric provider (POST /v1/verdict), read from Prometheus or CloudWatch")
+    .option("--port <n>", "TCP port", nonNegativeInteger("--port 8080"), 8080)
+    .option("--host <address>", "address to bind (0.0.0.0 in a pod; 127.0.0.1 on a workstation)", "0.0.0.0")
+    .addOption(new Option("--prometheus-url <url>", "Prometheus base URL, e.g. http://prometheus-server.monitoring").env("ROLLGATE_PROMETHEUS_URL").argParser(url))
+    .option("--prometheus-header <header>", 'extra header for Prometheus, "Name: value" (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option("--region <region>", "AWS region for CloudWatch requests (default: the standard chain)")
+    .option("--endpoint-url <url>", "CloudWatch endpoint override (an emulator)", url)
+    .addOption(new Option("--backend-timeout <duration>", "deadline for a request's metric reads; past it the verdict is hold").argParser(duration("--backend-timeout 8s")).default(8_000, "8s"))
+    .addOption(new Option("--settle <duration>", "age a minute must reach before it is read (scrape and ingestion lag)").argParser(duration("--settle 30s")).default(30_000, "30s"))
+    .addOption(new Option("--lookback <duration>", "how far back the canary's first minute is looked for").argParser(duration("--lookback 24h")).default(86_400_000, "24h"))
+    .option("--max-body-bytes <n>", "largest request body", positiveInteger("--max-body-bytes 262144"), 262_144)
+    .option("--max-in-flight <n>", "requests judged at once; more are answered hold", positiveInteger("--max-in-flight 32"), 32)
+    .option("--json", "print the listening address as JSON")
+    .addHelpText("after", "\nStateless: every request carries the policy and the gate (the Kubernetes component renders them into\nthe AnalysisTemplate). A metrics outage answers hold, never pass or rollback. See docs/kubernetes.md.\nExample:\n  rollgate analysis-server --prometheus-url http://prometheus-server.monitoring --port 8080")
+    .action(async (opts, cmd: Command) => (await import("./commands/analysis-server.js")).analysisServerCommand(ctxOf(cmd), opts));
+
   awsOptions(program.command("report").description("write an SVG timeline of a rollout: weights, gate values for canary and baseline, every decision"))
     .argument("[rollout]", 'rollout id (see history), or "latest"', "latest")
     .option("--out <file.svg>", "where to write (default rollgate-report-<service>-<rollout>.svg)")

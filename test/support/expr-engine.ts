@@ -159,3 +159,47 @@ export function evaluateAll(cases: ReadonlyArray<{ conditions: Conditions; resul
 export function evaluateArgo(conditions: Conditions, result: ArgoResult): Evaluation {
   return evaluateAll([{ conditions, result }])[0]!;
 }
+
+/**
+ * What a pair of conditions says for a single verdict value, read from the engine itself: every
+ * rollgate condition compares the one value (result[0].Values[0] or result[0]) with literals, so
+ * its phase is constant between the literals. The engine is asked at every literal, between
+ * neighbours, beyond both ends, and for NaN, +/-Inf and an empty result; the returned function
+ * answers from those. `verify` spot-checks it against the engine on extra values, so a condition
+ * that is not of that shape fails loudly instead of being misread.
+ */
+export function phaseFunction(conditions: Conditions, kind: "cloudWatch" | "prometheus", verify: number[] = []): (value: number | undefined) => ArgoPhase {
+  const text = `${conditions.successCondition ?? ""} ${conditions.failureCondition ?? ""}`;
+  const literals = [...new Set([...text.matchAll(/\d+(?:\.\d+)?/g)].flatMap((m) => [Number(m[0]), -Number(m[0])]))].sort((a, b) => a - b);
+  const points: number[] = [];
+  literals.forEach((l, i) => {
+    points.push(l);
+    if (i + 1 < literals.length) points.push((l + literals[i + 1]!) / 2);
+  });
+  const lo = literals[0] ?? 0;
+  const hi = literals.at(-1) ?? 0;
+  points.push(lo - 1 - Math.abs(lo), hi + 1 + Math.abs(hi));
+  const result = (v: number | undefined): ArgoResult =>
+    kind === "cloudWatch" ? { kind: "cloudWatch", series: [{ id: "verdict", values: v === undefined ? [] : [v] }] } : { kind: "vector", values: v === undefined ? [] : [v] };
+  const probes: Array<number | undefined> = [...points, Number.NaN, Infinity, -Infinity, undefined];
+  const phases = evaluateAll(probes.map((v) => ({ conditions, result: result(v) }))).map((e) => e.phase);
+  const sorted = points.map((p, i) => [p, phases[i]!] as const).sort((a, b) => a[0] - b[0]);
+  const read = (v: number | undefined): ArgoPhase => {
+    if (v === undefined) return phases[probes.length - 1]!;
+    if (Number.isNaN(v)) return phases[points.length]!;
+    if (v === Infinity) return phases[points.length + 1]!;
+    if (v === -Infinity) return phases[points.length + 2]!;
+    for (let i = 0; i < sorted.length; i++) {
+      if (v === sorted[i]![0]) return sorted[i]![1];
+      if (v < sorted[i]![0]) return i === 0 ? sorted[0]![1] : literals.includes(sorted[i]![0]) ? sorted[i - 1]![1] : sorted[i]![1];
+    }
+    return sorted.at(-1)![1];
+  };
+  if (verify.length > 0) {
+    const truth = evaluateAll(verify.map((v) => ({ conditions, result: result(v) })));
+    verify.forEach((v, i) => {
+      if (read(v) !== truth[i]!.phase) throw new Error(`phaseFunction misreads ${v}: ${read(v)} but the engine says ${truth[i]!.phase} for ${text}`);
+    });
+  }
+  return read;
+}
