@@ -87,7 +87,7 @@ async function walkToApproval(w: World, c: Controller) {
   expect((await c.status()).state).toMatchObject({ phase: "paused", pause: { reason: "approval" } });
 }
 
-describe("authorization of verified principals (function URL events) against moto", () => {
+describe("authorization of verified principals (function URL events) against moto", { timeout: 120_000 }, () => {
   test("a principal outside the allowed set is refused with the missing right named, and nothing changes", async () => {
     const w = await createWorld(moto, { name: "authz-refuse", policy: ACCESS_POLICY });
     const c = controllerFor(w);
@@ -187,7 +187,7 @@ describe("authorization of verified principals (function URL events) against mot
   });
 });
 
-describe("signed command path end to end: the CLI signs, the local function URL verifies SigV4, the controller authorizes", () => {
+describe("signed command path end to end: the CLI signs, the local function URL verifies SigV4, the controller authorizes", { timeout: 120_000 }, () => {
   const creds: KnownCredential[] = [
     { accessKeyId: "AKIAALICE", secretAccessKey: "alice-secret", arn: ALICE, accountId: ACCOUNT, userId: "AROAREL:alice" },
     { accessKeyId: "ASIABOB", secretAccessKey: "bob-secret", sessionToken: "bob-session", arn: BOB, accountId: ACCOUNT, userId: "AROAAPP:bob" },
@@ -248,7 +248,7 @@ describe("signed command path end to end: the CLI signs, the local function URL 
   });
 });
 
-describe("account-wide freeze (SSM parameter) against moto", () => {
+describe("account-wide freeze (SSM parameter) against moto", { timeout: 120_000 }, () => {
   test("one freeze, set once, blocks the next start of two different services; the error-budget alarm sets it too", async () => {
     const parameter = "/rollgate/account-freeze-test";
     const a = await createWorld(moto, { name: "acct-a", policy: ACCESS_POLICY });

@@ -49,7 +49,7 @@ async function historyItems(w: World): Promise<Array<Record<string, unknown>>> {
   return (res.Items ?? []).sort((a, b) => Number(a.n) - Number(b.n));
 }
 
-describe("history --verify against moto", () => {
+describe("history --verify against moto", { timeout: 120_000 }, () => {
   test("an untouched history verifies: every record linked, ending at the head in the state item", async () => {
     const { w, items } = await worldWithHistory("chain-ok");
     const r = await verifyCli(w);
@@ -134,7 +134,7 @@ describe("history --verify against moto", () => {
   });
 });
 
-describe("verifyChain (pure)", () => {
+describe("verifyChain (pure)", { timeout: 120_000 }, () => {
   const records = linkRecords(
     [1, 2, 3, 4].map((i) => ({ service: "s", at: T0 + i, seq: i, kind: "decision", trigger: "tick", action: `a${i}`, reason: "r" })),
     undefined,

@@ -36,7 +36,7 @@ function mutating(cmd: Command): Command {
   return awsOptions(cmd)
     .option("-y, --yes", "do not ask for confirmation (required without a terminal)")
     .option("--note <text>", "why, recorded in the audit trail")
-    .option("--actor <name>", "a name to record beside your verified identity, labelled as claimed (default: user@host)");
+    .option("--actor <name>", "a name to record beside your verified identity, labelled as claimed (the identity itself comes from your AWS credentials)");
 }
 
 export function buildProgram(io: CliIo, hooks: LocateHooks = {}): Command {
@@ -94,8 +94,9 @@ ROLLGATE_* variables run the controller in-process, for a local emulator only. S
     ["freeze", "global freeze on: no advance, promotion or start for any service in the table"],
     ["unfreeze", "global freeze off"],
   ] as const) {
-    mutating(program.command(name).description(description))
-      .addHelpText("after", `\nExample:\n  rollgate ${name} --service checkout --config checkout.json --note "INC-42" --yes`)
+    const c = mutating(program.command(name).description(description));
+    if (name === "freeze" || name === "unfreeze") c.option("--account", "the account-wide freeze (an SSM parameter every controller of the account and region reads) instead of this table's");
+    c.addHelpText("after", `\nExample:\n  rollgate ${name} --service checkout --url https://<id>.lambda-url.eu-west-1.on.aws/ --note "INC-42" --yes`)
       .action(async (opts, cmd: Command) => operateCommand(ctxOf(cmd), name, opts, hooks));
   }
 

@@ -1,6 +1,5 @@
 /** The commands that read or steer a service's rollout through the state table and the controller. */
 import { mkdir, writeFile } from "node:fs/promises";
-import { hostname, userInfo } from "node:os";
 import { dirname, resolve as resolvePath } from "node:path";
 import type { HistoryRecord } from "../../aws/state.js";
 import { isActive } from "../../controller/controller.js";
@@ -122,6 +121,8 @@ async function verifyHistory(ctx: CommandContext, located: Awaited<ReturnType<ty
 }
 
 export interface OperateFlags extends CommonFlags {
+  /** freeze/unfreeze: the account-wide freeze. */
+  account?: boolean;
   yes?: boolean;
   note?: string;
   actor?: string;
@@ -140,17 +141,6 @@ const VERBS: Record<string, string> = {
   start: "start a release of",
 };
 
-function defaultActor(env: Record<string, string | undefined>): string {
-  let user = env.USER ?? env.USERNAME;
-  if (!user) {
-    try {
-      user = userInfo().username;
-    } catch {
-      user = "unknown";
-    }
-  }
-  return `${user}@${hostname()} (rollgate cli)`;
-}
 
 /** promote, abort, approve, pause, resume, kill, unkill, freeze, unfreeze, start. */
 export async function operateCommand(ctx: CommandContext, command: string, flags: OperateFlags & { version?: string }, hooks: LocateHooks): Promise<void> {
@@ -162,7 +152,9 @@ export async function operateCommand(ctx: CommandContext, command: string, flags
   if (flags.actor !== undefined && hasControls(flags.actor)) throw new UsageError("--actor must be plain text: it contains control characters");
   const payload: Record<string, unknown> = {
     command,
-    actor: flags.actor ?? defaultActor(ctx.io.env),
+    // Who sent it is what AWS verifies from the signature; --actor is only a claim recorded beside it.
+    ...(flags.actor ? { actor: flags.actor } : {}),
+    ...(flags.account ? { scope: "account" } : {}),
     ...(flags.note ? { note: flags.note } : {}),
     ...(command === "start" ? { release: { version: flags.version } } : {}),
   };
