@@ -14,8 +14,8 @@
  * - Argo + server: what the rendered web templates make Argo do (components/kubernetes/web-provider.ts):
  *   the guard asks the server's decision code (`judge()` from src/analysis-server, the function
  *   behind POST /v1/verdict) every minute with the shortest hold as its window and aborts on the
- *   first "rollback"; when a step's pause ends, the step verdict asks every minute (window: the
- *   step's hold) until maxHold: the first pass advances, a rollback aborts, no pass by maxHold
+ *   first "rollback"; when a step's pause ends, the step verdict asks every minute (with the step's
+ *   weight and the previous one, from which the server finds the step's start) until maxHold: the first pass advances, a rollback aborts, no pass by maxHold
  *   pauses the Rollout (Inconclusive; an operator must act), as the engine's onTimeout "pause".
  * - Argo thresholds: the conditions render.ts writes for the Prometheus provider, evaluated here in
  *   JS: the guard fails a measurement when the canary has >= minSamples requests in the window and
@@ -98,12 +98,13 @@ function idle(): RolloutState {
   return { rolloutId: "none", phase: "idle", release: { stable: "a", canary: "a" }, stepIndex: -1, stepStartedAt: T0, startedAt: T0, weights: { stable: POLICY.weightTotal, canary: 0 }, lastKnownGood: { stable: POLICY.weightTotal, canary: 0 }, approvals: [] };
 }
 
-const request = (stepIndex: number, windowMs: number): VerdictRequest => ({
+const request = (stepIndex: number, windowMs: number, weights?: { current: number; previous: number }): VerdictRequest => ({
   service: "bench",
   policy: POLICY,
   gate: GATE,
   stepIndex,
   windowMs,
+  ...(weights ? { weights } : {}),
   canaryHash: "c",
   stableHash: "s",
   backend: { kind: "prometheus", names: { requestsMetric: "", statusLabel: "", errorStatusRegex: "", durationMetric: "", podHashLabel: "", selector: "" } },
@@ -121,6 +122,7 @@ function argoServer(w: World): Outcome {
     const { percent, maxHoldMs } = POLICY.steps[step]!;
     const weight = Math.ceil(percent);
     const verdicts = verdictCount(HOLD * MIN, maxHoldMs, MIN);
+    const weights = { current: weight, previous: step === 0 ? 0 : Math.ceil(POLICY.steps[step - 1]!.percent) };
     for (let i = 0; i < HOLD; i++, m++) {
       samples.push(minute(w, m, weight));
       const guard = judge(request(step, HOLD * MIN), { kind: "counts", samples }, { canaryStartedAt: T0, end: T0 + (m + 1) * MIN });
@@ -134,7 +136,7 @@ function argoServer(w: World): Outcome {
         const guard = judge(request(step, HOLD * MIN), { kind: "counts", samples }, { canaryStartedAt: T0, end: T0 + m * MIN });
         if (guard.verdict === "rollback") return { kind: "rolled-back", minute: m };
       }
-      const v = judge(request(step, HOLD * MIN), { kind: "counts", samples }, { canaryStartedAt: T0, end: T0 + m * MIN });
+      const v = judge(request(step, HOLD * MIN, weights), { kind: "counts", samples }, { canaryStartedAt: T0, end: T0 + m * MIN });
       if (v.verdict === "rollback") return { kind: "rolled-back", minute: m };
       passed = v.verdict === "pass";
     }

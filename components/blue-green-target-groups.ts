@@ -73,6 +73,15 @@ export interface BlueGreenTargetGroupsArgs {
    */
   ignoreVersionTagChanges?: pulumi.Input<boolean>;
   /**
+   * Protect both target groups (Pulumi's `protect`), so a change that would replace one (port,
+   * protocol, targetType, vpcId) fails at preview instead of running. The listener or rule's forward
+   * action belongs to the controller and is ignored by Pulumi, so a replaced target group would
+   * not be swapped into it: AWS refuses to delete a target group a rule forwards to, and the new
+   * one would never get traffic. See docs/components.md for how to change those fields.
+   * @default true
+   */
+  protect?: boolean;
+  /**
    * Extra tags for both target groups.
    * @default {}
    */
@@ -95,6 +104,7 @@ export function validateBlueGreenTargetGroupsArgs(args: BlueGreenTargetGroupsArg
   checkInteger(c, "healthyThreshold", plain(args.healthyThreshold), 2, 10);
   checkInteger(c, "unhealthyThreshold", plain(args.unhealthyThreshold), 2, 10);
   checkInteger(c, "deregistrationDelaySeconds", plain(args.deregistrationDelaySeconds), 0, 3600, " seconds");
+  if (args.protect !== undefined && typeof args.protect !== "boolean") throw new ArgsError(`${c}: protect must be true or false (a plain value: it is a resource option)`);
 }
 
 /**
@@ -139,6 +149,7 @@ export class BlueGreenTargetGroups extends pulumi.ComponentResource {
         },
         {
           parent: this,
+          protect: args.protect ?? true,
           // After the first release, what a slot runs is the controller's business, not Pulumi's.
           ignoreChanges: ignoreVersionTags ? ['tags["rollgate:version"]', 'tagsAll["rollgate:version"]'] : [],
         },

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudwatch from "@pulumi/aws/cloudwatch/index.js";
 import type * as inputs from "@pulumi/aws/types/input.js";
 import { SLOTS, type Slot } from "./blue-green-target-groups.js";
+import { checkAlarmName, checkAlarmPeriod, checkCompositeRule, checkEvaluationWindow, checkMetricQueries, type MetricQueryShape, percentileSamplesNeeded } from "./aws-limits.js";
 import { alarmNameFromArn, ArgsError, check, checked, checkInteger, checkNumber, loadBalancerArnSuffix, plain, withTags } from "./internal.js";
 
 export interface HealthGatesArgs {
@@ -23,6 +24,16 @@ export interface HealthGatesArgs {
    * @default 60
    */
   periodSeconds?: pulumi.Input<number>;
+  /**
+   * Period of the per-slot latency (percentile) alarms, in seconds (a multiple of 60). CloudWatch
+   * evaluates a percentile only over at least 10 / (1 - p) samples in a period (1,000 for p99) and
+   * this alarm ignores periods with fewer, so the period must be long enough for the canary's
+   * traffic: at minRequestsPerPeriod requests per periodSeconds it must reach that many samples.
+   * A period too short for that is allowed (more traffic than the minimum fills it) but warned
+   * about at preview, with the period that would do.
+   * @default periodSeconds
+   */
+  latencyPeriodSeconds?: pulumi.Input<number>;
   /**
    * Periods each per-slot alarm looks at.
    * @default 5
@@ -77,8 +88,9 @@ export interface HealthGatesArgs {
    */
   additionalAlarmArns?: pulumi.Input<pulumi.Input<string>[]>;
   /**
-   * Actions (SNS topic ARNs) of the composite health alarm and the burn-rate alarms.
-   * @default []
+   * Alarm actions (e.g. SNS topic ARNs of your on-call) of the composite `health` alarm and the
+   * burn-rate composites: who is paged when the service is unhealthy. Also sent on return to OK.
+   * @default [] (nobody is paged; a preview warning says so)
    */
   alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
   /**
@@ -113,14 +125,18 @@ export function validateHealthGatesArgs(args: HealthGatesArgs): void {
     throw new ArgsError(`${c}: alarmNamePrefix must be letters, digits, ".", "_" or "-" (up to 200), got ${JSON.stringify(prefix)}`);
   }
   const period = plain(args.periodSeconds);
-  if (period !== undefined && (!Number.isInteger(period) || period < 60 || period % 60 !== 0 || period > 3600)) {
-    throw new ArgsError(`${c}: periodSeconds must be 60 or a multiple of 60 up to 3600, got ${JSON.stringify(period)}`);
-  }
-  checkInteger(c, "evaluationPeriods", plain(args.evaluationPeriods), 1, 60);
-  checkInteger(c, "datapointsToAlarm", plain(args.datapointsToAlarm), 1, 60);
+  if (args.periodSeconds !== undefined && period === undefined) throw new ArgsError(`${c}: periodSeconds must be a plain number (it shapes the alarms' metric queries)`);
+  checkAlarmPeriod(c, "periodSeconds", period, { minuteMetrics: true });
+  checkInteger(c, "evaluationPeriods", plain(args.evaluationPeriods), 1, 1440);
+  checkInteger(c, "datapointsToAlarm", plain(args.datapointsToAlarm), 1, 1440);
   const ep = plain(args.evaluationPeriods) ?? 5;
   const dp = plain(args.datapointsToAlarm) ?? Math.min(3, ep);
   if (dp > ep) throw new ArgsError(`${c}: datapointsToAlarm (${dp}) must not exceed evaluationPeriods (${ep})`);
+  checkEvaluationWindow(c, "evaluationPeriods x periodSeconds", period ?? 60, ep);
+  const latencyPeriod = plain(args.latencyPeriodSeconds);
+  if (args.latencyPeriodSeconds !== undefined && latencyPeriod === undefined) throw new ArgsError(`${c}: latencyPeriodSeconds must be a plain number`);
+  checkAlarmPeriod(c, "latencyPeriodSeconds", latencyPeriod, { minuteMetrics: true });
+  if (latencyPeriod !== undefined) checkEvaluationWindow(c, "evaluationPeriods x latencyPeriodSeconds", latencyPeriod, ep);
   checkNumber(c, "errorRateThresholdPercent", plain(args.errorRateThresholdPercent), 0, 100, " (percent)");
   checkNumber(c, "latencyPercentile", plain(args.latencyPercentile), 49.99, 99.95);
   checkNumber(c, "latencyThresholdMs", plain(args.latencyThresholdMs), 0, 3_600_000, " (milliseconds)");
@@ -134,6 +150,18 @@ export function validateHealthGatesArgs(args: HealthGatesArgs): void {
   if (slo !== undefined && BURN_WINDOWS[0].burnRate * (100 - slo) >= 100) {
     throw new ArgsError(`${c}: sloTarget ${slo} is too low for a 14.4x burn-rate alarm (14.4 x ${100 - slo} % >= 100 %); use 93.1 or more`);
   }
+  const names = plain(args.alarmNamePrefix);
+  if (names !== undefined) {
+    // The longest name the component makes: "<prefix>-green-unhealthy-hosts".
+    checkAlarmName(c, "alarmNamePrefix", `${names}-green-unhealthy-hosts`);
+  }
+  const actions = plain(args.alarmActions);
+  actions?.forEach((a, i) => {
+    const v = plain(a);
+    if (v !== undefined && !/^arn:aws[a-z-]*:(sns|lambda|ssm|autoscaling|ec2|swf|automate|ssm-incidents):/.test(v)) {
+      throw new ArgsError(`${c}: alarmActions[${i}] must be an alarm action ARN (usually an SNS topic, arn:aws:sns:<region>:<account>:<topic>), got ${JSON.stringify(v)}`);
+    }
+  });
   const extra = plain(args.additionalAlarmArns);
   if (extra !== undefined) {
     extra.forEach((arn, i) => {
@@ -141,6 +169,44 @@ export function validateHealthGatesArgs(args: HealthGatesArgs): void {
       if (a !== undefined) alarmNameFromArn(a, `${c}: additionalAlarmArns[${i}]`);
     });
   }
+}
+
+/**
+ * What is valid but cannot protect as configured: a latency period too short for the percentile
+ * at the minimum traffic the gates accept, and alarms that page nobody.
+ */
+export function healthGatesWarnings(args: HealthGatesArgs): string[] {
+  const c = "HealthGates";
+  const out: string[] = [];
+  const period = plain(args.periodSeconds) ?? 60;
+  const latencyPeriod = plain(args.latencyPeriodSeconds) ?? period;
+  const pct = plain(args.latencyPercentile) ?? 99;
+  const min = plain(args.minRequestsPerPeriod) ?? 10;
+  if (typeof pct === "number" && typeof min === "number" && min > 0) {
+    const samples = Math.floor((min * latencyPeriod) / period);
+    const needed = percentileSamplesNeeded(pct);
+    if (samples < needed) {
+      out.push(
+        `${c}: latencyPeriodSeconds ${latencyPeriod}: a slot at minRequestsPerPeriod (${min} per ${period} s) gets ${samples} samples per latency period, and CloudWatch evaluates p${pct} only with ${needed} or more (10 / (1 - p)); below that traffic the latency alarm cannot fire. Set latencyPeriodSeconds to ${latencyPeriodFor(pct, min, period)} (or raise minRequestsPerPeriod, or lower latencyPercentile) if the canary may see so little traffic`,
+      );
+    }
+  }
+  const actions = plain(args.alarmActions);
+  if (args.alarmActions === undefined || (actions !== undefined && actions.length === 0)) {
+    out.push(`${c}: alarmActions is empty, so the composite health alarm pages nobody (the controller still acts on the gate alarms); pass your on-call SNS topic ARNs`);
+  }
+  return out;
+}
+
+/**
+ * The shortest latency alarm period (a multiple of 60, at least `period`) in which a slot at
+ * `minRequests` requests per `period` reaches the samples CloudWatch needs for percentile `pct`.
+ */
+export function latencyPeriodFor(pct: number, minRequests: number, period = 60): number {
+  if (minRequests <= 0) return period;
+  const needed = percentileSamplesNeeded(pct);
+  const seconds = Math.ceil((needed * period) / minRequests / 60) * 60;
+  return Math.max(period, seconds);
 }
 
 type Metric = inputs.cloudwatch.MetricAlarmMetricQuery;
@@ -178,6 +244,18 @@ function errorRateQueries(p: string, period: number, lbDim: string, tgDim: strin
 }
 
 /**
+ * The canary-vs-stable gap, only where both slots have enough requests. Metric math treats a value
+ * missing from one operand as 0, so a bare `ABS(b_rate - g_rate)` is the stable slot's own failure
+ * rate whenever the canary has too few requests, and a stable slot above the threshold would roll
+ * back a canary with no data. The guard reads the request counts (FILLed, so a missing count is
+ * 0 and fails the guard) and IF without an else drops the point: no data, which holds the gate.
+ */
+export function comparisonExpression(minRequests: number): string {
+  const floor = Math.max(1, minRequests);
+  return `IF(FILL(b_req, 0) >= ${floor} AND FILL(g_req, 0) >= ${floor}, ABS(b_rate - g_rate))`;
+}
+
+/**
  * CloudWatch alarms that gate a rollout, per slot (the canary slot changes with every release, so
  * both slots are watched and the gate lists both), a slot-symmetric comparison alarm, optional
  * error-budget burn-rate alarms, and a composite alarm over all of them.
@@ -204,6 +282,8 @@ export class HealthGates extends pulumi.ComponentResource {
     const evaluationPeriods = args.evaluationPeriods ?? 5;
     const datapointsToAlarm = args.datapointsToAlarm ?? pulumi.output(evaluationPeriods).apply((e) => Math.min(3, e));
     const minRequests = args.minRequestsPerPeriod ?? 10;
+    const latencyPeriod = plain(args.latencyPeriodSeconds) ?? period;
+    for (const w of healthGatesWarnings(args)) pulumi.log.warn(w, this);
     const lbDim = pulumi.output(args.loadBalancerArn).apply((arn) => checked(this, () => loadBalancerArnSuffix(arn)));
     const tgDims: Record<Slot, pulumi.Input<string>> = { blue: args.blueTargetGroupArnSuffix, green: args.greenTargetGroupArnSuffix };
     const tags = withTags(args.tags, {});
@@ -220,7 +300,8 @@ export class HealthGates extends pulumi.ComponentResource {
             alarmDescription: `rollgate ${slot} slot: failed-request share (target 5XX + connection errors) above threshold. Missing data (idle slot, too few requests) is INSUFFICIENT_DATA, which holds the gate.`,
             metricQueries: pulumi.all([lbDim, tgDims[slot], minRequests]).apply(([lbd, tgd, min]) => {
               const r = errorRateQueries("", period, lbd, tgd, min);
-              return [...r.queries, { id: "rate", expression: r.expression, label: `${slot} failed-request %`, returnData: true }];
+              const queries = [...r.queries, { id: "rate", expression: r.expression, label: `${slot} failed-request %`, returnData: true }];
+              return checked(this, () => (checkMetricQueries("HealthGates", `${slot}-5xx-rate`, queries as MetricQueryShape[]), queries));
             }),
             comparisonOperator: "GreaterThanThreshold",
             threshold: args.errorRateThresholdPercent ?? 5,
@@ -240,7 +321,7 @@ export class HealthGates extends pulumi.ComponentResource {
             metricName: "TargetResponseTime",
             dimensions: { LoadBalancer: lbDim, TargetGroup: tgDims[slot] },
             extendedStatistic: pulumi.output(args.latencyPercentile ?? 99).apply((p) => `p${p}`),
-            period,
+            period: latencyPeriod,
             comparisonOperator: "GreaterThanThreshold",
             // TargetResponseTime is in seconds.
             threshold: pulumi.output(args.latencyThresholdMs ?? 1000).apply((ms) => ms / 1000),
@@ -284,13 +365,14 @@ export class HealthGates extends pulumi.ComponentResource {
           metricQueries: pulumi.all([lbDim, tgDims.blue, tgDims.green, minRequests]).apply(([lbd, b, g, min]) => {
             const rb = errorRateQueries("b_", period, lbd, b, min);
             const rg = errorRateQueries("g_", period, lbd, g, min);
-            return [
+            const queries = [
               ...rb.queries,
               ...rg.queries,
               { id: "b_rate", expression: rb.expression, label: "blue failed-request %", returnData: false },
               { id: "g_rate", expression: rg.expression, label: "green failed-request %", returnData: false },
-              { id: "gap", expression: "ABS(b_rate - g_rate)", label: "failed-request % gap between slots", returnData: true },
+              { id: "gap", expression: comparisonExpression(min), label: "failed-request % gap between slots", returnData: true },
             ];
+            return checked(this, () => (checkMetricQueries("HealthGates", "canary-vs-stable", queries as MetricQueryShape[]), queries));
           }),
           comparisonOperator: "GreaterThanThreshold",
           threshold: args.comparisonThresholdPercent ?? 2,
@@ -351,6 +433,7 @@ export class HealthGates extends pulumi.ComponentResource {
               alarmDescription: `rollgate: error budget burn ${w.burnRate}x over both windows. ALARM freezes every rollout of this service.`,
               alarmRule: pulumi.interpolate`ALARM("${long.name}") AND ALARM("${short.name}")`,
               alarmActions: actions,
+              okActions: actions,
               tags,
             },
             childOpts,
@@ -369,9 +452,13 @@ export class HealthGates extends pulumi.ComponentResource {
         alarmName: alarmName("health"),
         alarmDescription: "rollgate: any health gate alarm, burn-rate alarm or KPI alarm of this service is in ALARM.",
         alarmRule: pulumi.all([ownNames, freezeNames, extraNames]).apply(([own, fr, ex]) =>
-          [...own, ...fr, ...ex].map((n) => `ALARM("${n}")`).join(" OR "),
+          checked(this, () => {
+            [...own, ...fr].forEach((n) => checkAlarmName("HealthGates", "alarmNamePrefix", n));
+            return checkCompositeRule("HealthGates", "additionalAlarmArns", [...own, ...fr, ...ex]);
+          }),
         ),
         alarmActions: actions,
+        okActions: actions,
         tags,
       },
       childOpts,

@@ -12,4 +12,5 @@ export * from "./flag-release.js";
 export { renderDashboard, type DashboardParams } from "./dashboard.js";
 export { HEALTH_GATE, checkReleaseAllowed, readServicePolicy, withHealthGate } from "./service-policy.js";
 export { ArgsError } from "./internal.js";
+export { ALB, CLOUDWATCH, LAMBDA, checkRuleConditions, environmentBytes, percentileSamplesNeeded, scheduleExpressionProblem, type RuleConditionSpec } from "./aws-limits.js";
 export * from "./kubernetes/index.js";

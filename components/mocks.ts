@@ -21,6 +21,8 @@ export interface RecordedResource {
   state: Record<string, any>;
   /** Filled by recordingTransformation: the options the component passed. */
   ignoreChanges?: string[];
+  /** Pulumi's `protect` option: a replacement or deletion fails at preview. */
+  protect?: boolean;
   dependsOn?: string[];
   parent?: string;
   parentType?: string;
@@ -180,7 +182,7 @@ export function createMocks(): RollgateMocks {
  */
 export function recordingTransformation(mocks: RollgateMocks): pulumi.ResourceTransformation {
   const names = new WeakMap<pulumi.Resource, { name: string; type: string }>();
-  const pendingOptions = new Map<string, Pick<RecordedResource, "ignoreChanges" | "dependsOn" | "parent" | "parentType">>();
+  const pendingOptions = new Map<string, Pick<RecordedResource, "ignoreChanges" | "protect" | "dependsOn" | "parent" | "parentType">>();
   const originalPush = mocks.resources.push.bind(mocks.resources);
   mocks.resources.push = (...items: RecordedResource[]) => {
     for (const item of items) Object.assign(item, pendingOptions.get(`${item.type}::${item.name}`) ?? {});
@@ -195,6 +197,7 @@ export function recordingTransformation(mocks: RollgateMocks): pulumi.ResourceTr
       .filter((n): n is string => n !== undefined);
     pendingOptions.set(`${args.type}::${args.name}`, {
       ...(args.opts.ignoreChanges ? { ignoreChanges: [...args.opts.ignoreChanges] } : {}),
+      ...(args.opts.protect ? { protect: true } : {}),
       ...(dependsOn.length ? { dependsOn } : {}),
       ...(parent ? { parent: parent.name, parentType: parent.type } : {}),
     });
@@ -219,4 +222,22 @@ export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
 /** The value of an Output as a promise that rejects when the Output failed (e.g. a refused release). */
 export function outputPromise<T>(o: pulumi.Output<T>): Promise<T> {
   return (o as unknown as { promise: () => Promise<T> }).promise();
+}
+
+/**
+ * The controller's full configuration as the Lambda sees it: its environment merged over the
+ * variables of the configuration file in its code archive (ROLLGATE_CONFIG_FILE), as
+ * parseControllerEnv reads them. For tests and the plan script.
+ */
+export async function controllerEnvironment(fn: { inputs: Record<string, any> }): Promise<Record<string, string>> {
+  const env = { ...((fn.inputs.environment?.variables ?? {}) as Record<string, string>) };
+  const file = env.ROLLGATE_CONFIG_FILE;
+  if (file) {
+    const assets = (await fn.inputs.code?.assets) as Record<string, { text?: Promise<string> }> | undefined;
+    const text = assets?.[file]?.text ? await assets[file]!.text : undefined;
+    if (text === undefined) throw new Error(`the code archive has no ${file}`);
+    delete env.ROLLGATE_CONFIG_FILE;
+    return { ...(JSON.parse(text) as Record<string, string>), ...env };
+  }
+  return env;
 }

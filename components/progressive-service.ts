@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudwatch from "@pulumi/aws/cloudwatch/index.js";
 import * as lambda from "@pulumi/aws/lambda/index.js";
 import type { RolloutPolicy } from "../src/policy/index.js";
+import { parsePolicy } from "../src/policy/resolve.js";
+import { policyWarnings } from "../src/policy/warnings.js";
 import { BlueGreenTargetGroups } from "./blue-green-target-groups.js";
 import { renderDashboard } from "./dashboard.js";
 import { EcsSlots, VERSION_PATTERN } from "./ecs-slots.js";
@@ -171,6 +173,19 @@ export interface ProgressiveServiceArgs {
    */
   minRequestsPerPeriod?: pulumi.Input<number>;
   /**
+   * Period of the per-slot latency (percentile) alarms, in seconds (a multiple of 60). CloudWatch
+   * evaluates p99 only over at least 1,000 samples in a period (10 / (1 - p)); a preview warning
+   * says when minRequestsPerPeriod cannot fill it.
+   * @default 60
+   */
+  latencyPeriodSeconds?: pulumi.Input<number>;
+  /**
+   * Alarm actions (your on-call SNS topic ARNs) for the composite `health` alarm, the burn-rate
+   * alarms and the controller's own alarms (errors, throttles, dead-man's switch).
+   * @default [] (a preview warning says the health alarm pages nobody)
+   */
+  alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
    * Availability SLO in percent for the burn-rate alarms that freeze rollouts. 0 turns them off.
    * @default 99.9
    */
@@ -196,6 +211,23 @@ export interface ProgressiveServiceArgs {
    * @default 30
    */
   logRetentionDays?: pulumi.Input<number>;
+  /**
+   * The controller Lambda's timeout in seconds (10..900).
+   * @default 60
+   */
+  controllerTimeoutSeconds?: pulumi.Input<number>;
+  /**
+   * DynamoDB deletion protection of the controller's state table (rollout state and audit trail).
+   * @default true
+   */
+  stateTableDeletionProtection?: pulumi.Input<boolean>;
+  /**
+   * Protect the two target groups, so a change that would replace them (containerPort, vpcId)
+   * fails at preview: the controller owns the forward action, so Pulumi could not swap a new
+   * target group in. See docs/components.md, "What `pulumi up` may change while a rollout is live".
+   * @default true
+   */
+  protectTargetGroups?: boolean;
   /**
    * Path of the controller bundle.
    * @default "<rollgate package>/dist/lambda/controller.mjs"
@@ -330,6 +362,7 @@ export class ProgressiveService extends pulumi.ComponentResource {
         // The blue slot serves the first version; green is empty until the first release.
         blueVersion: args.version,
         greenVersion: "none",
+        protect: args.protectTargetGroups ?? true,
         tags,
       },
       childOpts,
@@ -411,6 +444,8 @@ export class ProgressiveService extends pulumi.ComponentResource {
         latencyThresholdMs: args.latencyThresholdMs ?? 1000,
         comparisonThresholdPercent: args.comparisonThresholdPercent ?? 2,
         minRequestsPerPeriod: args.minRequestsPerPeriod ?? 10,
+        ...(args.latencyPeriodSeconds !== undefined ? { latencyPeriodSeconds: args.latencyPeriodSeconds } : {}),
+        ...(args.alarmActions !== undefined ? { alarmActions: args.alarmActions } : {}),
         ...(sloTarget !== undefined ? { sloTarget } : {}),
         additionalAlarmArns: args.additionalAlarmArns ?? [],
         tags,
@@ -418,9 +453,14 @@ export class ProgressiveService extends pulumi.ComponentResource {
       childOpts,
     );
 
-    const policyJson = pulumi
-      .all([policy, gates.gateAlarmNames])
-      .apply(([p, alarms]) => checked(this, () => JSON.stringify(withHealthGate(p, alarms))));
+    const policyJson = pulumi.all([policy, gates.gateAlarmNames]).apply(([p, alarms]) =>
+      checked(this, () => {
+        const merged = withHealthGate(p, alarms);
+        // Valid but unprotective (no gates on a step, bands that never trigger, ...): warned at preview.
+        for (const w of policyWarnings(parsePolicy(merged))) pulumi.log.warn(`policy ${w.path}: ${w.message}`, this);
+        return JSON.stringify(merged);
+      }),
+    );
 
     const controller = new StepController(
       `${name}-controller`,
@@ -441,6 +481,11 @@ export class ProgressiveService extends pulumi.ComponentResource {
         ecsGreenServiceArn: slots.greenServiceArn,
         scheduleExpression: args.scheduleExpression ?? "rate(1 minute)",
         logRetentionDays: args.logRetentionDays ?? 30,
+        // The controller owns the forward action after creation, stickiness included.
+        stickinessSeconds: args.stickinessSeconds ?? 0,
+        ...(args.controllerTimeoutSeconds !== undefined ? { timeoutSeconds: args.controllerTimeoutSeconds } : {}),
+        ...(args.stateTableDeletionProtection !== undefined ? { stateTableDeletionProtection: args.stateTableDeletionProtection } : {}),
+        ...(args.alarmActions !== undefined ? { alarmActions: args.alarmActions } : {}),
         ...(args.controllerCodePath !== undefined ? { codePath: args.controllerCodePath } : {}),
         tags,
       },

@@ -4,6 +4,7 @@ import * as dynamodb from "@pulumi/aws/dynamodb/index.js";
 import * as iam from "@pulumi/aws/iam/index.js";
 import * as lambda from "@pulumi/aws/lambda/index.js";
 import * as sns from "@pulumi/aws/sns/index.js";
+import { checkEnvironmentSize, checkScheduleExpression } from "./aws-limits.js";
 import {
   ArgsError,
   check,
@@ -102,18 +103,34 @@ export interface StepControllerArgs {
    */
   memorySize?: pulumi.Input<number>;
   /**
-   * Lambda timeout in seconds.
+   * Lambda timeout in seconds (10..900). An invocation only reads the world, decides and writes:
+   * it never waits for a hook (hooks run asynchronously and report back) or for an ECS deployment
+   * (it checks again on the next tick), so 10 s covers its AWS calls with the SDK's retries.
    * @default 60
    */
   timeoutSeconds?: pulumi.Input<number>;
+  /**
+   * Target-group stickiness of the service's forward action in seconds (1..604800), 0 for off.
+   * The controller owns the forward action (Pulumi ignores it after creation) and converges its
+   * stickiness to this value, so changing it takes effect at the next tick, also mid-rollout.
+   * @default 0
+   */
+  stickinessSeconds?: pulumi.Input<number>;
+  /**
+   * Turn on DynamoDB deletion protection of the state table, which holds the rollout's state and
+   * its audit trail. Turn it off (and `pulumi up`) before destroying the stack.
+   * @default true
+   */
+  stateTableDeletionProtection?: pulumi.Input<boolean>;
   /**
    * Path of the esbuild bundle of the controller (built by `npm run build`). Shipped as `index.mjs`.
    * @default "<rollgate package>/dist/lambda/controller.mjs"
    */
   codePath?: pulumi.Input<string>;
   /**
-   * Extra actions (SNS topic ARNs) for the controller's own error and throttle alarms, in addition
-   * to its notification topic.
+   * Alarm actions (e.g. your on-call SNS topic ARNs) for the controller's own alarms (errors,
+   * throttles, and the dead-man's switch that fires when it stops running), in addition to its
+   * notification topic.
    * @default []
    */
   alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
@@ -130,6 +147,9 @@ export interface StepControllerArgs {
    */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
+
+/** The controller's configuration file in its code archive (ROLLGATE_CONFIG_FILE). */
+export const CONFIG_FILE = "rollgate-config.json";
 
 const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
@@ -164,9 +184,7 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
   }
   const schedule = plain(args.scheduleExpression);
   checkNonEmpty(c, "scheduleExpression", schedule, 'a schedule expression such as "rate(1 minute)"');
-  if (schedule !== undefined && !/^(rate|cron)\(.+\)$/.test(schedule)) {
-    throw new ArgsError(`${c}: scheduleExpression must be "rate(...)" or "cron(...)", got ${JSON.stringify(schedule)}`);
-  }
+  checkScheduleExpression(c, "scheduleExpression", schedule);
   const retention = plain(args.logRetentionDays);
   if (retention !== undefined && !RETENTION_DAYS.includes(retention)) {
     throw new ArgsError(`${c}: logRetentionDays must be one of CloudWatch's values (${RETENTION_DAYS.join(", ")}), got ${JSON.stringify(retention)}`);
@@ -176,7 +194,18 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
     throw new ArgsError(`${c}: accountFreezeParameter must be an SSM parameter name starting with "/" (letters, digits, _ . - /), e.g. "/rollgate/account-freeze", got ${JSON.stringify(parameter)}`);
   }
   checkInteger(c, "memorySize", plain(args.memorySize), 128, 10240, " MB");
-  checkInteger(c, "timeoutSeconds", plain(args.timeoutSeconds), 3, 900, " seconds");
+  checkInteger(c, "timeoutSeconds", plain(args.timeoutSeconds), 10, 900, " seconds (an invocation makes several AWS calls with retries; Lambda allows at most 900)");
+  const stick = plain(args.stickinessSeconds);
+  if (stick !== 0) checkInteger(c, "stickinessSeconds", stick, 1, 604800, " (or 0 for off)");
+  const protect = plain(args.stateTableDeletionProtection);
+  if (protect !== undefined && typeof protect !== "boolean") throw new ArgsError(`${c}: stateTableDeletionProtection must be true or false`);
+  const actions = plain(args.alarmActions);
+  actions?.forEach((a, i) => {
+    const v = plain(a);
+    if (v !== undefined && !/^arn:aws[a-z-]*:(sns|lambda|ssm|autoscaling|ec2|swf|automate|ssm-incidents):/.test(v)) {
+      throw new ArgsError(`${c}: alarmActions[${i}] must be an alarm action ARN (usually an SNS topic, arn:aws:sns:<region>:<account>:<topic>), got ${JSON.stringify(v)}`);
+    }
+  });
   return args.listenerArn !== undefined ? "listener" : "rule";
 }
 
@@ -383,6 +412,8 @@ export class StepController extends pulumi.ComponentResource {
         ttl: { attributeName: "expiresAt", enabled: true },
         pointInTimeRecovery: { enabled: true },
         serverSideEncryption: { enabled: true },
+        // The rollout's state and audit trail: a stray destroy or replacement must not take them.
+        deletionProtectionEnabled: args.stateTableDeletionProtection ?? true,
         tags,
       },
       childOpts,
@@ -430,9 +461,14 @@ export class StepController extends pulumi.ComponentResource {
       );
     const rolePolicy = new iam.RolePolicy(`${name}-policy`, { role: role.id, policy: policyDoc }, childOpts);
 
+    // Small, fixed-size settings go to the environment; the large ones (the policy, ring rules,
+    // freeze alarms: they grow with rings, hooks and KPI alarms) go to a JSON file inside the
+    // function's code archive, because Lambda caps the environment at 4 KB. The controller merges
+    // the file under its environment (ROLLGATE_CONFIG_FILE).
+    const fileConfig: Record<string, pulumi.Input<string>> = { ROLLGATE_POLICY: args.policyJson };
     const env: Record<string, pulumi.Input<string>> = {
       ROLLGATE_SERVICE: args.serviceName ?? name,
-      ROLLGATE_POLICY: args.policyJson,
+      ROLLGATE_CONFIG_FILE: CONFIG_FILE,
       ROLLGATE_TABLE: table.name,
       [mode === "listener" ? "ROLLGATE_LISTENER_ARN" : "ROLLGATE_RULE_ARN"]: trafficArn,
       ROLLGATE_BLUE_TARGET_GROUP_ARN: args.blueTargetGroupArn,
@@ -445,10 +481,13 @@ export class StepController extends pulumi.ComponentResource {
     if (args.freezeAlarmNames !== undefined) {
       const freeze = pulumi.output(args.freezeAlarmNames).apply((n) => n.join(","));
       // An empty variable would read as "one alarm named ''"; leave it out instead.
-      if ((plain(args.freezeAlarmNames)?.length ?? 1) > 0) env.ROLLGATE_FREEZE_ALARMS = freeze;
+      if ((plain(args.freezeAlarmNames)?.length ?? 1) > 0) fileConfig.ROLLGATE_FREEZE_ALARMS = freeze;
     }
     if (args.ringRuleArns !== undefined && Object.keys(plain(args.ringRuleArns) ?? { unknown: 1 }).length > 0) {
-      env.ROLLGATE_RING_RULES = ringRules.apply((r) => JSON.stringify(r));
+      fileConfig.ROLLGATE_RING_RULES = ringRules.apply((r) => JSON.stringify(r));
+    }
+    if (args.stickinessSeconds !== undefined && plain(args.stickinessSeconds) !== 0) {
+      env.ROLLGATE_STICKINESS = pulumi.output(args.stickinessSeconds).apply((sec) => JSON.stringify(sec > 0 ? { enabled: true, durationSeconds: sec } : { enabled: false, durationSeconds: 1 }));
     }
     if (args.ecsClusterArn !== undefined) {
       env.ROLLGATE_ECS_CLUSTER_ARN = args.ecsClusterArn;
@@ -463,11 +502,18 @@ export class StepController extends pulumi.ComponentResource {
         runtime: "nodejs22.x",
         handler: "index.handler",
         architectures: ["arm64"],
-        code: pulumi.output(codePath).apply((p) => new pulumi.asset.AssetArchive({ "index.mjs": new pulumi.asset.FileAsset(p) })),
+        code: pulumi.all([pulumi.output(codePath), pulumi.output(fileConfig)]).apply(
+          ([p, config]) =>
+            new pulumi.asset.AssetArchive({
+              "index.mjs": new pulumi.asset.FileAsset(p),
+              [CONFIG_FILE]: new pulumi.asset.StringAsset(JSON.stringify(config, null, 2)),
+            }),
+        ),
         role: role.arn,
         memorySize: args.memorySize ?? 256,
         timeout: args.timeoutSeconds ?? 60,
-        environment: { variables: env },
+        // Lambda caps the environment at 4 KB (keys and values): checked before AWS refuses it.
+        environment: { variables: pulumi.output(env).apply((vars) => checked(this, () => (checkEnvironmentSize("StepController", vars as Record<string, string>), vars))) },
         loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
         tags,
       },

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as lb from "@pulumi/aws/lb/index.js";
 import type * as inputs from "@pulumi/aws/types/input.js";
-import { ArgsError, check, checkInteger, forbid, plain, requireExactlyOne, withTags } from "./internal.js";
+import { ALB, checkRuleConditions, type RuleConditionSpec } from "./aws-limits.js";
+import { ArgsError, check, checked, checkInteger, forbid, plain, requireExactlyOne, withTags } from "./internal.js";
 
 /** An audience ring's ALB match (the policy's `rings[].match`): conditions are ANDed. */
 export interface WeightedRoutingRing {
@@ -89,13 +90,19 @@ export interface WeightedRoutingArgs {
   weightTotal?: pulumi.Input<number>;
   /**
    * Target-group stickiness in seconds (1..604800): a client keeps hitting the same slot during a
-   * step. 0 turns it off.
+   * step. 0 turns it off. Applied when the listener or rule is created; after that the controller
+   * owns the forward action, so pass the same value to StepController's stickinessSeconds, which
+   * the controller converges to (ProgressiveService does both).
    * @default 0
    */
   stickinessSeconds?: pulumi.Input<number>;
   /**
-   * Leave the weights to the controller after creation (they go under ignoreChanges), so a later
-   * `pulumi up` never resets traffic mid-rollout. Like pulumi-eks's ignoreScalingChanges.
+   * Leave the whole forward action (weights, stickiness, target groups) to the controller after
+   * creation: it goes under ignoreChanges, so no later `pulumi up`, refresh or replacement can move
+   * live traffic. Only the weights are not enough: the AWS provider resends a rule's entire action
+   * list when any part of it differs and fills ignored paths from the inputs recorded at creation
+   * (999/0), see pulumi-aws#5798. Like pulumi-eks's ignoreScalingChanges. Pulumi keeps owning that
+   * the listener or rule exists and what it matches (port, certificate, priority, conditions).
    * @default true
    */
   ignoreWeightChanges?: pulumi.Input<boolean>;
@@ -131,8 +138,16 @@ export function validateWeightedRoutingArgs(args: WeightedRoutingArgs): "listene
     if (hosts !== undefined && paths !== undefined && hosts.length === 0 && paths.length === 0) {
       throw new ArgsError(`${c}: hostHeaders and pathPatterns are both empty; a rule on a shared listener needs at least one condition`);
     }
-    for (const [field, list] of [["hostHeaders", hosts], ["pathPatterns", paths]] as const) {
-      if (list && list.length > 5) throw new ArgsError(`${c}: ${field} has ${list.length} values; an ALB condition allows at most 5`);
+    // An argument not given is an empty list; an Output (unknown now) is checked when it resolves.
+    const hostList = args.hostHeaders === undefined ? [] : hosts;
+    const pathList = args.pathPatterns === undefined ? [] : paths;
+    if (hostList !== undefined && pathList !== undefined && hostList.every((h) => plain(h) !== undefined) && pathList.every((p) => plain(p) !== undefined)) {
+      checkRuleConditions(c, "the service rule", serviceConditionSpecs(hostList as string[], pathList as string[]));
+    } else {
+      // Partly unknown lists: check what is known now; the rest is checked when they resolve.
+      for (const [field, list] of [["hostHeaders", hosts], ["pathPatterns", paths]] as const) {
+        if (list && list.length > ALB.valuesPerCondition) throw new ArgsError(`${c}: ${field} has ${list.length} values; an ALB ${field === "hostHeaders" ? "host-header" : "path-pattern"} condition allows at most ${ALB.valuesPerCondition}`);
+      }
     }
   } else {
     forbid(c, { priority: args.priority, hostHeaders: args.hostHeaders, pathPatterns: args.pathPatterns }, "applies only to a rule on a shared listener (listenerArn), not to a listener of its own");
@@ -145,9 +160,23 @@ export function validateWeightedRoutingArgs(args: WeightedRoutingArgs): "listene
   if (args.rings !== undefined) {
     const rings = plain(args.rings);
     if (rings === undefined) throw new ArgsError(`${c}: rings must be a plain list (known when the program runs): the number of rings decides how many listener rules exist`);
+    const names = new Set<string>();
     rings.forEach((r, i) => {
-      const conditions = ringConditions(r);
-      if (conditions.length === 0) throw new ArgsError(`${c}: rings[${i}] ("${r.name}") matches nothing; give it headers, a cookie or sourceIps`);
+      if (typeof r?.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(r.name)) {
+        throw new ArgsError(`${c}: rings[${i}].name must be letters, digits, ".", "_" or "-" (up to 63), got ${JSON.stringify(r?.name)}`);
+      }
+      if (names.has(r.name)) throw new ArgsError(`${c}: rings[${i}].name "${r.name}" is used twice; ring names are unique`);
+      names.add(r.name);
+      const own = ringConditionSpecs(r, i);
+      if (own.length === 0) throw new ArgsError(`${c}: rings[${i}] ("${r.name}") matches nothing; give it headers, a cookie or sourceIps`);
+      // In rule mode a ring rule also carries the service's host/path conditions: its limits count them.
+      const hosts = plain(args.hostHeaders);
+      const paths = plain(args.pathPatterns);
+      const known = mode === "listener" || (hosts?.every((h) => plain(h) !== undefined) !== false && paths?.every((p) => plain(p) !== undefined) !== false && (hosts !== undefined || args.hostHeaders === undefined) && (paths !== undefined || args.pathPatterns === undefined));
+      if (known) {
+        const service = mode === "rule" ? serviceConditionSpecs((hosts ?? []) as string[], (paths ?? []) as string[]) : [];
+        checkRuleConditions(c, `the rule of rings[${i}] ("${r.name}")`, [...service, ...own]);
+      }
     });
     const priority = plain(args.priority);
     if (mode === "rule" && priority !== undefined && priority - rings.length < 1) {
@@ -161,6 +190,39 @@ export function validateWeightedRoutingArgs(args: WeightedRoutingArgs): "listene
   return mode;
 }
 
+/** The service rule's conditions (host and path), labelled with the argument each comes from. */
+export function serviceConditionSpecs(hosts: string[], paths: string[]): { spec: RuleConditionSpec; from: string }[] {
+  const out: { spec: RuleConditionSpec; from: string }[] = [];
+  if (hosts.length) out.push({ spec: { type: "host-header", values: hosts }, from: "hostHeaders" });
+  if (paths.length) out.push({ spec: { type: "path-pattern", values: paths }, from: "pathPatterns" });
+  return out;
+}
+
+/** A ring's conditions, labelled with the argument each comes from. */
+export function ringConditionSpecs(ring: WeightedRoutingRing, i: number): { spec: RuleConditionSpec; from: string }[] {
+  const out: { spec: RuleConditionSpec; from: string }[] = [];
+  (ring.headers ?? []).forEach((h, k) => out.push({ spec: { type: "http-header", headerName: h.name, values: h.values ?? [] }, from: `rings[${i}].headers[${k}]` }));
+  if (ring.cookie) out.push({ spec: { type: "http-header", headerName: "Cookie", values: [`*${ring.cookie.name}=${ring.cookie.value}*`] }, from: `rings[${i}].cookie` });
+  if (ring.sourceIps?.length) out.push({ spec: { type: "source-ip", values: ring.sourceIps }, from: `rings[${i}].sourceIps` });
+  return out;
+}
+
+/** The provider's condition inputs for the checked specs. */
+export function toConditions(specs: RuleConditionSpec[]): inputs.lb.ListenerRuleCondition[] {
+  return specs.map((s) => {
+    switch (s.type) {
+      case "host-header":
+        return { hostHeader: { values: s.values } };
+      case "path-pattern":
+        return { pathPattern: { values: s.values } };
+      case "http-header":
+        return { httpHeader: { httpHeaderName: s.headerName, values: s.values } };
+      case "source-ip":
+        return { sourceIp: { values: s.values } };
+    }
+  });
+}
+
 /** ALB conditions of a ring's match. */
 export function ringConditions(ring: WeightedRoutingRing): inputs.lb.ListenerRuleCondition[] {
   const out: inputs.lb.ListenerRuleCondition[] = [];
@@ -170,10 +232,14 @@ export function ringConditions(ring: WeightedRoutingRing): inputs.lb.ListenerRul
   return out;
 }
 
-/** Property paths of the two forward weights, the values the controller owns. */
-export function weightPaths(mode: "listener" | "rule"): string[] {
-  const action = mode === "listener" ? "defaultActions[0]" : "actions[0]";
-  return [`${action}.forward.targetGroups[0].weight`, `${action}.forward.targetGroups[1].weight`];
+/**
+ * Property paths the controller owns: the listener's whole default action list, or the rule's
+ * whole action list. Not just the weights: on any difference in an action the AWS provider sends
+ * the full list, with ignored paths filled from the inputs recorded at creation (pulumi-aws#5798),
+ * which would put the creation weights (all on blue) back on a live listener.
+ */
+export function controllerOwnedPaths(mode: "listener" | "rule"): string[] {
+  return [mode === "listener" ? "defaultActions" : "actions"];
 }
 
 /**
@@ -207,7 +273,7 @@ export class WeightedRouting extends pulumi.ComponentResource {
       ],
       stickiness,
     };
-    const ignoreChanges = (plain(args.ignoreWeightChanges) ?? true) ? weightPaths(mode) : [];
+    const ignoreChanges = (plain(args.ignoreWeightChanges) ?? true) ? controllerOwnedPaths(mode) : [];
     const tags = withTags(args.tags, {});
 
     if (mode === "listener") {
@@ -227,11 +293,15 @@ export class WeightedRouting extends pulumi.ComponentResource {
       this.listenerArn = listener.arn;
       this.ruleArn = pulumi.output(undefined as string | undefined);
     } else {
-      const conditions: lb.ListenerRuleArgs["conditions"] = [];
-      // An empty list would be an invalid condition; unknown (Output) lists are passed through.
-      const given = (v: pulumi.Input<pulumi.Input<string>[]> | undefined) => v !== undefined && (plain(v)?.length ?? 1) > 0;
-      if (given(args.hostHeaders)) conditions.push({ hostHeader: { values: args.hostHeaders! } });
-      if (given(args.pathPatterns)) conditions.push({ pathPattern: { values: args.pathPatterns! } });
+      // Conditions are built from the resolved lists, so values known only at deploy time meet the
+      // same ALB limits (and an empty list never becomes an empty, invalid condition).
+      const conditions = pulumi.all([pulumi.output(args.hostHeaders ?? []), pulumi.output(args.pathPatterns ?? [])]).apply(([hosts, paths]) =>
+        checked(this, () => {
+          if (hosts.length === 0 && paths.length === 0) throw new ArgsError("WeightedRouting: hostHeaders and pathPatterns are both empty; a rule on a shared listener needs at least one condition");
+          checkRuleConditions("WeightedRouting", "the service rule", serviceConditionSpecs(hosts, paths));
+          return toConditions(serviceConditionSpecs(hosts, paths).map((c) => c.spec));
+        }),
+      );
       const rule = new lb.ListenerRule(
         `${name}-rule`,
         {
@@ -250,23 +320,26 @@ export class WeightedRouting extends pulumi.ComponentResource {
     const rings = plain(args.rings) ?? [];
     const ringArns: Record<string, pulumi.Output<string>> = {};
     rings.forEach((ring, i) => {
-      const serviceConditions: inputs.lb.ListenerRuleCondition[] = [];
-      if (mode === "rule") {
-        const given = (v: pulumi.Input<pulumi.Input<string>[]> | undefined) => v !== undefined && (plain(v)?.length ?? 1) > 0;
-        if (given(args.hostHeaders)) serviceConditions.push({ hostHeader: { values: args.hostHeaders! } });
-        if (given(args.pathPatterns)) serviceConditions.push({ pathPattern: { values: args.pathPatterns! } });
-      }
+      const conditions = pulumi.all([pulumi.output(args.hostHeaders ?? []), pulumi.output(args.pathPatterns ?? [])]).apply(([hosts, paths]) =>
+        checked(this, () => {
+          const service = mode === "rule" ? serviceConditionSpecs(hosts, paths) : [];
+          const own = ringConditionSpecs(ring, i);
+          checkRuleConditions("WeightedRouting", `the rule of rings[${i}] ("${ring.name}")`, [...service, ...own]);
+          return toConditions([...service, ...own].map((c) => c.spec));
+        }),
+      );
       const rule = new lb.ListenerRule(
         `${name}-ring-${ring.name}`,
         {
           listenerArn: this.listenerArn,
           priority: mode === "rule" ? pulumi.output(args.priority!).apply((p) => p - 1 - i) : 1 + i,
           actions: [{ type: "forward", forward: { targetGroups: [{ arn: args.blueTargetGroupArn, weight: 1 }] } }],
-          conditions: [...serviceConditions, ...ringConditions(ring)],
+          conditions,
           tags: withTags(args.tags, { "rollgate:ring": ring.name }),
         },
-        // Which slot a ring goes to is the controller's decision after creation.
-        { parent: this, ignoreChanges: ["actions"] },
+        // Which slot a ring goes to is the controller's decision after creation: the whole action
+        // list is the controller's, Pulumi owns the rule's existence, priority and conditions.
+        { parent: this, ignoreChanges: controllerOwnedPaths("rule") },
       );
       ringArns[ring.name] = rule.arn;
     });

@@ -155,11 +155,13 @@ function printTree(resources: PlanResource[]): void {
 async function printReleasePlan(resources: PlanResource[]): Promise<void> {
   const { parsePolicy } = await import("../src/policy/index.js");
   for (const fn of resources.filter((r) => r.type === "aws:lambda/function:Function")) {
-    const vars = ((fn.inputs.environment as { variables?: Record<string, string> } | undefined)?.variables ?? {}) as Record<string, string>;
+    // The policy travels in the configuration file of the function's code archive.
+    const { controllerEnvironment } = await import("../components/mocks.js");
+    const vars = await controllerEnvironment(fn).catch(() => ({}) as Record<string, string>);
     if (!vars.ROLLGATE_POLICY) continue;
     const policy = parsePolicy(JSON.parse(vars.ROLLGATE_POLICY));
     const minutes = (ms: number) => `${Math.round(ms / 60_000)}m`;
-    console.log(`\nRelease plan of ${vars.ROLLGATE_SERVICE} (the policy in ${fn.name}'s ROLLGATE_POLICY; strategy ${policy.strategy}, weights out of ${policy.weightTotal}):`);
+    console.log(`\nRelease plan of ${vars.ROLLGATE_SERVICE} (the policy in ${fn.name}'s ROLLGATE_CONFIG_FILE; strategy ${policy.strategy}, weights out of ${policy.weightTotal}):`);
     console.log("  a new version goes to the idle slot at weight 0; once its targets are healthy:");
     for (const step of policy.steps) {
       console.log(

@@ -58,6 +58,8 @@ const SCENARIOS: Record<string, MinuteCounts[]> = {
   cbig: minutes(CANARY_MINUTES, canaryPerMinute, 0.2, 4),
   // 0.1 -> 0.6 % from minute 20 only: the regression shows late.
   clate: minutes(CANARY_MINUTES, canaryPerMinute, 0.001, 5).map((m, i) => (i >= 20 ? { total: m.total, errors: rate(m.total, 0.006) } : m)),
+  // 5 % of the traffic for 18 minutes, then 25 % (the next step) for 12: healthy throughout.
+  cstep: [...minutes(18, Math.round(stablePerMinute / 19), 0.001, 6), ...minutes(12, Math.round(stablePerMinute / 3), 0.001, 7)],
 };
 const LAT_STABLE = Array.from({ length: 60 }, (_, i) => ({ count: stablePerMinute + wobble(i, 8), slow: 100 + (i % 3) }));
 const LAT_CANARY = Array.from({ length: CANARY_MINUTES }, (_, i) => ({ count: canaryPerMinute + wobble(i, 9), slow: 250 + (i % 5) }));
@@ -173,6 +175,20 @@ describe("verdicts from a real Prometheus equal the engine's on the same counts"
     expect(body.stepStartedAt).toBe(new Date(END - 10 * MIN).toISOString());
   });
 
+  test("with the step's weights the server finds the step's start in the traffic and judges from there, as the engine does", async () => {
+    const { body } = await post(request("cstep", { window: "10m", stepIndex: 1, weight: "25", previousWeight: "5" }));
+    const stepStartedAt = CANARY_START + 18 * MIN;
+    expect(body.stepStartedAt).toBe(new Date(stepStartedAt).toISOString());
+    const engine = engineVerdict(POLICY, countSamples(SCENARIOS.cstep!), 1, stepStartedAt);
+    expect(body.verdict).toBe(engine.verdict);
+    expect(body.reason).toBe(engine.reason);
+    expect(body.minutes).toBe(12);
+    // Without the weights: the last 10 minutes.
+    const windowed = await post(request("cstep", { window: "10m", stepIndex: 1 }));
+    expect(windowed.body.stepStartedAt).toBe(new Date(END - 10 * MIN).toISOString());
+    expect(windowed.body.minutes).toBe(10);
+  });
+
   test("latency threshold gate: slow share from the histogram's bucket at the threshold", async () => {
     const { body } = await post({ ...request("cslow"), gate: "slow", policy: LATENCY_POLICY });
     const samples: CountSample[] = LAT_CANARY.map((c, i) => {
@@ -260,6 +276,8 @@ describe("bad requests: 400 naming the field; limits; no stack traces", () => {
     ["window", { window: "ten minutes" }, /not a duration/],
     ["window", { window: "30s" }, /at least 1m/],
     ["stepIndex", { stepIndex: 7 }, /from 0 to 1/],
+    ["weight", { weight: "120", previousWeight: "5" }, /percentage from 0 to 100/],
+    ["previousWeight", { weight: "25" }, /go together/],
     ["prometheus.requestsMetric", { prometheus: { requestsMetric: "http-requests" } }, /not a Prometheus metric name/],
     ["prometheus.selector", { prometheus: { selector: "service=checkout" } }, /label matchers/],
     ["prometheus.bogus", { prometheus: { bogus: "x" } }, /not a Prometheus name field/],

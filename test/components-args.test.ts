@@ -155,7 +155,7 @@ const cases: [string, () => unknown, string | RegExp][] = [
         greenTargetGroupArn: TG,
         listenerArn: LISTENER,
         priority: 2,
-        hostHeaders: ["a"],
+        hostHeaders: ["a.example.com"],
         rings: [
           { name: "internal", headers: [{ name: "x-employee", values: ["true"] }] },
           { name: "office", sourceIps: ["203.0.113.0/24"] },
@@ -178,7 +178,7 @@ const cases: [string, () => unknown, string | RegExp][] = [
     () => new C.HealthGates(`g${n++}`, gates({ evaluationPeriods: 2, datapointsToAlarm: 3 })),
     "HealthGates: datapointsToAlarm (3) must not exceed evaluationPeriods (2)",
   ],
-  ["a 90-second period", () => new C.HealthGates(`g${n++}`, gates({ periodSeconds: 90 })), "HealthGates: periodSeconds must be 60 or a multiple of 60 up to 3600, got 90"],
+  ["a 90-second period", () => new C.HealthGates(`g${n++}`, gates({ periodSeconds: 90 })), "HealthGates: periodSeconds must be a multiple of 60 seconds up to 86400 (ALB metrics are published per minute), got 90"],
   [
     "a KPI alarm given by name instead of ARN",
     () => new C.HealthGates(`g${n++}`, gates({ additionalAlarmArns: ["checkout-conversion"] })),

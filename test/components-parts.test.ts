@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, test } from "vitest";
-import { createMocks, recordingTransformation, settle, valueOf, type RecordedResource } from "../components/mocks.js";
+import { controllerEnvironment, createMocks, recordingTransformation, settle, valueOf, type RecordedResource } from "../components/mocks.js";
 
 const mocks = createMocks();
 let C: typeof import("../components/index.js");
@@ -60,7 +60,7 @@ describe("BlueGreenTargetGroups", () => {
 });
 
 describe("WeightedRouting", () => {
-  test("rule mode: a listener rule on the shared listener, host and path conditions, forward 999/0, weights under ignoreChanges", async () => {
+  test("rule mode: a listener rule on the shared listener, host and path conditions, forward 999/0, the whole action under ignoreChanges", async () => {
     const rs = await evaluate(
       () =>
         new C.WeightedRouting(
@@ -75,10 +75,11 @@ describe("WeightedRouting", () => {
     expect(rule.inputs.priority).toBe(42);
     expect(rule.inputs.conditions).toEqual([{ hostHeader: { values: ["a.example.com"] } }, { pathPattern: { values: ["/api/*"] } }]);
     expect(rule.inputs.actions).toEqual([{ type: "forward", forward: { targetGroups: [{ arn: TG_BLUE, weight: 999 }, { arn: TG_GREEN, weight: 0 }] } }]);
-    expect(rule.ignoreChanges).toEqual(["actions[0].forward.targetGroups[0].weight", "actions[0].forward.targetGroups[1].weight"]);
+    // The whole action list, not just the weights (pulumi-aws#5798: the provider resends the list).
+    expect(rule.ignoreChanges).toEqual(["actions"]);
   });
 
-  test("listener mode: an HTTPS listener of its own, weights from weightTotal, stickiness, weights under ignoreChanges", async () => {
+  test("listener mode: an HTTPS listener of its own, weights from weightTotal, stickiness, the whole default action under ignoreChanges", async () => {
     const rs = await evaluate(
       () =>
         new C.WeightedRouting(
@@ -92,7 +93,7 @@ describe("WeightedRouting", () => {
     expect(listener.inputs.defaultActions).toEqual([
       { type: "forward", forward: { targetGroups: [{ arn: TG_BLUE, weight: 100 }, { arn: TG_GREEN, weight: 0 }], stickiness: { enabled: true, duration: 300 } } },
     ]);
-    expect(listener.ignoreChanges).toEqual(["defaultActions[0].forward.targetGroups[0].weight", "defaultActions[0].forward.targetGroups[1].weight"]);
+    expect(listener.ignoreChanges).toEqual(["defaultActions"]);
   });
 
   test("ignoreWeightChanges: false hands the weights back to Pulumi", async () => {
@@ -180,7 +181,7 @@ describe("HealthGates", () => {
     const a = named(rs, "svc-canary-vs-stable");
     const queries = a.inputs.metricQueries as { id: string; expression?: string; returnData: boolean; metric?: { dimensions: unknown } }[];
     expect(queries.map((q) => q.id)).toEqual(["b_req", "b_err", "b_conn", "g_req", "g_err", "g_conn", "b_rate", "g_rate", "gap"]);
-    expect(queries.filter((q) => q.returnData).map((q) => q.expression)).toEqual(["ABS(b_rate - g_rate)"]);
+    expect(queries.filter((q) => q.returnData).map((q) => q.expression)).toEqual(["IF(FILL(b_req, 0) >= 10 AND FILL(g_req, 0) >= 10, ABS(b_rate - g_rate))"]);
     expect(queries[0]!.metric!.dimensions).toEqual(dims("blue"));
     expect(queries[3]!.metric!.dimensions).toEqual(dims("green"));
     expect(queries[6]!.expression).toBe("IF(b_req >= 10, 100 * (FILL(b_err, 0) + FILL(b_conn, 0)) / b_req)");
@@ -354,13 +355,15 @@ describe("StepController", () => {
     expect([fn.inputs.runtime, fn.inputs.handler, fn.inputs.role]).toEqual(["nodejs22.x", "index.handler", state("ctl-role").arn]);
     expect(fn.inputs.loggingConfig).toEqual({ logFormat: "JSON", logGroup: state("ctl-logs").name });
     // AssetArchive keeps its assets behind a promise.
-    const assets = (await fn.inputs.code.assets) as Record<string, { path: Promise<string> }>;
-    expect(Object.keys(assets)).toEqual(["index.mjs"]);
+    const assets = (await fn.inputs.code.assets) as Record<string, { path?: Promise<string>; text?: Promise<string> }>;
+    expect(Object.keys(assets)).toEqual(["index.mjs", "rollgate-config.json"]);
     expect(await assets["index.mjs"]!.path).toBe("dist/lambda/controller.mjs");
+    // The large settings travel in a file inside the archive, not in the 4 KB environment.
+    expect(JSON.parse(await assets["rollgate-config.json"]!.text!)).toEqual({ ROLLGATE_POLICY: baseArgs.policyJson, ROLLGATE_FREEZE_ALARMS: "burn-fast,burn-slow" });
     expect(fn.dependsOn).toEqual(["ctl-policy"]);
     expect(fn.inputs.environment.variables).toEqual({
       ROLLGATE_SERVICE: "checkout",
-      ROLLGATE_POLICY: baseArgs.policyJson,
+      ROLLGATE_CONFIG_FILE: "rollgate-config.json",
       ROLLGATE_TABLE: state("ctl-state").name,
       ROLLGATE_RULE_ARN: RULE,
       ROLLGATE_BLUE_TARGET_GROUP_ARN: TG_BLUE,
@@ -368,14 +371,13 @@ describe("StepController", () => {
       ROLLGATE_LOAD_BALANCER_ARN: LB,
       ROLLGATE_TOPIC_ARN: state("ctl-notifications").arn,
       ROLLGATE_ACCOUNT_FREEZE_PARAMETER: "/rollgate/account-freeze",
-      ROLLGATE_FREEZE_ALARMS: "burn-fast,burn-slow",
       ROLLGATE_ECS_CLUSTER_ARN: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/main`,
       ROLLGATE_ECS_BLUE_SERVICE: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-blue`,
       ROLLGATE_ECS_GREEN_SERVICE: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-green`,
     });
     // The controller's own parser accepts exactly this environment.
     const { parseControllerEnv } = await import("../src/controller/config.js");
-    const parsed = parseControllerEnv(fn.inputs.environment.variables);
+    const parsed = parseControllerEnv(await controllerEnvironment(fn));
     expect([parsed.ruleArn, parsed.ecs?.blueService, parsed.freezeAlarms]).toEqual([RULE, `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-blue`, ["burn-fast", "burn-slow"]]);
   });
 

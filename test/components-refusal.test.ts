@@ -21,11 +21,12 @@ function run(scenario: string): Promise<{ code: number | null; stdout: string; s
 }
 
 describe("a release during a rollout is refused at preview", () => {
-  // Both programs run at once; each takes a few seconds (loading @pulumi/aws).
+  // Both programs run at once; each takes a few seconds (loading @pulumi/aws), and much longer on
+  // a loaded machine: the timeouts are generous because nothing here measures time.
   const progressing = run("progressing");
   const pending = run("pending");
 
-  test("a new version while another one is progressing: the program fails naming both versions, the step, the slots and the way out", async () => {
+  test("a new version while another one is progressing: the program fails naming both versions, the step, the slots and the way out", { timeout: 180_000 }, async () => {
     const r = await progressing;
     expect(r.stdout).toContain('ALLOWED {"command":"start","release":{"version":"v2","taskDefinitionArn":"arn:aws:ecs:eu-west-1:123456789012:task-definition/allowed-slots-dev:1"}}');
     expect(r.code).not.toBe(0);
@@ -37,7 +38,7 @@ describe("a release during a rollout is refused at preview", () => {
     expect(r.stderr).toMatch(/or end it with rollgate abort --function svc-controller-function-[0-9a-f]{7} \(traffic goes back to the stable slot\), then run pulumi up again; to keep "v2" going, set version back to "v2"\./);
   });
 
-  test("a new version while the previous one is still being deployed into the idle slot: refused too", async () => {
+  test("a new version while the previous one is still being deployed into the idle slot: refused too", { timeout: 180_000 }, async () => {
     const r = await pending;
     expect(r.stdout).toContain('ALLOWED {"command":"start","release":{"version":"v4"');
     expect(r.code).not.toBe(0);

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, test } from "vitest";
-import { createMocks, recordingTransformation, settle, type RecordedResource } from "../components/mocks.js";
+import { controllerEnvironment, createMocks, recordingTransformation, settle, type RecordedResource } from "../components/mocks.js";
 import { parsePolicy } from "../src/policy/index.js";
 import { configMap, projectFor } from "../scripts/plan.js";
 
@@ -60,21 +60,21 @@ describe("stacks/aws-ecs", () => {
     expect(rs.filter((r) => r.type === "aws:lb/listener:Listener")).toHaveLength(1);
   });
 
-  test("the internal ring comes first: a rule on the shared listener that the controller may repoint", () => {
+  test("the internal ring comes first: a rule on the shared listener that the controller may repoint", async () => {
     const ring = one("aws:lb/listenerRule:ListenerRule", "checkout-routing-ring-internal");
     const service = one("aws:lb/listenerRule:ListenerRule", "checkout-routing-rule");
     expect(ring.inputs.listenerArn).toBe(one("aws:lb/listener:Listener", "checkout-http").state.arn);
     expect(JSON.stringify(ring.inputs.conditions)).toContain("x-checkout-ring");
     expect(ring.inputs.priority).toBeLessThan(service.inputs.priority);
-    const fn = one("aws:lambda/function:Function", "checkout-controller-function");
-    expect(JSON.parse(fn.inputs.environment.variables.ROLLGATE_RING_RULES)).toEqual({ internal: ring.state.arn });
-    const sent = parsePolicy(JSON.parse(fn.inputs.environment.variables.ROLLGATE_POLICY));
+    const env = await controllerEnvironment(one("aws:lambda/function:Function", "checkout-controller-function"));
+    expect(JSON.parse(env.ROLLGATE_RING_RULES!)).toEqual({ internal: ring.state.arn });
+    const sent = parsePolicy(JSON.parse(env.ROLLGATE_POLICY!));
     expect(sent.steps[0]).toMatchObject({ ring: "internal", rings: ["internal"], weights: { canary: 0 } });
   });
 
-  test("the controller runs stacks/shared/policy.yaml plus the health gate", () => {
+  test("the controller runs stacks/shared/policy.yaml plus the health gate", async () => {
     const fn = one("aws:lambda/function:Function", "checkout-controller-function");
-    const sent = parsePolicy(JSON.parse(fn.inputs.environment.variables.ROLLGATE_POLICY));
+    const sent = parsePolicy(JSON.parse((await controllerEnvironment(fn)).ROLLGATE_POLICY!));
     const file = parsePolicy(parse(readFileSync(new URL("../stacks/shared/policy.yaml", import.meta.url), "utf8")));
     expect(sent.steps.map((s) => [s.percent, s.holdMs, s.approval])).toEqual(file.steps.map((s) => [s.percent, s.holdMs, s.approval]));
     expect(sent.gates.map((g) => g.name)).toEqual([...file.gates.map((g) => g.name), "health"]);

@@ -216,10 +216,21 @@ describe("example stack (stacks/kubernetes)", () => {
     expect(services).toEqual(["checkout-stable", "checkout-canary"]);
     expect(templates).toEqual(["checkout-gate-error-rate", "checkout-gate-latency", "checkout-gate-checkout-failures", "checkout-guard"]);
     expect(ingress).toBe("checkout");
-    // The internal ring step dropped, the two approximations of the policy, and the unknown
-    // false-rollback rate (the stack declares no expectedRps).
-    expect(warnings.map((w) => w.split(":")[0])).toEqual(["strategy.steps[0].ring", "analysis.alpha", "timeouts.onTimeout", "args.expectedRps"]);
-    expect(kinds("checkout")).toEqual({ [COMPONENT]: 1, [TYPES.service]: 2, [TYPES.ingress]: 1, [TYPES.template]: 4, [TYPES.rollout]: 1 });
+    // The internal ring step dropped and the pause at maxHold; with the analysis server the
+    // sequential test is expressed (no analysis.alpha caveat, no threshold noise check).
+    expect(warnings.map((w) => w.split(":")[0])).toEqual(["strategy.steps[0].ring", "gates[2].namespace", "timeouts.onTimeout"]);
+    expect(kinds("checkout")).toEqual({
+      [COMPONENT]: 1,
+      [TYPES.service]: 3,
+      [TYPES.ingress]: 1,
+      [TYPES.template]: 4,
+      [TYPES.rollout]: 1,
+      "kubernetes:apps/v1:Deployment": 1,
+      "kubernetes:core/v1:ServiceAccount": 1,
+    });
+    expect(await value(stack.analysisServerUrl)).toBe("http://checkout-analysis.shop.svc:8080");
+    const [template] = byType("checkout", TYPES.template);
+    expect(template!.inputs.spec.metrics[0].provider.web.url).toBe("http://checkout-analysis.shop.svc:8080/v1/verdict");
 
     const [rollout] = byType("checkout", TYPES.rollout);
     expect(rollout!.inputs.metadata.namespace).toBe("shop");

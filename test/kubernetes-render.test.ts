@@ -604,3 +604,29 @@ describe("queries", () => {
     expect(threshold(1000)).toContain('le=~"1|1.0"');
   });
 });
+
+describe("the noise check at a declared expectedRps (rendered rules through the simulator)", () => {
+  test("the standard error-rate gate at 200 rps: no false rollbacks in 300 healthy rollouts, bad canaries caught as often as on AWS, no warning", () => {
+    const r = render({ profile: "standard", gates: [{ type: "errorRate" }] }, { expectedRps: 200 });
+    expect(r.noise).toMatchObject({ rps: 200, runs: 300 });
+    expect(r.noise!.falseRollbackRate).toBeLessThanOrEqual(0.01);
+    expect(r.detection!.argo).toBeGreaterThan(0.9);
+    expect(r.detection!.aws - r.detection!.argo).toBeLessThanOrEqual(0.05);
+    expect(r.warnings.map((w) => w.path)).not.toContain("args.expectedRps");
+  });
+
+  test("point-estimate percentile gates that noise rolls back are refused, naming expectedRps and the measured rate", () => {
+    const noisy: PolicyInput = { profile: "standard", gates: [{ type: "latency", percentile: 99, holdBand: 1, rollbackBand: 5, minSamples: 50 }] };
+    const issues = mappingIssues(() => render(noisy, { expectedRps: 50 }));
+    expect(issues).toEqual([{ path: "args.expectedRps", message: expect.stringMatching(/the rendered rules roll back [0-9.]+ % of healthy rollouts .* above maxFalseRollbackRate 1\.0 %/) }]);
+    // Raising the ceiling knowingly renders it, with the figure returned.
+    const r = render(noisy, { expectedRps: 50, maxFalseRollbackRate: 0.99 });
+    expect(r.noise!.falseRollbackRate).toBeGreaterThan(0.01);
+  });
+
+  test("at low traffic the render warns that bad canaries are caught less often than on AWS, and says at what rps they match", () => {
+    const r = render({ profile: "standard", gates: [{ type: "errorRate" }] }, { expectedRps: 20 });
+    expect(r.detection!.aws - r.detection!.argo).toBeGreaterThan(0.05);
+    expect(r.warnings).toContainEqual({ path: "args.expectedRps", message: expect.stringMatching(/roll back [0-9.]+ % of canaries failing .* the AWS flavour [0-9.]+ %.*at [0-9]+ rps they are/) });
+  });
+});

@@ -111,9 +111,9 @@ async function measure(metric: WebMetric): Promise<{ status: number; value: unkn
   return { status: res.status, value: body.verdict, body };
 }
 
-const argsFor = (canary: string, stepIndex: number) =>
+const argsFor = (canary: string, stepIndex: number, weights?: { current: number; previous: number }) =>
   Object.fromEntries(
-    webAnalysisArgs(policy, stepIndex, "10m").map((a) => [a.name as string, a.value !== undefined ? String(a.value) : (a.valueFrom as { podTemplateHashValue: string }).podTemplateHashValue === "Latest" ? canary : "stable7"]),
+    webAnalysisArgs(policy, stepIndex, "10m", 31, weights).map((a) => [a.name as string, a.value !== undefined ? String(a.value) : (a.valueFrom as { podTemplateHashValue: string }).podTemplateHashValue === "Latest" ? canary : "stable7"]),
   );
 
 describe("rendered web-provider templates", () => {
@@ -188,6 +188,8 @@ describe("conditions judged by the real expr engine against the server's real an
 
   test.each(cases)("%s: verdict %s -> step %s, guard %s", async (canary, verdict, stepPhase, guardPhase) => {
     const [verdictTemplate, , guardTemplate] = render();
+    // The canary has been at 10 % for all 30 minutes: as step 1 after 1 %, the traffic says the step
+    // began with the canary; the window (10m) is only the fallback.
     const stepMetric = resolveArgs((verdictTemplate!.spec!.metrics as WebMetric[])[0], argsFor(canary, 1)) as unknown as WebMetric;
     const guardMetric = resolveArgs((guardTemplate!.spec!.metrics as WebMetric[])[0], argsFor(canary, 0)) as unknown as WebMetric;
     const step = await measure(stepMetric);
@@ -229,5 +231,36 @@ describe("conditions judged by the real expr engine against the server's real an
     const metric = (verdictTemplate!.spec!.metrics as WebMetric[])[0]!;
     const phases = evaluateAll([null, "PASS", 1, true, ""].map((json) => ({ conditions: metric, result: { kind: "json", json } as const })));
     for (const p of phases) expect(["Inconclusive", "Error"]).toContain(p.phase);
+  });
+});
+
+describe("renderKubernetes with analysisServer: the Rollout's args drive the server", () => {
+  test("step args (window, verdict count to maxHold, weights) resolved into the verdict template reach the real server; the answer is judged by the real expr engine", async () => {
+    const { renderKubernetes } = await import("../components/kubernetes/render.js");
+    const r = renderKubernetes({ name: "checkout", policy: POLICY_INPUT, image: "app:1", namespace: "shop", analysisServer: { url: serverUrl } });
+    expect(r.warnings.map((w) => w.path)).not.toContain("analysis.alpha");
+    const steps = (r.rollout.spec.strategy as { canary: { steps: Array<Record<string, any>>; analysis: { args: Array<{ name: string; value?: string }> } } }).canary;
+    const analysis = steps.steps.find((s) => "analysis" in s)!.analysis as { templates: Array<{ templateName: string }>; args: Array<{ name: string; value?: string; valueFrom?: unknown }> };
+    const values = Object.fromEntries(analysis.args.map((a) => [a.name, a.value ?? (JSON.stringify(a.valueFrom).includes("Latest") ? "good7" : "stable7")]));
+    // Step 0: 10 % after 0 %, a 10-minute hold and maxHold 40 minutes: measured at 10, 11, ... 40.
+    expect(values).toMatchObject({ window: "10m", "verdict-count": "31", weight: "10", "previous-weight": "0", "step-index": "0" });
+    const guardArgs = Object.fromEntries(steps.analysis.args.map((a) => [a.name, a.value ?? ""]));
+    expect(guardArgs).toMatchObject({ weight: "", "previous-weight": "" });
+    const template = r.analysisTemplates.find((t) => t.metadata.name === analysis.templates[0]!.templateName)!;
+    const metric = resolveArgs((template.spec.metrics as WebMetric[])[0], values) as unknown as WebMetric & { initialDelay: string; count: string };
+    expect([metric.initialDelay, metric.count]).toEqual(["10m", "31"]);
+    const answer = await measure(metric);
+    expect(answer.value).toBe("pass");
+    // The canary's share says step 0 began with the canary, 30 minutes ago.
+    expect(answer.body.stepStartedAt).toBe(new Date(END - 30 * MIN).toISOString());
+    expect(evaluateAll([{ conditions: metric, result: { kind: "json", json: answer.value } }])[0]!.phase).toBe("Successful");
+  });
+
+  test("analysisServer with a metric provider, or a bad URL, is refused naming the field", async () => {
+    const { renderKubernetes } = await import("../components/kubernetes/render.js");
+    expect(() => renderKubernetes({ name: "checkout", policy: POLICY_INPUT, image: "app:1", analysisServer: { url: "nope" } })).toThrow(/args\.analysisServer\.url/);
+    expect(() =>
+      renderKubernetes({ name: "checkout", policy: POLICY_INPUT, image: "app:1", analysisServer: { url: serverUrl }, provider: { kind: "prometheus", address: "http://p", requestsMetric: "a", statusLabel: "code", errorStatusRegex: "5..", durationMetric: "d", podHashLabel: "h", selector: "" } }),
+    ).toThrow(/args\.analysisServer: set either analysisServer/);
   });
 });

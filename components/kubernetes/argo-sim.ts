@@ -12,6 +12,7 @@
  * their own `measure` that evaluates the rendered strings directly.
  */
 import type { MinuteData, SimController, WorldView } from "../../src/sim/controller.js";
+import { RollgateController } from "../../src/sim/controller.js";
 import { runSimulation } from "../../src/sim/simulator.js";
 import type { GateMinute, Scenario, SimOutcome, TimelineDecision } from "../../src/sim/types.js";
 import type { ComparisonGate, Weights } from "../../src/policy/types.js";
@@ -406,4 +407,33 @@ export const NOISE_ERROR_RATE = 0.001;
 export function noiseFigures(rendered: RenderedKubernetes, query: QueryParams, rps: number, runs = NOISE_RUNS): NoiseFigures {
   const s = simulateRendered(rendered, query, { rps, baselineErrorRate: NOISE_ERROR_RATE, canaryErrorRate: NOISE_ERROR_RATE }, runs, NOISE_SEED);
   return { rps, runs, falseRollbackRate: s.rolledBack / runs, pausedRate: (s.paused + s.unfinished) / runs };
+}
+
+/** Bad-canary detection of the rendered rules beside the AWS flavour's engine, on the same traffic. */
+export interface DetectionFigures {
+  rps: number;
+  runs: number;
+  /** Canary error rate of the bad scenario: the baseline's plus twice the errorRate gate's rollback band. */
+  canaryErrorRate: number;
+  /** Share of bad canaries the rendered rules roll back. */
+  argo: number;
+  /** Share the AWS flavour (the engine, RollgateController) rolls back. */
+  aws: number;
+}
+
+export const DETECTION_RUNS = 150;
+const DETECTION_SEED = 40_261_203;
+
+/** Undefined when the policy has no errorRate gate (the figure is defined on it). */
+export function detectionFigures(rendered: RenderedKubernetes, query: QueryParams, rps: number, runs = DETECTION_RUNS): DetectionFigures | undefined {
+  const gate = rendered.policy.gates.find((g) => g.type === "errorRate");
+  if (!gate || gate.type !== "errorRate") return undefined;
+  const canaryErrorRate = Math.min(1, NOISE_ERROR_RATE + (2 * gate.rollbackBand) / 100);
+  const scenario: Scenario = { rps, baselineErrorRate: NOISE_ERROR_RATE, canaryErrorRate };
+  const argo = simulateRendered(rendered, query, scenario, runs, DETECTION_SEED).rolledBack / runs;
+  let aws = 0;
+  for (let i = 0; i < runs; i++) {
+    if (runSimulation(new RollgateController(rendered.policy), { ...scenario, approvals: "auto" }, DETECTION_SEED + i).outcome.result === "rolled-back") aws++;
+  }
+  return { rps, runs, canaryErrorRate, argo, aws: aws / runs };
 }

@@ -18,6 +18,81 @@ import {
   type MetricProvider,
   type RenderedKubernetes,
 } from "./render.js";
+import { renderAnalysisServer, type AnalysisServerTarget, type WebK8sObject } from "./web-provider.js";
+
+/** Deploy `rollgate analysis-server` with the service (ServiceAccount, Deployment, Service). */
+export interface KubernetesAnalysisServerDeployArgs {
+  /**
+   * The image built from rollgate's Dockerfile and pushed to your registry (docs/kubernetes.md).
+   * @default none (required)
+   */
+  image: pulumi.Input<string>;
+  /**
+   * Namespace of the server.
+   * @default the service's namespace
+   */
+  namespace?: pulumi.Input<string>;
+  /**
+   * Name of the Deployment, Service and ServiceAccount.
+   * @default "<name>-analysis"
+   */
+  name?: string;
+  /**
+   * Prometheus base URL the server reads, e.g. "http://prometheus-server.monitoring".
+   * @default none (Prometheus requests then hold, saying so)
+   */
+  prometheusUrl?: pulumi.Input<string>;
+  /**
+   * AWS region for CloudWatch reads.
+   * @default the pod's environment (IRSA sets AWS_REGION)
+   */
+  awsRegion?: pulumi.Input<string>;
+  /**
+   * ServiceAccount annotations, e.g. the IRSA role for cloudwatch:GetMetricData.
+   * @default none
+   */
+  serviceAccountAnnotations?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * Replicas (the server is stateless).
+   * @default 2
+   */
+  replicas?: pulumi.Input<number>;
+}
+
+/** Ask `rollgate analysis-server` for the gates' verdicts (Argo's web provider). */
+export interface KubernetesAnalysisServerArgs {
+  /**
+   * Base URL of a server that already runs, e.g. "http://rollgate-analysis.argo-rollouts.svc:8080".
+   * Exactly one of url or deploy.
+   * @default none
+   */
+  url?: pulumi.Input<string>;
+  /**
+   * Deploy a server with this service. Exactly one of url or deploy.
+   * @default none
+   */
+  deploy?: KubernetesAnalysisServerDeployArgs;
+  /**
+   * Prometheus names of this service's metrics (the server reads Prometheus unless cloudWatch is set).
+   * @default the prometheus defaults (http_requests_total, code, 5.., http_request_duration_seconds, rollouts_pod_template_hash)
+   */
+  prometheus?: pulumi.Input<{ requestsMetric?: string; statusLabel?: string; errorStatusRegex?: string; durationMetric?: string; podHashLabel?: string; selector?: string }>;
+  /**
+   * Read CloudWatch instead (EKS behind an ALB): the ALB and the two target groups, by ARN.
+   * @default none
+   */
+  cloudWatch?: pulumi.Input<{ loadBalancerArn: string; canaryTargetGroupArn: string; stableTargetGroupArn: string }>;
+  /**
+   * Seconds Argo waits for an answer.
+   * @default 10
+   */
+  timeoutSeconds?: pulumi.Input<number>;
+  /**
+   * Measurement errors in a row (the server unreachable) before Argo fails the analysis and aborts.
+   * @default 4
+   */
+  consecutiveErrorLimit?: pulumi.Input<number>;
+}
 
 /** CloudWatch metric provider: GetMetricData over the ALB target groups of the two Services. */
 export interface KubernetesCloudWatchArgs {
@@ -183,6 +258,12 @@ export interface KubernetesProgressiveServiceArgs {
    */
   prometheus?: KubernetesPrometheusArgs;
   /**
+   * Ask rollgate's analysis server for the verdicts (the engine's sequential test) instead of
+   * rendering threshold conditions. Exclusive with cloudWatch and prometheus.
+   * @default none
+   */
+  analysisServer?: KubernetesAnalysisServerArgs;
+  /**
    * Interval of the background guard's measurements (and of verdict retries after an error).
    * @default "1m"
    */
@@ -254,6 +335,8 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
   public readonly ingressName: pulumi.Output<string>;
   /** What the policy maps to only approximately, as `path: message` lines (also logged). */
   public readonly warnings: pulumi.Output<string[]>;
+  /** URL of the analysis server the templates call (with analysisServer). */
+  public readonly analysisServerUrl: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: KubernetesProgressiveServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rollgate:index:KubernetesProgressiveService", name, {}, opts);
@@ -262,6 +345,7 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
     for (const w of plan.warnings) pulumi.log.warn(`${w.path}: ${w.message}`, this);
 
     const crds = args.installCrds ? this.installCrds(name, args.crdDirectory) : [];
+    const server = args.analysisServer ? this.analysisServer(name, args) : undefined;
 
     const rendered: pulumi.Output<RenderedKubernetes> = pulumi
       .output({
@@ -282,6 +366,7 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
         expectedRps: args.expectedRps,
         maxFalseRollbackRate: args.maxFalseRollbackRate,
         analysisTemplates: args.analysisTemplates,
+        analysisServer: server?.target,
       })
       .apply((a) => {
         let provider: MetricProvider | undefined;
@@ -289,7 +374,8 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
         else if (a.prometheus) provider = { kind: "prometheus", ...PROMETHEUS_DEFAULTS, ...stripUndefined(a.prometheus) };
         try {
           const r = renderKubernetes({
-            ...stripUndefined({ ...a, cloudWatch: undefined, prometheus: undefined }),
+            ...stripUndefined({ ...a, cloudWatch: undefined, prometheus: undefined, analysisServer: undefined }),
+            ...(a.analysisServer ? { analysisServer: stripUndefined(a.analysisServer) as AnalysisServerTarget } : {}),
             name,
             policy: plan.policy,
             ...(provider ? { provider } : {}),
@@ -356,19 +442,69 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
     this.analysisTemplateNames = pulumi.all(templates.map((t) => t.metadata.name));
     this.ingressName = ingress.metadata.name;
     this.warnings = rendered.apply((r) => r.warnings.map((w) => `${w.path}: ${w.message}`));
+    this.analysisServerUrl = server ? server.target.apply((t) => t.url) : pulumi.output(undefined);
     this.registerOutputs({
       rolloutName: this.rolloutName,
       serviceNames: this.serviceNames,
       analysisTemplateNames: this.analysisTemplateNames,
       ingressName: this.ingressName,
       warnings: this.warnings,
+      analysisServerUrl: this.analysisServerUrl,
     });
+  }
+
+  /** The server's target (URL and backend), deploying the server first when asked. */
+  private analysisServer(name: string, args: KubernetesProgressiveServiceArgs): { target: pulumi.Output<AnalysisServerTarget> } {
+    const a = args.analysisServer!;
+    if ((a.url === undefined) === (a.deploy === undefined)) {
+      throw new pulumi.ResourceError("analysisServer: set exactly one of url (a server that runs) or deploy (deploy one with this service)", this);
+    }
+    let url: pulumi.Output<string>;
+    if (a.deploy) {
+      const d = a.deploy;
+      const serverName = d.name ?? `${name}-analysis`;
+      const objects = pulumi
+        .output({ image: d.image, namespace: d.namespace ?? args.namespace ?? "default", prometheusUrl: d.prometheusUrl, awsRegion: d.awsRegion, annotations: d.serviceAccountAnnotations, replicas: d.replicas })
+        .apply((v) =>
+          renderAnalysisServer({
+            name: serverName,
+            namespace: v.namespace,
+            image: v.image,
+            ...(v.prometheusUrl ? { prometheusUrl: v.prometheusUrl } : {}),
+            ...(v.awsRegion ? { awsRegion: v.awsRegion } : {}),
+            ...(v.annotations ? { serviceAccountAnnotations: v.annotations } : {}),
+            ...(v.replicas !== undefined ? { replicas: v.replicas } : {}),
+          }),
+        );
+      const pick = (kind: string) => objects.apply((o) => o.objects.find((x) => x.kind === kind)! as WebK8sObject);
+      const sa = new k8s.core.v1.ServiceAccount(`${serverName}-sa`, { metadata: pick("ServiceAccount").apply((o) => o.metadata), automountServiceAccountToken: false }, { parent: this });
+      const deployment = new k8s.apps.v1.Deployment(
+        `${serverName}-deployment`,
+        { metadata: pick("Deployment").apply((o) => o.metadata), spec: pick("Deployment").apply((o) => o.spec as unknown as k8s.types.input.apps.v1.DeploymentSpec) },
+        { parent: this, dependsOn: [sa] },
+      );
+      const service = new k8s.core.v1.Service(
+        `${serverName}-service`,
+        { metadata: pick("Service").apply((o) => o.metadata), spec: pick("Service").apply((o) => o.spec as unknown as k8s.types.input.core.v1.ServiceSpec) },
+        { parent: this, dependsOn: [deployment] },
+      );
+      url = pulumi.all([service.metadata.name, objects]).apply(([, o]) => o.url);
+    } else {
+      url = pulumi.output(a.url!);
+    }
+    const target = pulumi
+      .output({ url, prometheus: a.prometheus, cloudWatch: a.cloudWatch, timeoutSeconds: a.timeoutSeconds, consecutiveErrorLimit: a.consecutiveErrorLimit })
+      .apply((t) => stripUndefined(t) as AnalysisServerTarget);
+    return { target };
   }
 
   /** Synchronous checks of plain args, so a bad policy or a missing provider fails at preview. */
   private plan(name: string, args: KubernetesProgressiveServiceArgs): ArgoPlan {
     if (args.cloudWatch && args.prometheus) {
       throw new pulumi.ResourceError("set exactly one of cloudWatch or prometheus (the metric provider of the analysis), not both", this);
+    }
+    if (args.analysisServer && (args.cloudWatch || args.prometheus)) {
+      throw new pulumi.ResourceError("set either analysisServer (the server's verdicts) or cloudWatch/prometheus (threshold conditions), not both", this);
     }
     if (args.policy === undefined) {
       throw new pulumi.ResourceError("policy is required: a RolloutPolicy such as { profile: \"standard\" }", this);
@@ -380,10 +516,13 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
       );
     }
     try {
-      return planKubernetes(name, args.policy, args.cloudWatch ? "cloudWatch" : args.prometheus ? "prometheus" : undefined, {
+      const serverKind = args.analysisServer ? (args.analysisServer.cloudWatch ? "cloudWatch" : "prometheus") : undefined;
+      const plan = planKubernetes(name, args.policy, args.cloudWatch ? "cloudWatch" : args.prometheus ? "prometheus" : serverKind, {
         ignoreAlarmGates: args.ignoreAlarmGates ?? false,
         ignoreRingSteps: args.ignoreRingSteps ?? false,
       });
+      // With the server the anytime-valid test is expressed: the threshold rendering's caveat does not apply.
+      return serverKind ? { ...plan, warnings: plan.warnings.filter((w) => w.path !== "analysis.alpha") } : plan;
     } catch (e) {
       if (e instanceof PolicyError || e instanceof ArgoMappingError) throw new pulumi.ResourceError(e.message, this);
       throw e;

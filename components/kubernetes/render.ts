@@ -25,7 +25,8 @@ import {
   type QueryParams,
 } from "./conditions.js";
 import { parseGoDuration } from "./argo-analysis.js";
-import { noiseFigures, NOISE_ERROR_RATE, type NoiseFigures } from "./argo-sim.js";
+import { detectionFigures, noiseFigures, NOISE_ERROR_RATE, type DetectionFigures, type NoiseFigures } from "./argo-sim.js";
+import { checkServerTarget, renderWebAnalysisTemplates, serverBackend, serverGuardArgs, serverStepArgs, type AnalysisServerTarget } from "./web-provider.js";
 
 export const ARGO_API_VERSION = "argoproj.io/v1alpha1";
 
@@ -87,8 +88,14 @@ export interface RenderInput {
   memory?: string;
   env?: Record<string, string>;
   ingress?: { host?: string; path?: string; internetFacing?: boolean; className?: string; annotations?: Record<string, string> };
-  /** Required when the policy has comparison gates. */
+  /** Required when the policy has comparison gates (or analysisServer). */
   provider?: MetricProvider;
+  /**
+   * Ask `rollgate analysis-server` for the verdicts (Argo's web provider) instead of rendering
+   * threshold conditions: the engine's sequential test, bands and minSamples (web-provider.ts).
+   * Exclusive with provider.
+   */
+  analysisServer?: AnalysisServerTarget;
   /** Interval of the guard's and the verdicts' measurements. @default "1m" */
   analysisInterval?: string;
   /**
@@ -134,6 +141,8 @@ export interface RenderedKubernetes {
   warnings: MappingIssue[];
   /** With expectedRps: the simulated outcomes of healthy rollouts under the rendered rules. */
   noise?: NoiseFigures;
+  /** With expectedRps and an errorRate gate: bad canaries caught by the rendered rules and by the AWS flavour. */
+  detection?: DetectionFigures;
 }
 
 /** What the policy needs from Argo, decided from the policy alone (before any value is known). */
@@ -376,8 +385,19 @@ function isResolved(p: PolicyInput | RolloutPolicy): p is RolloutPolicy {
 
 /** Renders every object. Throws ArgoMappingError for what Argo cannot express. */
 export function renderKubernetes(input: RenderInput): RenderedKubernetes {
-  const plan = planKubernetes(input.name, input.policy, input.provider?.kind, { ignoreAlarmGates: input.ignoreAlarmGates, ignoreRingSteps: input.ignoreRingSteps });
+  const server = input.analysisServer;
+  const providerKind = input.provider?.kind ?? (server ? serverBackend(server).kind : undefined);
+  const plan = planKubernetes(input.name, input.policy, providerKind, { ignoreAlarmGates: input.ignoreAlarmGates, ignoreRingSteps: input.ignoreRingSteps });
   const errors: MappingIssue[] = [];
+  if (server) {
+    if (input.provider) errors.push({ path: "args.analysisServer", message: "set either analysisServer (the server's verdicts) or a metric provider (threshold conditions), not both" });
+    errors.push(...checkServerTarget(server, plan.policy));
+    // With the server the anytime-valid test is expressed: the threshold rendering's caveat does not apply.
+    plan.warnings = plan.warnings.filter((w) => w.path !== "analysis.alpha");
+    if (plan.strategy === "canary" && plan.policy.steps.some((st) => st.onTimeout === "rollback")) {
+      plan.warnings.push({ path: "timeouts.onTimeout", message: '"rollback" with the analysis server: a step still undecided at maxHold pauses the Rollout (Inconclusive) instead; abort it with kubectl argo rollouts abort' });
+    }
+  }
   if (input.provider?.kind === "prometheus") {
     for (const [field, message] of checkPromNames(input.provider)) errors.push({ path: `args.prometheus.${field}`, message });
     if (!/^https?:\/\/[^/\s]+/.test(input.provider.address)) {
@@ -414,7 +434,24 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
   const meta = (name: string) => ({ name, namespace: v.namespace, labels });
   const selector = { "app.kubernetes.io/name": v.name };
 
-  const templates = plan.gates.length > 0 ? renderAnalysisTemplates(plan, v, meta) : [];
+  const templates =
+    plan.gates.length === 0
+      ? []
+      : server
+        ? (renderWebAnalysisTemplates({
+            name: v.name,
+            namespace: v.namespace,
+            labels,
+            policy: plan.policy,
+            gates: plan.gates,
+            serverUrl: server.url,
+            backend: serverBackend(server),
+            interval: v.analysisInterval,
+            ...(server.timeoutSeconds !== undefined ? { timeoutSeconds: server.timeoutSeconds } : {}),
+            ...(server.consecutiveErrorLimit !== undefined ? { consecutiveErrorLimit: server.consecutiveErrorLimit } : {}),
+            verdictTemplates: plan.verdictTemplates,
+          }) as K8sObject[])
+        : renderAnalysisTemplates(plan, v, meta);
   const services = plan.serviceNames.map((svc) => ({
     apiVersion: "v1",
     kind: "Service",
@@ -492,7 +529,8 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
         // measure until they pass or maxHold. A pause step here would make Argo hold the step
         // analysis back (rollout/analysis.go line 411) and gain nothing.
         const timing = analysisTiming(plan, v).groups[plan.groups.findIndex((g) => g.steps.includes(i))]!;
-        steps.push({ analysis: { templates: [...verdicts, ...extra], args: argsFor(argoDuration(timing.windowMs)) } });
+        const args = server ? serverStepArgs(plan.policy, i, parseGoDuration(v.analysisInterval) ?? 60_000, argoWeight, argoDuration) : argsFor(argoDuration(timing.windowMs));
+        steps.push({ analysis: { templates: [...verdicts, ...extra], args } });
       } else {
         steps.push({ pause: { duration: argoDuration(step.holdMs) } });
         if (extra.length > 0) steps.push({ analysis: { templates: extra, args: argsFor(argoDuration(step.holdMs)) } });
@@ -508,7 +546,13 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
         trafficRouting: { alb: { ingress: v.name, servicePort: v.servicePort, rootService: first } },
         ...scaleDownDelay,
         ...(plan.gates.length > 0
-          ? { analysis: { templates: [{ templateName: guardTemplateName(v.name) }], startingStep: 1, args: argsFor(argoDuration(analysisTiming(plan, v).guard.windowMs)) } }
+          ? {
+              analysis: {
+                templates: [{ templateName: guardTemplateName(v.name) }],
+                startingStep: 1,
+                args: server ? serverGuardArgs(plan.policy, argoDuration) : argsFor(argoDuration(analysisTiming(plan, v).guard.windowMs)),
+              },
+            }
           : {}),
         steps,
       },
@@ -541,11 +585,14 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
     },
   };
   const rendered: RenderedKubernetes = { policy: plan.policy, rollout, analysisTemplates: templates, services, ingress, warnings: [...plan.warnings] };
-  if (plan.gates.length > 0 && plan.strategy === "canary") checkNoise(rendered, plan, v);
+  // The noise check simulates the threshold rules; the server's verdicts are the engine's (BENCHMARKS.md).
+  if (plan.gates.length > 0 && plan.strategy === "canary" && !server) checkNoise(rendered, plan, v);
   return rendered;
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+/** Detection gap to the AWS flavour (share of bad canaries) above which the render warns. */
+export const DETECTION_GAP = 0.05;
 /** Share of healthy rollouts pausing at maxHold above which the render warns (the AWS flavour's own figure at 50 rps is about 2 %). */
 export const PAUSE_WARNING_RATE = 0.05;
 
@@ -585,6 +632,24 @@ function checkNoise(rendered: RenderedKubernetes, plan: ArgoPlan, v: Resolved): 
       },
     ]);
   }
+  const detected = detectionFigures(rendered, query, v.expectedRps);
+  if (detected) {
+    rendered.detection = detected;
+    if (detected.aws - detected.argo > DETECTION_GAP) {
+      let match = `the gap stays above ${pct(DETECTION_GAP)} up to ${v.expectedRps * 16} rps`;
+      for (let factor = 2; factor <= 16; factor *= 2) {
+        const f = detectionFigures(rendered, query, v.expectedRps * factor, 100)!;
+        if (f.aws - f.argo <= DETECTION_GAP) {
+          match = `at ${v.expectedRps * factor} rps they are ${pct(f.argo)} and ${pct(f.aws)}`;
+          break;
+        }
+      }
+      rendered.warnings.push({
+        path: "args.expectedRps",
+        message: `at ${v.expectedRps} rps the rendered rules roll back ${pct(detected.argo)} of canaries failing ${pct(detected.canaryErrorRate)} of requests (baseline ${pct(NOISE_ERROR_RATE)}), the AWS flavour ${pct(detected.aws)} (simulated, ${detected.runs} rollouts each); ${match}. Argo's analysis needs more evidence than the engine's test and stops judging in the InconclusiveAnalysis pause; consider the analysis server (web provider), longer holds, or higher first percentages`,
+      });
+    }
+  }
   if (tooManyPauses(at)) {
     rendered.warnings.push({
       path: "args.expectedRps",
@@ -593,7 +658,7 @@ function checkNoise(rendered: RenderedKubernetes, plan: ArgoPlan, v: Resolved): 
   }
 }
 
-type Resolved = Required<Omit<RenderInput, "provider" | "policy" | "ingress">> & {
+type Resolved = Required<Omit<RenderInput, "provider" | "policy" | "ingress" | "analysisServer">> & {
   provider?: MetricProvider;
   ingress: { host?: string; path: string; internetFacing: boolean; className: string; annotations: Record<string, string> };
 };
@@ -659,11 +724,6 @@ function providerBlock(gate: ComparisonGate, provider: MetricProvider, q: QueryP
   return { prometheus: { address: provider.address, query: prometheusQuery(gate, provider, q) } };
 }
 
-/** The provider block with a fixed window instead of the run's `window` arg. */
-function withWindow(block: Record<string, unknown>, window: string): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(block).replaceAll(`{{args.${ARG.window}}}`, window)) as Record<string, unknown>;
-}
-
 /** One CloudWatch period (the ALB's one-minute datapoints); Prometheus data is finer. */
 const PERIOD_MS = 60_000;
 /** Argo retries an errored measurement after 10 s (analysis/analysis.go line 30). */
@@ -687,7 +747,7 @@ export interface AnalysisTiming {
   intervalMs: number;
   delayMs: number;
   groups: VerdictTiming[];
-  guard: { initialDelayMs: number; windowMs: number; longWindowMs: number; consecutiveErrorLimit: number };
+  guard: { initialDelayMs: number; windowMs: number; consecutiveErrorLimit: number };
   /** Measurements the rollout can take per gate (doubled for approval waits), the Bonferroni divisor. */
   looks: number;
   query: QueryParams;
@@ -728,7 +788,6 @@ export function analysisTiming(plan: ArgoPlan, v: { analysisInterval: string; me
   });
   const minHold = Math.min(...plan.policy.steps.map((s) => s.holdMs));
   const guardWindow = Math.max(minHold, delayMs + 2 * PERIOD_MS);
-  const longWindow = Math.max(guardWindow, ...plan.policy.steps.map((s) => s.maxHoldMs));
   // Looks per gate: the guard every interval through every step's maxHold, and every
   // verdict measurement. An approval wait has no bound, so with approvals the count is doubled.
   const planned = plan.policy.steps.reduce((sum, s) => sum + Math.ceil(s.maxHoldMs / intervalMs), 0);
@@ -739,7 +798,7 @@ export function analysisTiming(plan: ArgoPlan, v: { analysisInterval: string; me
     intervalMs,
     delayMs,
     groups,
-    guard: { initialDelayMs: delayMs + PERIOD_MS, windowMs: guardWindow, longWindowMs: longWindow, consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : HOLD_ERROR_LIMIT },
+    guard: { initialDelayMs: delayMs + PERIOD_MS, windowMs: guardWindow, consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : HOLD_ERROR_LIMIT },
     looks,
     query: { logThreshold: Math.log((gateCount * looks) / plan.policy.alpha) },
   };
@@ -775,20 +834,18 @@ function renderAnalysisTemplates(plan: ArgoPlan, v: Resolved, meta: (name: strin
     ]);
   });
   if (plan.strategy === "canary") {
-    const longWindow = argoDuration(timing.guard.longWindowMs);
-    const guardMetric = (gate: ComparisonGate, long: boolean) => ({
-      name: `${gate.name}-guard${long ? "-long" : ""}`,
-      // No count: measures every interval until the rollout ends (then Argo terminates it as successful).
-      interval: v.analysisInterval,
-      initialDelay: argoDuration(timing.guard.initialDelayMs),
-      failureLimit: v.guardFailureLimit,
-      consecutiveErrorLimit: timing.guard.consecutiveErrorLimit,
-      failureCondition: guardCondition(gate, provider.kind),
-      provider: long ? withWindow(providerBlock(gate, provider, timing.query), longWindow) : providerBlock(gate, provider, timing.query),
-    });
     const guard = template(
       guardTemplateName(v.name),
-      plan.gates.map((gate) => guardMetric(gate, false)),
+      plan.gates.map((gate) => ({
+        name: `${gate.name}-guard`,
+        // No count: measures every interval until the rollout ends (then Argo terminates it as successful).
+        interval: v.analysisInterval,
+        initialDelay: argoDuration(timing.guard.initialDelayMs),
+        failureLimit: v.guardFailureLimit,
+        consecutiveErrorLimit: timing.guard.consecutiveErrorLimit,
+        failureCondition: guardCondition(gate, provider.kind),
+        provider: providerBlock(gate, provider, timing.query),
+      })),
     );
     return [...verdicts, guard];
   }

@@ -49,6 +49,9 @@ export const WEB_ARG = {
   stepIndex: "step-index",
   /** Step verdict measurements: one at the end of the hold, then one per interval until maxHold. */
   verdictCount: "verdict-count",
+  /** The step's canary weight and the previous step's: the server finds the step's start from them. Empty for the guard. */
+  weight: "weight",
+  previousWeight: "previous-weight",
 } as const;
 
 /** What the verdict's jsonPath selects, and the conditions on it. */
@@ -89,6 +92,8 @@ export interface WebTemplatesInput {
   timeoutSeconds?: number;
   /** Measurement errors in a row (server unreachable) before Argo fails the run (and aborts). @default 4 (Argo's default) */
   consecutiveErrorLimit?: number;
+  /** Names of the verdict templates (render.ts may make one per gate and timing group). @default one `<name>-gate-<gate>` per gate */
+  verdictTemplates?: Array<{ name: string; gate: string }>;
 }
 
 export const webTemplateName = (name: string, gate: string) => `${name}-gate-${gate}`;
@@ -142,13 +147,21 @@ export function verdictCount(holdMs: number, maxHoldMs: number, intervalMs: numb
  * Args a step (or the guard) passes to a web template. `window` is the step's hold (the guard:
  * the shortest hold); `verdictCount` is ignored by the guard but every declared arg needs a value.
  */
-export function webAnalysisArgs(policy: RolloutPolicy, renderedStepIndex: number, window: string, count = 1): Array<Record<string, unknown>> {
+export function webAnalysisArgs(
+  policy: RolloutPolicy,
+  renderedStepIndex: number,
+  window: string,
+  count = 1,
+  weights?: { current: number; previous: number },
+): Array<Record<string, unknown>> {
   return [
     { name: WEB_ARG.canaryHash, valueFrom: { podTemplateHashValue: "Latest" } },
     { name: WEB_ARG.stableHash, valueFrom: { podTemplateHashValue: "Stable" } },
     { name: WEB_ARG.window, value: window },
     { name: WEB_ARG.stepIndex, value: String(sourceStepIndexes(policy)[renderedStepIndex] ?? renderedStepIndex) },
     { name: WEB_ARG.verdictCount, value: String(count) },
+    { name: WEB_ARG.weight, value: weights ? String(weights.current) : "" },
+    { name: WEB_ARG.previousWeight, value: weights ? String(weights.previous) : "" },
   ];
 }
 
@@ -172,6 +185,8 @@ export function verdictRequestBody(input: Pick<WebTemplatesInput, "name" | "poli
     stableHash: `{{args.${WEB_ARG.stableHash}}}`,
     window: `{{args.${WEB_ARG.window}}}`,
     stepIndex: `{{args.${WEB_ARG.stepIndex}}}`,
+    weight: `{{args.${WEB_ARG.weight}}}`,
+    previousWeight: `{{args.${WEB_ARG.previousWeight}}}`,
     ...backend,
   };
 }
@@ -193,10 +208,11 @@ export function renderWebAnalysisTemplates(input: WebTemplatesInput): WebK8sObje
   const meta = (name: string) => ({ name, namespace: input.namespace, labels: input.labels });
   const args = Object.values(WEB_ARG).map((name) => ({ name }));
   const errors = { consecutiveErrorLimit: input.consecutiveErrorLimit ?? 4 };
-  const verdicts = input.gates.map((gate) => ({
+  const names = input.verdictTemplates ?? input.gates.map((g) => ({ name: webTemplateName(input.name, g.name), gate: g.name }));
+  const verdicts = names.map(({ name, gate: gateName }) => ({ name, gate: input.gates.find((g) => g.name === gateName)! })).map(({ name, gate }) => ({
     apiVersion: ARGO_API_VERSION,
     kind: "AnalysisTemplate",
-    metadata: meta(webTemplateName(input.name, gate.name)),
+    metadata: meta(name),
     spec: {
       args,
       metrics: [
@@ -204,6 +220,8 @@ export function renderWebAnalysisTemplates(input: WebTemplatesInput): WebK8sObje
           name: gate.name,
           // From the end of the hold: the first pass advances, a rollback aborts, holds are measured
           // again each interval; no pass by maxHold is Inconclusive (the Rollout pauses).
+          // The step's analysis starts with the step: the first verdict comes when the hold ends.
+          initialDelay: `{{args.${WEB_ARG.window}}}`,
           interval: input.interval ?? "1m",
           count: `{{args.${WEB_ARG.verdictCount}}}`,
           consecutiveSuccessLimit: 1,
@@ -235,6 +253,50 @@ export function renderWebAnalysisTemplates(input: WebTemplatesInput): WebK8sObje
     },
   };
   return [...verdicts, guard];
+}
+
+/* ----------------------------------------------------------------------------------------------
+ * Wiring into render.ts: the analysis server in place of the threshold conditions.
+ * -------------------------------------------------------------------------------------------- */
+
+/** The analysis server a rendered service asks, and what it reads for this service. */
+export interface AnalysisServerTarget {
+  /** Base URL of the server as Argo's controller reaches it, e.g. http://rollgate-analysis.argo-rollouts.svc:8080. */
+  url: string;
+  /** Prometheus names of this service's metrics (the server's --prometheus-url says where). Default backend. */
+  prometheus?: WebPrometheusNames;
+  /** Read CloudWatch instead (EKS behind an ALB): the ALB and the two target groups, by ARN. */
+  cloudWatch?: { loadBalancerArn: string; canaryTargetGroupArn: string; stableTargetGroupArn: string };
+  /** @default 10 */
+  timeoutSeconds?: number;
+  /** @default 4 */
+  consecutiveErrorLimit?: number;
+}
+
+export function serverBackend(t: AnalysisServerTarget): WebBackend {
+  return t.cloudWatch ? { kind: "cloudWatch", ...t.cloudWatch } : { kind: "prometheus", ...(t.prometheus ? { names: t.prometheus } : {}) };
+}
+
+/** Problems with an AnalysisServerTarget (paths under args.analysisServer). */
+export function checkServerTarget(t: AnalysisServerTarget, policy: RolloutPolicy): PolicyIssue[] {
+  const issues = checkWebInputs({ serverUrl: t.url, backend: serverBackend(t), timeoutSeconds: t.timeoutSeconds, consecutiveErrorLimit: t.consecutiveErrorLimit, policy });
+  if (t.cloudWatch && t.prometheus) issues.push({ path: "args.analysisServer.cloudWatch", message: "set at most one of prometheus or cloudWatch (the server reads Prometheus by default)" });
+  return issues;
+}
+
+/**
+ * Args of step `i`'s analysis: the window (hold), the verdict count up to maxHold, and the
+ * step's weight with the previous one (from which the server finds the step's start).
+ */
+export function serverStepArgs(policy: RolloutPolicy, i: number, intervalMs: number, weightOf: (percent: number) => number, window: (ms: number) => string): Array<Record<string, unknown>> {
+  const step = policy.steps[i]!;
+  const previous = i === 0 ? 0 : weightOf(policy.steps[i - 1]!.percent);
+  return webAnalysisArgs(policy, i, window(step.holdMs), verdictCount(step.holdMs, step.maxHoldMs, intervalMs), { current: weightOf(step.percent), previous });
+}
+
+/** Args of the background guard: the shortest hold as its window, no step weights. */
+export function serverGuardArgs(policy: RolloutPolicy, window: (ms: number) => string): Array<Record<string, unknown>> {
+  return webAnalysisArgs(policy, 0, window(Math.min(...policy.steps.map((s) => s.holdMs))), 1);
 }
 
 /* ----------------------------------------------------------------------------------------------

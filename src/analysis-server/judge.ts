@@ -3,7 +3,7 @@
  * src/analysis's evaluateComparisonGate with the policy's alpha split and prior), over the rollout's
  * minutes, with the step placed where Argo's step verdict runs. No gate logic lives here.
  */
-import type { GateEvidence, GateVerdict, Verdict } from "../analysis/types.js";
+import type { CountSample, GateEvidence, GateVerdict, Verdict } from "../analysis/types.js";
 import { evaluateGates } from "../engine/decide.js";
 import type { Evidence, RolloutState } from "../engine/types.js";
 import type { VerdictRequest } from "./request.js";
@@ -44,15 +44,54 @@ export interface JudgeTimes {
   end: number;
 }
 
-/** Where the step starts: the verdict judges the last `window` of the rollout; the guard all of it. */
-export function stepStart(request: Pick<VerdictRequest, "windowMs">, rolloutStartedAt: number, end: number): number {
+const MINUTE = 60_000;
+
+/**
+ * When the current step began, from the canary's share of each minute's requests: the change point
+ * between the previous weight and the current one that makes the minutes most likely (binomial
+ * likelihood of the canary's requests among both sides' at the previous weight before it and at the
+ * current weight from it on). Argo cannot tell the server when a step started, but it moved the
+ * traffic then, and the traffic shows it. Undefined when the weights are equal (nothing to see) or
+ * there are no minutes.
+ */
+export function stepStartFromShares(samples: ReadonlyArray<CountSample>, previousPercent: number, currentPercent: number): number | undefined {
+  if (samples.length === 0 || Math.abs(previousPercent - currentPercent) < 1e-9) return undefined;
+  const clamp = (p: number) => Math.min(1 - 1e-9, Math.max(1e-9, p / 100));
+  const p0 = clamp(previousPercent);
+  const p1 = clamp(currentPercent);
+  // Gain of minute m under the current weight over the previous one; the best start maximises the
+  // sum of gains from it to the end (ties: the latest start, the fewest minutes claimed).
+  let best = samples.length;
+  let bestSum = 0;
+  let sum = 0;
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const c = samples[i]!.canary.total;
+    const n = c + samples[i]!.baseline.total;
+    sum += c * Math.log(p1 / p0) + (n - c) * Math.log((1 - p1) / (1 - p0));
+    if (sum > bestSum) {
+      bestSum = sum;
+      best = i;
+    }
+  }
+  return best < samples.length ? samples[best]!.start : samples[samples.length - 1]!.start + MINUTE;
+}
+
+/**
+ * Where the step starts: with the step's weights, where the traffic says it started (never before
+ * the rollout); else the last `window` of the rollout; else (the guard) the whole rollout.
+ */
+export function stepStart(request: Pick<VerdictRequest, "windowMs" | "weights">, rolloutStartedAt: number, end: number, evidence?: GateEvidence): number {
+  if (request.weights && evidence?.kind === "counts") {
+    const found = stepStartFromShares(evidence.samples, request.weights.previous, request.weights.current);
+    if (found !== undefined) return Math.max(rolloutStartedAt, found);
+  }
   return request.windowMs === undefined ? rolloutStartedAt : Math.max(rolloutStartedAt, end - request.windowMs);
 }
 
 /** The engine's verdict of the request's gate on `evidence`. */
 export function judge(request: VerdictRequest, evidence: GateEvidence | undefined, times: JudgeTimes): VerdictResponse {
   const started = times.canaryStartedAt ?? times.end;
-  const stepStartedAt = stepStart(request, started, times.end);
+  const stepStartedAt = stepStart(request, started, times.end, evidence);
   const step = request.policy.steps[request.stepIndex]!;
   const state: RolloutState = {
     rolloutId: `${request.service}:${request.canaryHash || "canary"}`,

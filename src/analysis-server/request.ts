@@ -59,6 +59,13 @@ export interface VerdictRequest {
    * rollout so far.
    */
   windowMs?: number;
+  /**
+   * The step's canary weight and the previous step's (percent), when the caller knows them (the
+   * rendered step verdict does): the server then finds when the step started from the canary's
+   * share of requests (judge.ts stepStartFromShares), so the step is judged from its real start
+   * as the engine does, however long it has been held. Both or neither.
+   */
+  weights?: { current: number; previous: number };
   canaryHash: string;
   stableHash: string;
   backend: { kind: "prometheus"; names: PrometheusNames } | { kind: "cloudWatch"; target: CloudWatchTarget };
@@ -71,7 +78,7 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const MATCHERS = /^\s*(?:[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*(?:,\s*|$))*$/;
 const TG_ARN = /^arn:aws(?:-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
 const LB_ARN = /^arn:aws(?:-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer\/app\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/;
-const KNOWN = new Set(["service", "gate", "policy", "stepIndex", "window", "canaryHash", "stableHash", "prometheus", "cloudWatch"]);
+const KNOWN = new Set(["service", "gate", "policy", "stepIndex", "window", "weight", "previousWeight", "canaryHash", "stableHash", "prometheus", "cloudWatch"]);
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
 
@@ -130,6 +137,20 @@ export function parseVerdictRequest(body: unknown): VerdictRequest {
     windowMs = parseDuration(window);
     if (windowMs === undefined) throw new BadRequest("window", `"${window}" is not a duration such as "10m" or "90s"`);
     if (!(windowMs >= 60_000)) throw new BadRequest("window", `"${window}" must be at least 1m (verdicts are judged on whole minutes)`);
+  }
+
+  const percent = (field: "weight" | "previousWeight"): number | undefined => {
+    const raw = body[field];
+    if (raw === undefined || raw === null || raw === "") return undefined;
+    if (typeof raw === "string") unresolved(field, raw);
+    const n = typeof raw === "string" && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+    if (typeof n !== "number" || !(n >= 0 && n <= 100)) throw new BadRequest(field, `${JSON.stringify(raw)} must be a percentage from 0 to 100 (the canary weight)`);
+    return n;
+  };
+  const current = percent("weight");
+  const previous = percent("previousWeight");
+  if ((current === undefined) !== (previous === undefined)) {
+    throw new BadRequest(current === undefined ? "weight" : "previousWeight", "weight and previousWeight go together (the step's canary weight and the one before it)");
   }
 
   const hashes: Record<"canaryHash" | "stableHash", string> = { canaryHash: "", stableHash: "" };
@@ -200,6 +221,7 @@ export function parseVerdictRequest(body: unknown): VerdictRequest {
     gate,
     stepIndex,
     ...(windowMs !== undefined ? { windowMs } : {}),
+    ...(current !== undefined && previous !== undefined ? { weights: { current, previous } } : {}),
     canaryHash: hashes.canaryHash,
     stableHash: hashes.stableHash,
     backend,

@@ -142,7 +142,15 @@ export function createMetricsReader(cloudwatch: CloudWatchClient): MetricsReader
         const be = sumSeries(baseline.events.map(get));
         // A minute exists once either side's total arrived; ALB publishes nothing for a side that
         // had no requests, which is a real zero, and zero canary trials can never pass a gate.
-        const minutes = [...new Set([...ct.keys(), ...bt.keys()])].sort((a, b) => a - b);
+        let minutes = [...new Set([...ct.keys(), ...bt.keys()])].sort((a, b) => a - b);
+        if (gate.type === "metric") {
+          // An application's own metrics are not ALB's: a minute where a side published its total
+          // but no failure count is missing data (the failure metric may never be published at
+          // all, e.g. a renamed metric), not zero failures. Such minutes are left out, so a gate
+          // whose failure metric never arrives has no samples and holds by onMissingData.
+          const complete = (total: Series, events: Series, m: number) => !((total.get(m) ?? 0) > 0 && !events.has(m));
+          minutes = minutes.filter((m) => complete(ct, ce, m) && complete(bt, be, m));
+        }
         const samples: CountSample[] = minutes.map((m) => {
           const canaryTotal = ct.get(m) ?? 0;
           const baselineTotal = bt.get(m) ?? 0;

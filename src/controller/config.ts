@@ -2,6 +2,8 @@
  * The controller Lambda's environment: the fixed contract with the Pulumi components.
  * A bad or missing variable fails the invocation with a message naming the variable.
  */
+import { readFileSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { LISTENER_ARN, LOAD_BALANCER_ARN, RULE_ARN, TARGET_GROUP_ARN } from "../aws/arn.js";
 import { parseDuration } from "../policy/duration.js";
@@ -106,7 +108,8 @@ export const DEFAULT_ECS_READY_TIMEOUT_MS = 15 * 60_000;
 
 /** Reads and validates the controller's environment; throws ConfigError naming the first bad variable. */
 export function parseControllerEnv(env: Record<string, string | undefined>): ControllerConfig {
-  const picked = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("ROLLGATE_") && v !== undefined && v !== ""));
+  const fromFile = readConfigFile(env);
+  const picked = Object.fromEntries(Object.entries({ ...fromFile, ...env }).filter(([k, v]) => k.startsWith("ROLLGATE_") && k !== "ROLLGATE_CONFIG_FILE" && v !== undefined && v !== ""));
   const parsed = controllerEnvSchema.safeParse(picked);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -163,6 +166,31 @@ export function parseControllerEnv(env: Record<string, string | undefined>): Con
     ...(e.ROLLGATE_ACCOUNT_FREEZE_PARAMETER ? { accountFreezeParameter: e.ROLLGATE_ACCOUNT_FREEZE_PARAMETER } : {}),
     ...(ringRules && Object.keys(ringRules).length ? { ringRules } : {}),
   };
+}
+
+/**
+ * ROLLGATE_CONFIG_FILE: a JSON object of ROLLGATE_* variable -> string value, shipped inside the
+ * function's code archive (relative paths are from LAMBDA_TASK_ROOT, the archive's root). It holds
+ * what would not fit Lambda's 4 KB environment (the policy, ring rules, freeze alarms); the
+ * environment wins where both set a variable.
+ */
+export function readConfigFile(env: Record<string, string | undefined>): Record<string, string> {
+  const v = "ROLLGATE_CONFIG_FILE";
+  const file = env[v];
+  if (file === undefined || file === "") return {};
+  const path = isAbsolute(file) ? file : join(env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ConfigError(v, `cannot read ${path} as JSON (${(err as Error).message}); it is written into the function's code archive by the StepController component`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConfigError(v, `${path} must hold a JSON object of ROLLGATE_* variable -> string`);
+  for (const [k, value] of Object.entries(parsed)) {
+    if (!k.startsWith("ROLLGATE_") || k === v) throw new ConfigError(v, `${path}: "${k}" is not a controller variable (ROLLGATE_*, other than ${v})`);
+    if (typeof value !== "string") throw new ConfigError(v, `${path}: "${k}" must be a string (as in the environment), got ${typeof value}`);
+  }
+  return parsed as Record<string, string>;
 }
 
 /**

@@ -5,3 +5,4 @@ export * from "./resolve.js";
 export * from "./schema.js";
 export * from "./types.js";
 export * from "./access.js";
+export * from "./warnings.js";

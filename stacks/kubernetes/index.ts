@@ -1,7 +1,8 @@
 /**
  * The "checkout" service on Kubernetes: the same policy file as the AWS example, rendered to Argo
- * Rollouts. The comparison gates are measured in CloudWatch on the ALB's two target groups, which
- * the AWS Load Balancer Controller creates for the stable and canary Services.
+ * Rollouts. The comparison gates are judged by rollgate's analysis server (deployed here), which
+ * reads the pods' request metrics from Prometheus and answers Argo's web metric provider with the
+ * engine's verdicts.
  */
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
@@ -21,12 +22,15 @@ const checkout = new KubernetesProgressiveService("checkout", {
   replicas: 3,
   containerPort: 8080,
   ingress: { path: "/", internetFacing: false },
-  // The target groups exist once the AWS Load Balancer Controller has reconciled the Ingress;
-  // until they are configured the gates see no data, which holds (never passes) every step.
-  cloudWatch: {
-    loadBalancer: config.get("loadBalancer") ?? "app/k8s-shop-checkout/unset",
-    stableTargetGroup: config.get("stableTargetGroup") ?? "targetgroup/k8s-shop-checkout-stable/unset",
-    canaryTargetGroup: config.get("canaryTargetGroup") ?? "targetgroup/k8s-shop-checkout-canary/unset",
+  // The gates' verdicts come from rollgate's analysis server (the AWS flavour's sequential test,
+  // docs/kubernetes.md), deployed with the service and reading the cluster's Prometheus. Build its
+  // image from the repository's Dockerfile and set analysisServerImage.
+  analysisServer: {
+    deploy: {
+      image: config.get("analysisServerImage") ?? "ghcr.io/acme/rollgate-analysis:0.1.0",
+      prometheusUrl: config.get("prometheusUrl") ?? "http://prometheus-server.monitoring",
+    },
+    prometheus: { selector: 'namespace="shop"' },
   },
   installCrds: config.getBoolean("installCrds") ?? false,
 });
@@ -36,3 +40,4 @@ export const serviceNames = checkout.serviceNames;
 export const analysisTemplateNames = checkout.analysisTemplateNames;
 export const ingressName = checkout.ingressName;
 export const policyWarnings = checkout.warnings;
+export const analysisServerUrl = checkout.analysisServerUrl;

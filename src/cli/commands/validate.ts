@@ -2,6 +2,7 @@
 import { checkPolicyPower, type PowerWarning } from "../../analysis/power.js";
 import { formatDuration } from "../../policy/duration.js";
 import type { RolloutPolicy } from "../../policy/types.js";
+import { policyWarnings } from "../../policy/warnings.js";
 import type { CommandContext } from "../context.js";
 import { escapeControls, sanitizeOutput } from "../sanitize.js";
 import { CliError } from "../errors.js";
@@ -28,8 +29,14 @@ export async function validateCommand(ctx: CommandContext, file: string, options
     throw new CliError("", 1);
   }
   const warnings: PowerWarning[] = options.rps !== undefined ? checkPolicyPower(loaded.policy, { rps: options.rps }) : [];
-  ctx.emit({ ok: true, file, policy: summarize(loaded.policy), warnings });
+  // Safety warnings (a policy that cannot protect anything) do not depend on traffic.
+  const safety = policyWarnings(loaded.policy);
+  ctx.emit({ ok: true, file, policy: summarize(loaded.policy), warnings, safetyWarnings: safety });
   ctx.print(`${style.green("valid")} ${file}\n${describePolicy(loaded.policy)}`);
+  if (safety.length > 0) {
+    ctx.print(`\n${style.yellow(`${safety.length} safety warning${safety.length === 1 ? "" : "s"}`)}:`);
+    for (const w of safety) ctx.print(`  ${style.bold(w.path)}: ${w.message}`);
+  }
   if (warnings.length > 0) {
     ctx.print(`\n${style.yellow(`${warnings.length} warning${warnings.length === 1 ? "" : "s"}`)} at ${options.rps} rps:`);
     for (const w of warnings) ctx.print(`  ${style.bold(w.path)}: ${w.message}`);
