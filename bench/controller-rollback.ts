@@ -51,7 +51,7 @@ try {
     w.clock.advance(5_000);
 
     const t0 = performance.now();
-    const r = await c.handle(alarmEvent(w.alarmName));
+    const r = await c.handle(alarmEvent(w.alarmName, "ALARM", w));
     const t1 = performance.now();
     if (!("action" in r) || r.action !== "rollback") throw new Error(`expected a rollback, got ${JSON.stringify(r)}`);
 

@@ -4,6 +4,7 @@ import * as dynamodb from "@pulumi/aws/dynamodb/index.js";
 import * as iam from "@pulumi/aws/iam/index.js";
 import * as lambda from "@pulumi/aws/lambda/index.js";
 import * as sns from "@pulumi/aws/sns/index.js";
+import * as sqs from "@pulumi/aws/sqs/index.js";
 import { checkEnvironmentSize, checkScheduleExpression } from "./aws-limits.js";
 import {
   ArgsError,
@@ -142,6 +143,26 @@ export interface StepControllerArgs {
    */
   accountFreezeParameter?: pulumi.Input<string>;
   /**
+   * Dead-man's switch: minutes without a completed tick after which the heartbeat alarm fires
+   * (missing data is breaching, so a controller that is not invoked at all pages too). At least
+   * twice the schedule's interval, at most 1440.
+   * @default 5 for a schedule of rate(1 minute) or rate(2 minutes); 3 intervals for a slower rate; 15 for a cron schedule
+   */
+  heartbeatMinutes?: pulumi.Input<number>;
+  /**
+   * Asynchronous invocations (ticks, alarm events) older than this are dropped by Lambda and sent to
+   * the failed-invocations queue instead of running late: a stale tick or alarm event must not act.
+   * 60 to 21600 seconds.
+   * @default 300
+   */
+  maxEventAgeSeconds?: pulumi.Input<number>;
+  /**
+   * Retries Lambda makes of a failed asynchronous invocation before sending it to the
+   * failed-invocations queue. 0 to 2.
+   * @default 2
+   */
+  maxRetryAttempts?: pulumi.Input<number>;
+  /**
    * Extra tags.
    * @default {}
    */
@@ -195,6 +216,14 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
   }
   checkInteger(c, "memorySize", plain(args.memorySize), 128, 10240, " MB");
   checkInteger(c, "timeoutSeconds", plain(args.timeoutSeconds), 10, 900, " seconds (an invocation makes several AWS calls with retries; Lambda allows at most 900)");
+  checkInteger(c, "maxEventAgeSeconds", plain(args.maxEventAgeSeconds), 60, 21600, " seconds (Lambda's limits)");
+  checkInteger(c, "maxRetryAttempts", plain(args.maxRetryAttempts), 0, 2, " (Lambda's limits)");
+  const heartbeat = plain(args.heartbeatMinutes);
+  checkInteger(c, "heartbeatMinutes", heartbeat, 2, 1440, " minutes");
+  const interval = schedule === undefined ? 1 : scheduleIntervalMinutes(schedule);
+  if (heartbeat !== undefined && interval !== undefined && heartbeat < 2 * interval) {
+    throw new ArgsError(`${c}: heartbeatMinutes (${heartbeat}) must be at least twice the schedule's interval (${interval} minutes), or the heartbeat alarm fires between healthy ticks`);
+  }
   const stick = plain(args.stickinessSeconds);
   if (stick !== 0) checkInteger(c, "stickinessSeconds", stick, 1, 604800, " (or 0 for off)");
   const protect = plain(args.stateTableDeletionProtection);
@@ -207,6 +236,21 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
     }
   });
   return args.listenerArn !== undefined ? "listener" : "rule";
+}
+
+/** Minutes between ticks of a rate() schedule; undefined for cron() (no fixed interval). */
+export function scheduleIntervalMinutes(schedule: string): number | undefined {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return m[2]!.startsWith("minute") ? n : m[2]!.startsWith("hour") ? n * 60 : n * 1440;
+}
+
+/** The dead-man's switch window: heartbeatMinutes, or one derived from the schedule. */
+export function defaultHeartbeatMinutes(schedule: string): number {
+  const interval = scheduleIntervalMinutes(schedule);
+  if (interval === undefined) return 15;
+  return Math.min(1440, Math.max(5, 3 * interval));
 }
 
 export interface IamStatement {
@@ -236,6 +280,8 @@ export interface ControllerPolicyTargets {
   hookFunctionArns?: string[];
   /** ARN of the account-wide freeze parameter. */
   accountFreezeParameterArn?: string;
+  /** The on-failure destination of asynchronous invocations (an SQS queue). */
+  failedInvocationsQueueArn?: string;
 }
 
 /** The controller's least-privilege policy: every write is scoped to its own resources. */
@@ -295,6 +341,10 @@ export function controllerPolicyStatements(t: ControllerPolicyTargets): IamState
   statements.push({ Sid: "Events", Effect: "Allow", Action: ["events:PutEvents"], Resource: t.eventBusArn });
   if (t.accountFreezeParameterArn) {
     statements.push({ Sid: "AccountFreeze", Effect: "Allow", Action: ["ssm:GetParameter", "ssm:PutParameter"], Resource: t.accountFreezeParameterArn });
+  }
+  if (t.failedInvocationsQueueArn) {
+    // Lambda sends failed asynchronous invocations to the destination with the function's role.
+    statements.push({ Sid: "FailedInvocations", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: t.failedInvocationsQueueArn });
   }
   if (t.ringRuleArns?.length) {
     statements.push({ Sid: "ShiftRings", Effect: "Allow", Action: ["elasticloadbalancing:ModifyRule"], Resource: [...t.ringRuleArns] });
@@ -373,7 +423,9 @@ export function parameterArnInRegionOf(loadBalancerArn: string, parameter: strin
 /**
  * The step controller: the Lambda (an esbuild bundle, never closure serialization), its
  * least-privilege role, the tick schedule, the alarm-state rule, the DynamoDB state table, the
- * SNS notification topic, its log group, and alarms on its own errors and throttles.
+ * SNS notification topic, its log group, alarms on its own errors and throttles, the asynchronous
+ * invocation settings (maximum event age, retries, a failed-invocations queue) and a dead-man's
+ * switch alarm that fires when no tick has completed for heartbeatMinutes.
  */
 export class StepController extends pulumi.ComponentResource {
   public readonly functionName: pulumi.Output<string>;
@@ -389,6 +441,12 @@ export class StepController extends pulumi.ComponentResource {
   public readonly functionUrl: pulumi.Output<string>;
   /** ARN of the managed policy to attach to operator roles: call the function URL, read the state; no table writes. */
   public readonly operatorPolicyArn: pulumi.Output<string>;
+  /** Name of the dead-man's switch alarm (no completed tick for heartbeatMinutes). */
+  public readonly heartbeatAlarmName: pulumi.Output<string>;
+  /** Name of the alarm on the failed-invocations queue. */
+  public readonly failedInvocationsAlarmName: pulumi.Output<string>;
+  /** ARN of the queue that receives failed and expired asynchronous invocations. */
+  public readonly failedInvocationsQueueArn: pulumi.Output<string>;
 
   constructor(name: string, args: StepControllerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rollgate:index:StepController", name, {}, opts);
@@ -421,6 +479,8 @@ export class StepController extends pulumi.ComponentResource {
     // Not SSE with the AWS-managed key: CloudWatch alarms cannot publish to such a topic.
     const topic = new sns.Topic(`${name}-notifications`, { tags }, childOpts);
     const logGroup = new cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: args.logRetentionDays ?? 30, tags }, childOpts);
+    // Where Lambda puts ticks and alarm events that failed all retries or grew too old to act on.
+    const failedQueue = new sqs.Queue(`${name}-failed`, { messageRetentionSeconds: 1_209_600, sqsManagedSseEnabled: true, tags }, childOpts);
 
     const role = new iam.Role(
       `${name}-role`,
@@ -439,8 +499,8 @@ export class StepController extends pulumi.ComponentResource {
     const hookArns = pulumi.output(args.hookFunctionArns ?? []);
     const freezeParameter = pulumi.output(args.accountFreezeParameter ?? DEFAULT_ACCOUNT_FREEZE_PARAMETER);
     const policyDoc = pulumi
-      .all([trafficArn, args.blueTargetGroupArn, args.greenTargetGroupArn, table.arn, topic.arn, logGroup.arn, args.loadBalancerArn, pulumi.all([optionalArns, ringRules, hookArns, freezeParameter])])
-      .apply(([traffic, blue, green, tableArn, topicArn, logGroupArn, lbArn, [[bus, ecsBlue, ecsGreen], rings, hooks, parameter]]) =>
+      .all([trafficArn, args.blueTargetGroupArn, args.greenTargetGroupArn, table.arn, topic.arn, logGroup.arn, args.loadBalancerArn, pulumi.all([optionalArns, ringRules, hookArns, failedQueue.arn, freezeParameter])])
+      .apply(([traffic, blue, green, tableArn, topicArn, logGroupArn, lbArn, [[bus, ecsBlue, ecsGreen], rings, hooks, failedArn, parameter]]) =>
         JSON.stringify({
           Version: "2012-10-17",
           Statement: controllerPolicyStatements({
@@ -456,6 +516,7 @@ export class StepController extends pulumi.ComponentResource {
             ringRuleArns: Object.values(rings),
             hookFunctionArns: hooks,
             accountFreezeParameterArn: checked(this, () => parameterArnInRegionOf(lbArn, parameter)),
+            failedInvocationsQueueArn: failedArn,
           }),
         }),
       );
@@ -602,6 +663,62 @@ export class StepController extends pulumi.ComponentResource {
     const errorAlarm = selfAlarm("errors", "Errors", "rollgate controller invocations failed: rollouts are not being driven (and rollbacks may not fire).");
     const throttleAlarm = selfAlarm("throttles", "Throttles", "rollgate controller invocations were throttled: ticks and alarm events are being dropped.");
 
+    // Asynchronous invocations: a tick or alarm event that cannot run within maxEventAgeSeconds is
+    // not run late (it would act on a stale view); failures after the retries go to the queue.
+    new lambda.FunctionEventInvokeConfig(
+      `${name}-async`,
+      {
+        functionName: fn.name,
+        maximumEventAgeInSeconds: args.maxEventAgeSeconds ?? 300,
+        maximumRetryAttempts: args.maxRetryAttempts ?? 2,
+        destinationConfig: { onFailure: { destination: failedQueue.arn } },
+      },
+      { parent: this, dependsOn: [rolePolicy] },
+    );
+    // Dead-man's switch: the controller counts completed ticks (EMF metric TicksCompleted, namespace
+    // Rollgate, dimension service). No completed tick for heartbeatMinutes, or no data at all (the
+    // schedule stopped, the function cannot start), fires like the other operational alarms.
+    const heartbeatMinutes = pulumi.output(args.heartbeatMinutes ?? pulumi.output(args.scheduleExpression ?? "rate(1 minute)").apply(defaultHeartbeatMinutes));
+    const heartbeatAlarm = new cloudwatch.MetricAlarm(
+      `${name}-heartbeat`,
+      {
+        alarmDescription: pulumi.interpolate`rollgate controller has not completed a tick for ${heartbeatMinutes} minutes: rollouts are not being driven and rollbacks wait for an alarm event. Check the schedule, the function's errors and the failed-invocations queue.`,
+        namespace: "Rollgate",
+        metricName: "TicksCompleted",
+        dimensions: { service: args.serviceName ?? name },
+        statistic: "Sum",
+        period: 60,
+        evaluationPeriods: heartbeatMinutes,
+        datapointsToAlarm: heartbeatMinutes,
+        comparisonOperator: "LessThanThreshold",
+        threshold: 1,
+        treatMissingData: "breaching",
+        alarmActions: ownActions,
+        okActions: ownActions,
+        tags,
+      },
+      childOpts,
+    );
+    const failedAlarm = new cloudwatch.MetricAlarm(
+      `${name}-failed-invocations`,
+      {
+        alarmDescription: "rollgate controller: ticks or alarm events failed every retry or expired; they are in the failed-invocations queue.",
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: failedQueue.name },
+        statistic: "Maximum",
+        period: 60,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+        alarmActions: ownActions,
+        okActions: ownActions,
+        tags,
+      },
+      childOpts,
+    );
+
     this.functionName = fn.name;
     this.functionArn = fn.arn;
     this.roleArn = role.arn;
@@ -612,7 +729,13 @@ export class StepController extends pulumi.ComponentResource {
     this.errorAlarmNames = pulumi.all([errorAlarm.name, throttleAlarm.name]);
     this.functionUrl = url.functionUrl;
     this.operatorPolicyArn = operatorPolicy.arn;
+    this.heartbeatAlarmName = heartbeatAlarm.name;
+    this.failedInvocationsAlarmName = failedAlarm.name;
+    this.failedInvocationsQueueArn = failedQueue.arn;
     this.registerOutputs({
+      heartbeatAlarmName: this.heartbeatAlarmName,
+      failedInvocationsAlarmName: this.failedInvocationsAlarmName,
+      failedInvocationsQueueArn: this.failedInvocationsQueueArn,
       functionName: this.functionName,
       functionArn: this.functionArn,
       roleArn: this.roleArn,

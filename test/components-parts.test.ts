@@ -294,8 +294,55 @@ describe("StepController", () => {
       "aws:cloudwatch/eventRule:EventRule": 2,
       "aws:cloudwatch/eventTarget:EventTarget": 2,
       "aws:lambda/permission:Permission": 2,
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 2,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+      "aws:sqs/queue:Queue": 1,
+      "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
     });
+  });
+
+  test("async invocations: maximum event age, retries and an on-failure queue the role may send to; alarms on the queue and on missing ticks", () => {
+    expect(named(rs, "ctl-async").inputs).toEqual({
+      functionName: state("ctl-function").name,
+      maximumEventAgeInSeconds: 300,
+      maximumRetryAttempts: 2,
+      destinationConfig: { onFailure: { destination: state("ctl-failed").arn } },
+    });
+    expect(named(rs, "ctl-failed").inputs).toMatchObject({ messageRetentionSeconds: 1_209_600, sqsManagedSseEnabled: true });
+    const heartbeat = named(rs, "ctl-heartbeat").inputs;
+    expect(heartbeat).toMatchObject({
+      namespace: "Rollgate",
+      metricName: "TicksCompleted",
+      dimensions: { service: "checkout" },
+      statistic: "Sum",
+      period: 60,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 5,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "breaching",
+    });
+    // Routed like the other operational alarms.
+    expect(heartbeat.alarmActions).toEqual(named(rs, "ctl-errors").inputs.alarmActions);
+    expect(named(rs, "ctl-failed-invocations").inputs).toMatchObject({ namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: state("ctl-failed").name }, threshold: 0 });
+    expect(named(rs, "ctl-failed-invocations").inputs.alarmActions).toEqual(named(rs, "ctl-errors").inputs.alarmActions);
+  });
+
+  test.each([
+    [{ scheduleExpression: "rate(5 minutes)" }, 15],
+    [{ scheduleExpression: "cron(0/2 * * * ? *)" }, 15],
+    [{ scheduleExpression: "rate(1 minute)", heartbeatMinutes: 3 }, 3],
+  ])("heartbeat window for %o is %i minutes", async (extra, minutes) => {
+    const r = await evaluate(() => new C.StepController("hb", { ...baseArgs, listenerArn: LISTENER, ...extra }, opts()));
+    expect(named(r, "hb-heartbeat").inputs).toMatchObject({ evaluationPeriods: minutes, datapointsToAlarm: minutes });
+  });
+
+  test.each([
+    [{ heartbeatMinutes: 1 }, /heartbeatMinutes must be a whole number from 2 to 1440 minutes, got 1/],
+    [{ scheduleExpression: "rate(5 minutes)", heartbeatMinutes: 8 }, /heartbeatMinutes \(8\) must be at least twice the schedule's interval \(5 minutes\)/],
+    [{ maxEventAgeSeconds: 30 }, /maxEventAgeSeconds must be a whole number from 60 to 21600/],
+    [{ maxRetryAttempts: 3 }, /maxRetryAttempts must be a whole number from 0 to 2/],
+  ])("refuses %o naming the field", (extra, message) => {
+    expect(() => C.validateStepControllerArgs({ ...baseArgs, listenerArn: LISTENER, ...extra })).toThrow(message);
   });
 
   test("every IAM statement: exact actions and resources, no wildcard actions", () => {
@@ -324,6 +371,7 @@ describe("StepController", () => {
         { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${state("ctl-logs").arn}:*` },
         { Sid: "Events", Effect: "Allow", Action: ["events:PutEvents"], Resource: `arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/default` },
         { Sid: "AccountFreeze", Effect: "Allow", Action: ["ssm:GetParameter", "ssm:PutParameter"], Resource: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/rollgate/account-freeze` },
+        { Sid: "FailedInvocations", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: state("ctl-failed").arn },
         {
           Sid: "SlotServices",
           Effect: "Allow",
@@ -340,7 +388,7 @@ describe("StepController", () => {
   test("listener mode with an event bus and no ECS: ModifyListener on the listener only, PutEvents on that bus, no ECS statement", async () => {
     const r = await evaluate(() => new C.StepController("lst", { ...baseArgs, listenerArn: LISTENER, eventBusArn: `arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/releases` }, opts()));
     const doc = JSON.parse(named(r, "lst-policy").inputs.policy) as { Statement: { Sid: string; Action: string[]; Resource: unknown }[] };
-    expect(doc.Statement.map((s) => s.Sid)).toEqual(["ShiftTraffic", "ReadTraffic", "ReadSignals", "StateRead", "StateWrite", "StateUpdate", "Notify", "Logs", "Events", "AccountFreeze"]);
+    expect(doc.Statement.map((s) => s.Sid)).toEqual(["ShiftTraffic", "ReadTraffic", "ReadSignals", "StateRead", "StateWrite", "StateUpdate", "Notify", "Logs", "Events", "AccountFreeze", "FailedInvocations"]);
     expect(doc.Statement[0]).toEqual({ Sid: "ShiftTraffic", Effect: "Allow", Action: ["elasticloadbalancing:ModifyListener"], Resource: LISTENER });
     expect(doc.Statement[8]!.Resource).toBe(`arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/releases`);
     const env = named(r, "lst-function").inputs.environment.variables;

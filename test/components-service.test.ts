@@ -81,8 +81,8 @@ describe("ProgressiveService resource graph", () => {
       "rollgate:index:StepController": 1,
       "aws:lb/targetGroup:TargetGroup": 2,
       "aws:lb/listenerRule:ListenerRule": 1,
-      // 6 per-slot + 1 comparison + 4 burn windows + 2 controller (errors, throttles)
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 13,
+      // 6 per-slot + 1 comparison + 4 burn windows + 4 controller (errors, throttles, heartbeat, failed invocations)
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 15,
       // burn fast, burn slow, health
       "aws:cloudwatch/compositeAlarm:CompositeAlarm": 3,
       "aws:dynamodb/table:Table": 1,
@@ -101,8 +101,10 @@ describe("ProgressiveService resource graph", () => {
       "aws:ecs/service:Service": 2,
       "aws:cloudwatch/dashboard:Dashboard": 1,
       "aws:lambda/invocation:Invocation": 1,
+      "aws:sqs/queue:Queue": 1,
+      "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
     });
-    expect(d.resources).toHaveLength(48);
+    expect(d.resources).toHaveLength(52);
   });
 
   test("names derive from the component name", () => {

@@ -157,7 +157,7 @@ describe("authorization of verified principals (function URL events) against mot
     delete open.requestContext.authorizer;
     expect(await c.handle(open)).toMatchObject({ statusCode: 403 });
     // A body that is not a command (a forged alarm event) is not accepted over the URL.
-    expect(await c.handle(urlEvent(w, ALICE, alarmEvent(w.alarmName)))).toMatchObject({ statusCode: 400 });
+    expect(await c.handle(urlEvent(w, ALICE, alarmEvent(w.alarmName, "ALARM", w)))).toMatchObject({ statusCode: 400 });
   });
 
   test("access patterns are validated like the rest of the policy", async () => {
@@ -275,7 +275,7 @@ describe("account-wide freeze (SSM parameter) against moto", { timeout: 120_000 
     expect(await cb.command({ command: "start", release: { version: "v2" } })).toMatchObject({ ok: true });
 
     // b's error-budget alarm freezes the account: a's next start is held.
-    await cb.handle(alarmEvent(b.freezeAlarm, "ALARM"));
+    await cb.handle(alarmEvent(b.freezeAlarm, "ALARM", b));
     expect(JSON.parse((await b.clients.ssm!.send(new GetParameterCommand({ Name: parameter }))).Parameter!.Value!)).toMatchObject({ frozen: true, service: "acct-b" });
     expect(await send(ca, a, ALICE, { command: "start", release: { version: "v3" } })).toMatchObject({ status: 409, body: { code: "frozen" } });
   });

@@ -54,4 +54,16 @@ describe("dist/lambda/controller.mjs", () => {
     expect(await handler(tickEvent)).toMatchObject({ ok: true, action: "hold", phase: "progressing" });
     await expect(handler({ command: "bogus" })).rejects.toThrow(/command: must be one of/);
   });
+
+  test("a failed invocation gives its caller the error's name and a short message, no stack trace and no echo of a huge input", async () => {
+    const err = (await handler({ command: "x".repeat(1_000_000) }).catch((e: unknown) => e)) as Error;
+    expect(err.name).toBe("InvalidPayloadError");
+    expect(err.message).toMatch(/^invalid payload: command: must be one of .*got "x{64}"\.\.\. \(1000000 characters\)$/);
+    expect(err.message.length).toBeLessThan(400);
+    // What the Lambda runtime returns as `trace`: the first line only, no frames.
+    expect(err.stack).toBe(`InvalidPayloadError: ${err.message}`);
+    const sns = (await handler({ Records: [{ EventSource: "aws:sns", Sns: { Message: "{}" } }] }).catch((e: unknown) => e)) as Error;
+    expect(sns.message).toMatch(/SNS-delivered alarm notifications are not a controller trigger/);
+    expect(sns.stack).not.toMatch(/\n\s+at /);
+  });
 });

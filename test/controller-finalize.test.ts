@@ -70,7 +70,7 @@ describe("finalize after promotion, against moto (ECS slots)", () => {
     const c = await promoteIntoGreen(w);
     w.clock.advance(MIN);
     await w.clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: w.alarmName, StateValue: "ALARM", StateReason: "test" }));
-    expect(await c.handle(alarmEvent(w.alarmName))).toMatchObject({ action: "rollback" });
+    expect(await c.handle(alarmEvent(w.alarmName, "ALARM", w))).toMatchObject({ action: "rollback" });
     expect((await routerOf(w).read()).weights).toEqual({ blue: 999, green: 0 });
     expect(await desired(w, "blue")).toBe(3);
     w.clock.advance(10 * MIN);

@@ -84,7 +84,7 @@ describe("controller against moto", () => {
     await w.clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: w.alarmName, StateValue: "ALARM", StateReason: "5xx" }));
     w.clock.advance(10_000);
     const before = w.calls.length;
-    const result = await c.handle(alarmEvent(w.alarmName));
+    const result = await c.handle(alarmEvent(w.alarmName, "ALARM", w));
 
     expect(result).toMatchObject({ action: "rollback", phase: "rolled-back", fastPath: true, slotWeights: { blue: 999, green: 0 } });
     const rule = await w.clients.elbv2.send(new DescribeRulesCommand({ RuleArns: [w.ruleArn] }));
@@ -153,7 +153,7 @@ describe("controller against moto", () => {
 
     // Unfreeze, then an error-budget alarm freezes again on its own.
     expect(await c.command({ command: "unfreeze" })).toMatchObject({ frozen: false, noop: false });
-    await c.handle(alarmEvent(w.freezeAlarm, "ALARM"));
+    await c.handle(alarmEvent(w.freezeAlarm, "ALARM", w));
     expect((await c.status()).frozen).toBe(true);
     expect(await c.command({ command: "start", release: { version: "v3" } })).toMatchObject({ ok: false, code: "frozen" });
     const global = await storeOf(w).globalHistory();
@@ -180,7 +180,7 @@ describe("controller against moto", () => {
     await routerOf(w).setWeights({ blue: 600, green: 399 });
     await w.clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: w.alarmName, StateValue: "ALARM", StateReason: "5xx" }));
     w.clock.advance(5_000);
-    expect(await c.handle(alarmEvent(w.alarmName))).toMatchObject({ action: "rollback", fastPath: true, drift: { actual: { stable: 600, canary: 399 } } });
+    expect(await c.handle(alarmEvent(w.alarmName, "ALARM", w))).toMatchObject({ action: "rollback", fastPath: true, drift: { actual: { stable: 600, canary: 399 } } });
     expect((await routerOf(w).read()).weights).toEqual({ blue: 999, green: 0 });
   });
 

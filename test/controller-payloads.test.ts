@@ -74,6 +74,7 @@ describe("bad payloads are rejected naming the field, and change nothing in moto
       kind: "alarm",
       alarmName: "a",
       state: "ALARM",
+      event: {},
     });
     expect(parseTrigger({ command: "status" })).toMatchObject({ kind: "command", command: { command: "status" } });
   });

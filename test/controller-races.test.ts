@@ -53,7 +53,7 @@ describe("concurrency against moto", () => {
 
     // Decision point 1: the step passed. Each invocation is its own controller, as in separate Lambda containers.
     const burst1 = await Promise.all(
-      Array.from({ length: 24 }, (_, i) => controllerFor(w).handle(i % 2 ? tickEvent : alarmEvent("some-unrelated-alarm", "OK"))),
+      Array.from({ length: 24 }, (_, i) => controllerFor(w).handle(i % 2 ? tickEvent : alarmEvent("some-unrelated-alarm", "OK", w))),
     );
     expect(burst1.filter((r) => "transition" in r && r.transition)).toHaveLength(1);
     expect((await routerOf(w).read()).weights).toEqual({ blue: 499, green: 500 });
@@ -61,7 +61,7 @@ describe("concurrency against moto", () => {
     // Decision point 2: the gate alarm fires; ticks see it through DescribeAlarms, events carry it.
     await w.clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: w.alarmName, StateValue: "ALARM", StateReason: "5xx" }));
     w.clock.advance(5_000);
-    const burst2 = await Promise.all(Array.from({ length: 24 }, (_, i) => controllerFor(w).handle(i % 3 === 0 ? tickEvent : alarmEvent(w.alarmName))));
+    const burst2 = await Promise.all(Array.from({ length: 24 }, (_, i) => controllerFor(w).handle(i % 3 === 0 ? tickEvent : alarmEvent(w.alarmName, "ALARM", w))));
     const transitions = burst2.filter((r) => "transition" in r && r.transition);
     expect(transitions).toHaveLength(1);
     expect(transitions[0]).toMatchObject({ action: "rollback" });
@@ -84,7 +84,7 @@ describe("idempotency against moto", () => {
     const from = w.calls.length;
     for (let i = 0; i < 5; i++) {
       w.clock.advance(1_000);
-      const r = await c.handle(alarmEvent(w.alarmName));
+      const r = await c.handle(alarmEvent(w.alarmName, "ALARM", w));
       expect(r).toMatchObject({ slotWeights: { blue: 999, green: 0 }, phase: "rolled-back" });
       expect((await routerOf(w).read()).weights).toEqual({ blue: 999, green: 0 });
     }
@@ -139,7 +139,7 @@ describe("faults against moto: SDK errors injected at each call site (client mid
     w.clock.advance(2_000);
 
     w.failNth(command, 1, fault);
-    await c.handle(alarmEvent(w.alarmName)).catch(() => undefined);
+    await c.handle(alarmEvent(w.alarmName, "ALARM", w)).catch(() => undefined);
     expect((await routerOf(w).read()).weights.green).toBeLessThanOrEqual(100);
     w.clearFaults();
 

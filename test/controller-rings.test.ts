@@ -101,7 +101,7 @@ describe("audience rings against moto", () => {
 
     // An alarm: in this one invocation, listener and both ring rules go back to stable, before the state write.
     from = w.calls.length;
-    const rolled = await c.handle(alarmEvent(w.alarmName));
+    const rolled = await c.handle(alarmEvent(w.alarmName, "ALARM", w));
     expect(rolled).toMatchObject({ action: "rollback", phase: "rolled-back", fastPath: true, rings: [], slotWeights: { blue: 999, green: 0 } });
     expect(await listenerWeights(w)).toEqual({ blue: 999, green: 0 });
     expect(await ringSlots(w)).toEqual({ internal: "blue", early: "blue" });
@@ -114,7 +114,7 @@ describe("audience rings against moto", () => {
 
     // The same event, delivered five more times: no writes at all, one rollback in history.
     from = w.calls.length;
-    for (let i = 0; i < 5; i++) expect(await c.handle(alarmEvent(w.alarmName))).toMatchObject({ transition: false, phase: "rolled-back", rings: [] });
+    for (let i = 0; i < 5; i++) expect(await c.handle(alarmEvent(w.alarmName, "ALARM", w))).toMatchObject({ transition: false, phase: "rolled-back", rings: [] });
     expect(count(w, "ModifyRuleCommand", from)).toBe(0);
     expect(count(w, "ModifyListenerCommand", from)).toBe(0);
     expect(count(w, "TransactWriteItemsCommand", from)).toBe(0);
@@ -196,14 +196,14 @@ describe("audience rings against moto", () => {
 
     // One of the two ring writes is throttled during the rollback.
     w.failNth("ModifyRuleCommand", 1, () => Object.assign(new Error("Rate exceeded"), { name: "Throttling" }));
-    await expect(c.handle(alarmEvent(w.alarmName))).rejects.toThrow(/rolled back, but ring rule\(s\) (internal|early) could not be pointed at the stable slot \(Rate exceeded\)/);
+    await expect(c.handle(alarmEvent(w.alarmName, "ALARM", w))).rejects.toThrow(/rolled back, but ring rule\(s\) (internal|early) could not be pointed at the stable slot \(Rate exceeded\)/);
     w.clearFaults();
     expect(await listenerWeights(w)).toEqual({ blue: 999, green: 0 });
     expect(Object.values(await ringSlots(w)).sort()).toEqual(["blue", "green"]);
     expect(await c.status()).toMatchObject({ phase: "rolled-back", applied: false, expectedRings: [] });
 
     // The redelivered event finishes the rule, without a second rollback or a drift record.
-    expect(await c.handle(alarmEvent(w.alarmName))).toMatchObject({ transition: false, phase: "rolled-back" });
+    expect(await c.handle(alarmEvent(w.alarmName, "ALARM", w))).toMatchObject({ transition: false, phase: "rolled-back" });
     expect(await ringSlots(w)).toEqual({ internal: "blue", early: "blue" });
     expect(await c.status()).toMatchObject({ applied: true, ringDrift: false });
     expect((await storeOf(w).history(w.name)).map((h) => h.action)).toEqual(["rollback", "advance", "advance"]);
@@ -219,7 +219,7 @@ describe("audience rings against moto", () => {
     expect(await listenerWeights(w2)).toEqual({ blue: 899, green: 100 });
     await w2.clients.elbv2.send(new DeleteRuleCommand({ RuleArn: w2.ringRuleArns.early! }));
     expect((await c2.status()).ringError).toMatch(/ring rule was not found/);
-    await expect(c2.handle(alarmEvent(w2.alarmName))).rejects.toThrow(/rolled back, but ring rule\(s\) early could not be pointed/);
+    await expect(c2.handle(alarmEvent(w2.alarmName, "ALARM", w2))).rejects.toThrow(/rolled back, but ring rule\(s\) early could not be pointed/);
     expect(await listenerWeights(w2)).toEqual({ blue: 999, green: 0 });
     const internal = await w2.clients.elbv2.send(new DescribeRulesCommand({ RuleArns: [w2.ringRuleArns.internal!] }));
     expect(internal.Rules![0]!.Actions![0]!.TargetGroupArn).toBe(w2.blueTg);

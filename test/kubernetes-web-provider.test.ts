@@ -264,3 +264,27 @@ describe("renderKubernetes with analysisServer: the Rollout's args drive the ser
     ).toThrow(/args\.analysisServer: set either analysisServer/);
   });
 });
+
+test("with ring steps dropped (ignoreRingSteps), each step's request names the source policy's step, whose weight the server sees", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { parse } = await import("yaml");
+  const { renderKubernetes } = await import("../components/kubernetes/render.js");
+  const { parseVerdictRequest } = await import("../src/analysis-server/request.js");
+  const shared = parse(readFileSync(new URL("../stacks/shared/policy.yaml", import.meta.url), "utf8"));
+  const r = renderKubernetes({ name: "checkout", policy: shared, image: "app:1", ignoreRingSteps: true, analysisServer: { url: "http://s:8080" } });
+  const steps = (r.rollout.spec.strategy as { canary: { steps: Array<{ analysis?: { templates: Array<{ templateName: string }>; args: Array<{ name: string; value?: string }> } }> } }).canary.steps.filter((s) => s.analysis);
+  const seen = steps.map((s) => {
+    const args = Object.fromEntries(s.analysis!.args.map((a) => [a.name, a.value ?? ""]));
+    const template = r.analysisTemplates.find((t) => t.metadata.name === s.analysis!.templates[0]!.templateName)!;
+    const metric = resolveArgs((template.spec.metrics as WebMetric[])[0], { ...args, "canary-hash": "abc1", "stable-hash": "def2" }) as unknown as WebMetric;
+    const request = parseVerdictRequest(metric.provider.web.jsonBody);
+    return [request.stepIndex, request.policy.steps[request.stepIndex]!.percent, request.weights];
+  });
+  // Source steps 1-4 (step 0 is the internal ring), at the weights Argo sets.
+  expect(seen).toEqual([
+    [1, 1, { current: 1, previous: 0 }],
+    [2, 5, { current: 5, previous: 1 }],
+    [3, 25, { current: 25, previous: 5 }],
+    [4, 50, { current: 50, previous: 25 }],
+  ]);
+});

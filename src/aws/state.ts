@@ -60,6 +60,49 @@ export interface ServiceRecord {
   startedBy?: string;
   /** Who approved which step of the current rollout (0-based step index). */
   approvedBy?: Array<{ step: number; by: string; at: number }>;
+  /**
+   * Write fence: slot weights this controller committed to write in the last few minutes (newest
+   * last). A listener found at one of them (and not at the recorded weights) holds a late write of
+   * an older decision, which is repaired rather than taken for a person's edit.
+   */
+  recentWrites?: RecentWrite[];
+  /** Ids of the last alarm events recorded as not acted on, so a redelivery is recorded once. */
+  seenEvents?: string[];
+}
+
+/** One entry of the write fence. */
+export interface RecentWrite {
+  blue: number;
+  green: number;
+  /** Record version whose commit started the write. */
+  version: number;
+  at: number;
+}
+
+/** What an alarm event said, recorded with the decision it triggered (or as not acted on). */
+export interface EventRecord {
+  /** EventBridge event id. */
+  id?: string;
+  /** The envelope's time. */
+  time?: string;
+  alarmArn?: string;
+  alarmName: string;
+  state: string;
+  /** The alarm's state timestamp, as sent. */
+  stateTimestamp?: string;
+  /** Whether the fast path trusted it, and if not why. */
+  fresh: boolean;
+  staleReason?: string;
+  /** Composite alarm action suppression and alarm mute details, when the event carries them. */
+  actionsSuppressedBy?: string;
+  actionsSuppressedReason?: string;
+  mute?: string;
+}
+
+/** A forward action as recorded in history (target group -> weight, stickiness). */
+export interface ForwardRecord {
+  targets: Array<{ targetGroupArn: string; weight?: number }>;
+  stickiness?: { enabled: boolean; durationSeconds?: number };
 }
 
 export type HistoryKind = "decision" | "command" | "release" | "freeze";
@@ -84,7 +127,7 @@ export interface HistoryRecord {
   slotWeights?: SlotWeights;
   actor?: string;
   note?: string;
-  drift?: { actual: Weights; recorded: Weights };
+  drift?: { actual: Weights; recorded: Weights; elsewhere?: number };
   verdicts?: Array<{ gate: string; verdict: string; reason: string }>;
   /** How the actor reached the controller: function-url (verified), direct-invoke or in-process (unverified). */
   via?: string;
@@ -98,6 +141,10 @@ export interface HistoryRecord {
   prevHash?: string;
   /** SHA-256 of this record without `hash` (set by the store). */
   hash?: string;
+  /** A repair of the forward action: what it was, what it was set to, and every difference. */
+  repair?: { before: ForwardRecord; after: ForwardRecord; differences: string[] };
+  /** The alarm event behind an event-driven decision. */
+  event?: EventRecord;
 }
 
 export interface FreezeRecord {

@@ -25,7 +25,7 @@ import {
   type CommandResponse,
   type ControllerContext,
 } from "./context.js";
-import { execute } from "./converge.js";
+import { execute, recheckAfterCommit } from "./converge.js";
 import { InvalidPayloadError, parseCommand, type CommandPayload } from "./events.js";
 import { setAccountFreeze, setFreeze } from "./freeze.js";
 import { runHooks } from "./hooks.js";
@@ -153,7 +153,8 @@ export async function command(ctx: ControllerContext, payload: unknown, caller: 
           return accepted(ctx, cmd, record, "noop", `kill switch was already ${on ? "on" : "off"}`, true);
         }
         const reason = on ? `kill switch on${cmd.note ? ` (${cmd.note})` : ""}` : `kill switch off${cmd.note ? ` (${cmd.note})` : ""}`;
-        const { record: after } = await execute(ctx, { ...base, decision, patch: { killSwitch: on }, forceCommit: { action: on ? "kill-switch-on" : "kill-switch-off", reason } });
+        const { record: executed } = await execute(ctx, { ...base, decision, patch: { killSwitch: on }, forceCommit: { action: on ? "kill-switch-on" : "kill-switch-off", reason } });
+        const after = decision.action === "rollback" ? await recheckAfterCommit(ctx, executed, label) : executed;
         await runHooks(ctx, after, decision.hooks, label);
         return accepted(ctx, cmd, after, decision.transition ? decision.action : on ? "kill-switch-on" : "kill-switch-off", decision.transition ? decision.reason : reason, false);
       }
@@ -178,7 +179,9 @@ export async function command(ctx: ControllerContext, payload: unknown, caller: 
         // Approvals record who approved which step (a promote past an approval counts as one).
         const approves = cmd.command === "approve" || (cmd.command === "promote" && allowed.rights.includes("approve"));
         const patch = approves ? { approvedBy: [...(record.approvedBy ?? []), { step: record.rollout.stepIndex, by: actor, at: now }] } : undefined;
-        const { record: after, committed } = await execute(ctx, { ...base, decision: result.decision, ...(patch ? { patch } : {}) });
+        const { record: executed, committed } = await execute(ctx, { ...base, decision: result.decision, ...(patch ? { patch } : {}) });
+        // Fencing: a forward write of an older decision may land while an abort or promotion commits.
+        const after = committed && (result.decision.action === "rollback" || result.decision.action === "promote") ? await recheckAfterCommit(ctx, executed, label) : executed;
         await runHooks(ctx, after, result.decision.hooks, label);
         return accepted(ctx, cmd, after, result.decision.action, result.decision.reason, !committed);
       }

@@ -12,7 +12,7 @@ import { parsePolicy } from "../policy/resolve.js";
 import type { RolloutPolicy } from "../policy/types.js";
 
 const arn = (pattern: RegExp, what: string) =>
-  z.string({ error: "is required" }).refine((v) => pattern.test(v), { error: (iss) => `must be ${what} ARN, got "${String(iss.input)}"` });
+  z.string({ error: "is required" }).refine((v) => pattern.test(v), { error: (iss) => `must be ${what} ARN, got "${String(iss.input).slice(0, 200)}${String(iss.input).length > 200 ? "..." : ""}"` });
 
 /** zod schema of the environment variables (raw strings). */
 export const controllerEnvSchema = z
@@ -43,6 +43,8 @@ export const controllerEnvSchema = z
       .optional(),
     // Checked against the policy's rings after the policy is parsed (see checkRingRules).
     ROLLGATE_RING_RULES: z.string().optional(),
+    // JSON {"enabled": true, "durationSeconds": 600}; absent: the controller keeps whatever stickiness it reads.
+    ROLLGATE_STICKINESS: z.string().max(256, { error: "must be at most 256 characters" }).optional(),
   })
   .superRefine((env, ctx) => {
     if (Boolean(env.ROLLGATE_LISTENER_ARN) === Boolean(env.ROLLGATE_RULE_ARN)) {
@@ -94,6 +96,11 @@ export interface ControllerConfig {
   accountFreezeParameter?: string;
   /** Audience ring name -> its listener rule ARN (ROLLGATE_RING_RULES): one per ring of the policy. */
   ringRules?: Record<string, string>;
+  /**
+   * Target-group stickiness of the forward action (ROLLGATE_STICKINESS), converged like the weights.
+   * @default undefined: left as the controller reads it
+   */
+  stickiness?: { enabled: boolean; durationSeconds: number };
 }
 
 /** A problem with the Lambda's environment, naming the variable. */
@@ -140,6 +147,7 @@ export function parseControllerEnv(env: Record<string, string | undefined>): Con
     }
   }
   checkRingRules(policy, ringRules, e.ROLLGATE_RULE_ARN);
+  const stickiness = e.ROLLGATE_STICKINESS === undefined ? undefined : parseStickiness(e.ROLLGATE_STICKINESS);
   return {
     service: e.ROLLGATE_SERVICE,
     policy,
@@ -165,7 +173,27 @@ export function parseControllerEnv(env: Record<string, string | undefined>): Con
     freezeAlarms: (e.ROLLGATE_FREEZE_ALARMS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     ...(e.ROLLGATE_ACCOUNT_FREEZE_PARAMETER ? { accountFreezeParameter: e.ROLLGATE_ACCOUNT_FREEZE_PARAMETER } : {}),
     ...(ringRules && Object.keys(ringRules).length ? { ringRules } : {}),
+    ...(stickiness ? { stickiness } : {}),
   };
+}
+
+function parseStickiness(text: string): { enabled: boolean; durationSeconds: number } {
+  const v = "ROLLGATE_STICKINESS";
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ConfigError(v, 'is not valid JSON; set it to {"enabled": true, "durationSeconds": 600} or leave it unset');
+  }
+  const o = raw as { enabled?: unknown; durationSeconds?: unknown };
+  if (!o || typeof o !== "object" || Array.isArray(o) || typeof o.enabled !== "boolean") throw new ConfigError(v, 'must be an object with "enabled": true or false');
+  const extra = Object.keys(o).filter((k) => k !== "enabled" && k !== "durationSeconds");
+  if (extra.length) throw new ConfigError(v, `has unknown field "${extra[0]!.slice(0, 32)}"; only "enabled" and "durationSeconds" are allowed`);
+  const d = o.durationSeconds ?? (o.enabled ? undefined : 1);
+  if (typeof d !== "number" || !Number.isInteger(d) || d < 1 || d > 604_800) {
+    throw new ConfigError(v, '"durationSeconds" must be a whole number of seconds from 1 to 604800 (7 days, ELB\'s limit)');
+  }
+  return { enabled: o.enabled, durationSeconds: d };
 }
 
 /**
@@ -251,5 +279,6 @@ export function controllerEnv(config: Omit<ControllerConfig, "policy"> & { polic
     ...(config.freezeAlarms.length ? { ROLLGATE_FREEZE_ALARMS: config.freezeAlarms.join(",") } : {}),
     ...(config.accountFreezeParameter ? { ROLLGATE_ACCOUNT_FREEZE_PARAMETER: config.accountFreezeParameter } : {}),
     ...(config.ringRules && Object.keys(config.ringRules).length ? { ROLLGATE_RING_RULES: JSON.stringify(config.ringRules) } : {}),
+    ...(config.stickiness ? { ROLLGATE_STICKINESS: JSON.stringify(config.stickiness) } : {}),
   };
 }

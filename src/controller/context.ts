@@ -14,7 +14,8 @@ import type { HookRunner } from "../aws/hooks.js";
 import type { MetricsReader } from "../aws/metrics.js";
 import type { AccountFreeze } from "../aws/account-freeze.js";
 import type { FreezeRecord, PendingRelease, ServiceRecord, StateStore } from "../aws/state.js";
-import { otherSlot, type RingRouter, type RingSnapshot, type Slot, type SlotWeights, type TrafficRouter, type TrafficSnapshot } from "../aws/traffic.js";
+import type { ForwardRecord, RecentWrite } from "../aws/state.js";
+import { forwardDifferences, otherSlot, type RingRouter, type RingSnapshot, type Slot, type SlotWeights, type TrafficRouter, type TrafficSnapshot } from "../aws/traffic.js";
 import { checkRingRules, type ControllerConfig } from "./config.js";
 import type { CommandPayload } from "./events.js";
 
@@ -71,7 +72,11 @@ export interface EvaluationResult {
   slotWeights: SlotWeights;
   /** True when an alarm event rolled back without reading metrics (the fast path). */
   fastPath?: boolean;
-  drift?: { actual: Weights; recorded: Weights };
+  /** Why an ALARM event was not trusted for the fast path (then the alarm's current state was read). */
+  eventNotTrusted?: string;
+  /** What was repaired on the listener or rule (late write, hand edit, extra target group ...). */
+  repaired?: string[];
+  drift?: { actual: Weights; recorded: Weights; elsewhere?: number };
   /** Rings routed to the canary after this invocation (present when the policy defines rings). */
   rings?: string[];
   attempts: number;
@@ -91,9 +96,14 @@ export interface StatusResponse {
   weights: Weights;
   /** Recorded weights per slot. */
   slotWeights: SlotWeights;
-  /** Weights the listener has now. */
+  /** Weights the listener has now (as listed; see `forward` for anything else it forwards to). */
   actualSlotWeights: SlotWeights;
+  /** True when the forward action differs from the recorded intent in any way (`differences` says how). */
   drift: boolean;
+  /** How the forward action differs from the one the state defines (empty when converged). */
+  differences: string[];
+  /** The forward action as read. */
+  forward: ForwardRecord;
   frozen: boolean;
   freeze: FreezeRecord;
   killSwitch: boolean;
@@ -201,6 +211,93 @@ export function slotWeightsEqual(a: SlotWeights, b: SlotWeights): boolean {
 /** In flight: the rollout still owns traffic (including a promotion's bake at 100 %). */
 export function isActive(state: RolloutState): boolean {
   return state.phase === "progressing" || state.phase === "paused" || (state.phase === "promoted" && state.finalizeAt !== undefined);
+}
+
+/**
+ * The rollout governs differences on the listener by its onDrift policy only while progressing or
+ * paused. In every other phase (idle, promoted, rolled back, aborted) the recorded weights are
+ * simply re-applied: nothing may keep traffic away from the committed intent.
+ */
+export function ownsTraffic(state: RolloutState): boolean {
+  return state.phase === "progressing" || state.phase === "paused";
+}
+
+/**
+ * How long a committed weight write may still land (the Lambda's maximum run time is 15 minutes).
+ * A listener found at weights written within this window by an older decision is a late write.
+ */
+export const FENCE_MS = 15 * 60_000;
+/** Entries the write fence keeps. */
+export const FENCE_ENTRIES = 8;
+/**
+ * A record marked applied=false younger than this is taken for a write still in flight (completed
+ * without restarting the step); older, the write evidently failed, and completing it restarts the
+ * step's hold so the step is served for its full hold.
+ */
+export const WRITE_GRACE_MS = 30_000;
+
+/** The write fence of a record after it commits a write of `w` at `version`. */
+export function fenceWith(record: Pick<ServiceRecord, "recentWrites">, w: SlotWeights, version: number, now: number): RecentWrite[] {
+  const kept = (record.recentWrites ?? []).filter((x) => now - x.at < FENCE_MS);
+  return [...kept, { blue: w.blue, green: w.green, version, at: now }].slice(-FENCE_ENTRIES);
+}
+
+/** How the listener or rule stands against the record's intent. */
+export interface Observation {
+  /** The slot weights the record defines. */
+  desired: SlotWeights;
+  /** Every difference of the forward action from the desired one (empty: converged). */
+  differences: string[];
+  /** Traffic goes elsewhere than the record says (weights or a third target group), not just the shape. */
+  trafficDiffers: boolean;
+  /** Engine weights {stable, canary} of the traffic, scaled to the policy total (a plain forward to stable reads all-stable). */
+  actual: Weights;
+  /** The listener holds a write of an older decision of this controller (within FENCE_MS), not a person's edit. */
+  lateWrite?: RecentWrite;
+}
+
+export function observe(ctx: ControllerContext, record: ServiceRecord, snapshot: TrafficSnapshot, now: number): Observation {
+  const desired = toSlotWeights(record.rollout.weights, record.baselineSlot);
+  const differences = forwardDifferences(snapshot, desired, ctx.config.blueTargetGroupArn, ctx.config.greenTargetGroupArn, ctx.traffic.stickiness);
+  const total = snapshot.weights.blue + snapshot.weights.green + snapshot.elsewhere;
+  const T = ctx.policy.weightTotal;
+  const scaled: SlotWeights = total > 0 ? { blue: Math.round((snapshot.weights.blue * T) / total), green: Math.round((snapshot.weights.green * T) / total) } : { blue: 0, green: 0 };
+  const actual = fromSlotWeights(scaled, record.baselineSlot);
+  const trafficDiffers = snapshot.elsewhere > 0 || !slotWeightsEqual(scaled, desired);
+  const lkg = toSlotWeights(record.rollout.lastKnownGood, record.baselineSlot);
+  // Only an exact two-slot action at weights we wrote counts as our late write; and never the
+  // all-stable weights, which a person may set by hand as an emergency stop.
+  const lateWrite =
+    trafficDiffers && snapshot.elsewhere === 0 && snapshot.targets.length === 2 && !slotWeightsEqual(snapshot.weights, lkg)
+      ? (record.recentWrites ?? []).find((x) => x.version < record.version && now - x.at < FENCE_MS && x.blue === snapshot.weights.blue && x.green === snapshot.weights.green)
+      : undefined;
+  return { desired, differences, trafficDiffers, actual, ...(lateWrite ? { lateWrite } : {}) };
+}
+
+/** A forward action as recorded in history. */
+export function forwardRecordOf(snapshot: TrafficSnapshot): ForwardRecord {
+  return {
+    targets: snapshot.targets.map((t) => ({ targetGroupArn: t.targetGroupArn, ...(t.weight !== undefined ? { weight: t.weight } : {}) })),
+    ...(snapshot.stickiness ? { stickiness: snapshot.stickiness } : {}),
+  };
+}
+
+/** The forward action the controller writes for slot weights. */
+export function desiredForwardRecord(ctx: ControllerContext, w: SlotWeights, seen: TrafficSnapshot): ForwardRecord {
+  const st = ctx.traffic.stickiness ?? seen.stickiness;
+  return {
+    targets: [
+      { targetGroupArn: ctx.config.blueTargetGroupArn, weight: w.blue },
+      { targetGroupArn: ctx.config.greenTargetGroupArn, weight: w.green },
+    ],
+    ...(st ? { stickiness: st.enabled ? { enabled: true, ...(st.durationSeconds !== undefined ? { durationSeconds: st.durationSeconds } : {}) } : { enabled: false } } : {}),
+  };
+}
+
+/** Account and region of this controller's resources (from the load balancer ARN). */
+export function homeOf(ctx: ControllerContext): { account?: string; region?: string } {
+  const m = /^arn:[^:]+:[^:]+:([^:]*):(\d{12}):/.exec(ctx.config.loadBalancerArn);
+  return m ? { region: m[1]!, account: m[2]! } : {};
 }
 
 /** The slot serving the released version, which a new release must not touch. */

@@ -50,6 +50,10 @@ export interface Controller {
    */
   handle(payload: unknown): Promise<InvocationResult | FunctionUrlResponse>;
   tick(): Promise<EvaluationResult>;
+  /**
+   * An alarm state change without an EventBridge envelope: there is no event id or state timestamp
+   * to judge its freshness, so it never takes the fast path; the alarm's current state is read.
+   */
   alarm(alarmName: string, state: "OK" | "ALARM" | "INSUFFICIENT_DATA"): Promise<EvaluationResult>;
   /**
    * A command payload (`{ command: "start", release: { version: "v2" } }`). Without a caller it is

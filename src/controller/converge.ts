@@ -13,9 +13,24 @@
 import { canaryRings } from "../engine/decide.js";
 import type { Decision } from "../engine/types.js";
 import type { DecisionEvent } from "../aws/events.js";
-import type { HistoryRecord, ServiceRecord } from "../aws/state.js";
-import type { RingSnapshot, TrafficSnapshot } from "../aws/traffic.js";
-import { ecsServiceOf, pointRings, readRings, ringsDiffering, ringTargets, slotWeightsEqual, tag, toSlotWeights, type ControllerContext } from "./context.js";
+import { ConflictError } from "../aws/errors.js";
+import type { EventRecord, HistoryRecord, ServiceRecord } from "../aws/state.js";
+import { forwardDifferences, type RingSnapshot, type SlotWeights, type TrafficSnapshot } from "../aws/traffic.js";
+import {
+  desiredForwardRecord,
+  ecsServiceOf,
+  fenceWith,
+  forwardRecordOf,
+  noopDecision,
+  pointRings,
+  readRings,
+  ringsDiffering,
+  ringTargets,
+  slotWeightsEqual,
+  tag,
+  toSlotWeights,
+  type ControllerContext,
+} from "./context.js";
 
 /** One decision to carry out, with what the invocation read before deciding. */
 export interface Effect {
@@ -30,6 +45,15 @@ export interface Effect {
   patch?: Partial<Pick<ServiceRecord, "killSwitch" | "baselineSlot" | "pending" | "startedBy" | "approvedBy">> & { clearPending?: boolean };
   /** Forces a state write with a history record even when the engine saw no transition. */
   forceCommit?: { action: string; reason: string };
+  /**
+   * The forward action must be converged to the decision's weights even though the decision itself
+   * writes none: a late write, a hand edit outside a rollout, an extra target group, stickiness.
+   */
+  repair?: { action: "forward-repaired" | "late-write-repaired"; reason: string };
+  /** The alarm event behind this decision, recorded with it. */
+  event?: EventRecord;
+  /** An event id to remember as recorded (so a redelivery is not recorded twice). */
+  seenEvent?: string;
   trigger: string;
   kind: HistoryRecord["kind"];
   actor?: string;
@@ -44,7 +68,7 @@ export interface Effect {
  * Carries out one decision in the safe order. Throws ConflictError when the state write lost a
  * race (nothing was changed by this invocation except, for a rollback, the idempotent weights).
  */
-export async function execute(ctx: ControllerContext, e: Effect): Promise<{ record: ServiceRecord; committed: boolean }> {
+export async function execute(ctx: ControllerContext, e: Effect): Promise<{ record: ServiceRecord; committed: boolean; wrote: boolean }> {
   const { config, policy, traffic, store, deps, log, emf, ringRouter } = ctx;
   const { record, snapshot, decision } = e;
   const now = ctx.clock();
@@ -53,10 +77,15 @@ export async function execute(ctx: ControllerContext, e: Effect): Promise<{ reco
   const { clearPending: _c, ...patch } = e.patch ?? {};
   const next: ServiceRecord = { ...record, ...patch, rollout: decision.state, baselineSlot, version: record.version + 1, updatedAt: now };
   if (e.patch?.clearPending) delete next.pending;
+  if (e.seenEvent) next.seenEvents = [...(record.seenEvents ?? []), e.seenEvent].slice(-16);
   const desired = toSlotWeights(decision.state.weights, baselineSlot);
-  // Write when the decision says so, or to finish our own earlier write (applied=false).
-  const wantWeights = decision.applyWeights || !record.applied;
-  const mustWrite = wantWeights && !slotWeightsEqual(desired, snapshot.weights);
+  // Write when the decision says so, to finish our own earlier write (applied=false), or to
+  // repair the forward action; and then only when it differs in any way from the desired one
+  // (weights, a third target group, a plain or unweighted entry, stickiness).
+  const wantWeights = decision.applyWeights || !record.applied || e.repair !== undefined;
+  const differences = forwardDifferences(snapshot, desired, config.blueTargetGroupArn, config.greenTargetGroupArn, traffic.stickiness);
+  const mustWrite = wantWeights && differences.length > 0;
+  if (mustWrite) next.recentWrites = fenceWith(record, desired, next.version, now);
   // Ring rules follow every decision, idempotently: only the rules not already there are written.
   const wantRings = ringTargets(ctx, decision.rings, next);
   const expectedRings = ringTargets(ctx, canaryRings(policy, record.rollout), record);
@@ -72,13 +101,15 @@ export async function execute(ctx: ControllerContext, e: Effect): Promise<{ reco
     ? `ring rule${ringDrift.length > 1 ? "s" : ""} ${ringDrift.map((r) => `${r} forwarded to ${seenRings[r]?.slot ?? "neither slot alone"}, not ${expectedRings[r]}`).join("; ")}: set to ${ringDrift.map((r) => `${r}=${wantRings[r]}`).join(", ")}`
     : "";
   if (ringDrift.length) log.warn("ring rule drift corrected", { rings: ringDrift, reason: ringNote });
-  const commit = decision.transition || e.forceCommit !== undefined || ringDrift.length > 0;
+  const repairing = e.repair !== undefined && mustWrite;
+  const commit = decision.transition || e.forceCommit !== undefined || ringDrift.length > 0 || repairing;
   let action: string = decision.action;
   let reason = decision.reason;
   if (!decision.transition && e.forceCommit) ({ action, reason } = e.forceCommit);
+  else if (!decision.transition && repairing) ({ action, reason } = { action: e.repair!.action, reason: `${e.repair!.reason}: ${differences.join("; ")}` });
   else if (!decision.transition && ringDrift.length) ({ action, reason } = { action: "ring-drift-corrected", reason: ringNote });
-  if (ringDrift.length && reason !== ringNote) reason = `${reason}; ${ringNote}`;
-  const history = commit ? [historyOf(ctx, e, next, action, reason, now)] : [];
+  if (ringDrift.length && reason !== ringNote && !reason.includes(ringNote)) reason = `${reason}; ${ringNote}`;
+  const history = commit ? [historyOf(ctx, e, next, action, reason, now, mustWrite ? { before: forwardRecordOf(snapshot), after: desiredForwardRecord(ctx, desired, snapshot), differences } : undefined)] : [];
 
   let applied = record.applied;
   let ringFailure: Error | undefined;
@@ -110,7 +141,9 @@ export async function execute(ctx: ControllerContext, e: Effect): Promise<{ reco
       await Promise.all([mustWrite ? traffic.setWeights(desired, snapshot) : undefined, pointRings(ctx, ringWrites, wantRings, seenRings)]);
       if (commit || !record.applied) {
         applied = await store.markApplied(config.service, version);
-        if (!applied) await yieldToRollback(ctx);
+        // Someone committed after the record this write was based on: make sure our write did
+        // not land over theirs.
+        if (!applied && mustWrite) await yieldToNewer(ctx, desired);
       }
     } else if (wantWeights && !record.applied) {
       applied = await store.markApplied(config.service, version);
@@ -124,6 +157,7 @@ export async function execute(ctx: ControllerContext, e: Effect): Promise<{ reco
     emf.addMetric("Transitions", "Count", 1);
     if (decision.action === "rollback") emf.addMetric("Rollbacks", "Count", 1);
     if (decision.drift) emf.addMetric("DriftDetected", "Count", 1);
+    if (repairing) emf.addMetric(e.repair!.action === "late-write-repaired" ? "LateWritesRepaired" : "ForwardRepairs", "Count", 1);
     log.info("transition", { action, reason, weights: decision.state.weights, slotWeights: desired, trigger: e.trigger, wroteWeights: mustWrite, ...(ringWrites.length ? { ringRules: ringWrites.map((r) => `${r}=${wantRings[r]}`) } : {}) });
     await publish(ctx, history[0]!, next);
   }
@@ -137,30 +171,60 @@ export async function execute(ctx: ControllerContext, e: Effect): Promise<{ reco
   }
   // After the commit and the event: the rollback stands and is recorded; the invocation fails so it shows.
   if (ringFailure) throw ringFailure;
-  return { record: stored, committed: commit };
+  return { record: stored, committed: commit, wrote: mustWrite };
 }
 
 /**
- * We wrote forward weights, but someone committed after our state write (the version moved on).
- * If that someone rolled back, our write may have landed after theirs: put theirs back.
+ * Fencing after a commit that ends forward movement (rollback, abort, kill, promote, finalize):
+ * a forward write of an older decision may have landed between our read and our commit. Re-read
+ * the listener and, if it differs from what was just committed, repair it now (recorded), rather
+ * than leaving it to the next tick.
  */
-export async function yieldToRollback(ctx: ControllerContext): Promise<void> {
-  const { config, store, traffic, log } = ctx;
-  const [now, snapshot, { rings, ringError }] = await Promise.all([store.get(config.service), traffic.read(), readRings(ctx)]);
-  if (!now) return;
-  if (now.rollout.phase === "rolled-back" || now.rollout.phase === "aborted") {
-    const desired = toSlotWeights(now.rollout.weights, now.baselineSlot);
-    const wantRings = ringTargets(ctx, [], now);
-    // Unreadable ring rules are left to the next invocation; the listener must not wait for them.
-    const ringWrites = ringError ? [] : ringsDiffering(wantRings, rings);
-    if (!slotWeightsEqual(desired, snapshot.weights) || ringWrites.length) {
-      log.warn("a rollback committed while this invocation moved traffic forward; restoring the rollback's weights and ring rules");
-      await Promise.all([slotWeightsEqual(desired, snapshot.weights) ? undefined : traffic.setWeights(desired, snapshot), pointRings(ctx, ringWrites, wantRings, rings)]);
-    }
+export async function recheckAfterCommit(ctx: ControllerContext, committed: ServiceRecord, trigger: string): Promise<ServiceRecord> {
+  const [snapshot, { rings, ringError }] = await Promise.all([ctx.traffic.read(), readRings(ctx)]);
+  const desired = toSlotWeights(committed.rollout.weights, committed.baselineSlot);
+  const differences = forwardDifferences(snapshot, desired, ctx.config.blueTargetGroupArn, ctx.config.greenTargetGroupArn, ctx.traffic.stickiness);
+  if (differences.length === 0) return committed;
+  try {
+    const { record } = await execute(ctx, {
+      record: committed,
+      snapshot,
+      rings,
+      ...(ringError ? { ringError } : {}),
+      decision: noopDecision(ctx, committed.rollout, "re-read after commit"),
+      repair: { action: "late-write-repaired", reason: `the listener changed while ${committed.rollout.phase} was being committed (a write of an older decision landed late)` },
+      trigger,
+      kind: "decision",
+    });
+    return record;
+  } catch (err) {
+    // Someone committed after us: converging is now theirs (and every later tick's) to do.
+    if (err instanceof ConflictError) return committed;
+    throw err;
   }
 }
 
-export function historyOf(ctx: ControllerContext, e: Effect, next: ServiceRecord, action: string, reason: string, at: number): HistoryRecord {
+/**
+ * We wrote `wrote`, but someone committed after the record our write was based on. If the
+ * listener now shows our write and the newer record wants something else, our write landed over
+ * theirs: put theirs back. Whatever happens here, the next invocation converges the same way.
+ */
+export async function yieldToNewer(ctx: ControllerContext, wrote: SlotWeights): Promise<void> {
+  const { config, store, traffic, log } = ctx;
+  const [now, snapshot, { rings, ringError }] = await Promise.all([store.get(config.service), traffic.read(), readRings(ctx)]);
+  if (!now) return;
+  const desired = toSlotWeights(now.rollout.weights, now.baselineSlot);
+  const ours = slotWeightsEqual(snapshot.weights, wrote) && snapshot.elsewhere === 0;
+  // Rings: only after a rollback or abort (their rules go back to stable; forward ring moves are fenced by the state write).
+  const wantRings = ringTargets(ctx, [], now);
+  const ringWrites = (now.rollout.phase === "rolled-back" || now.rollout.phase === "aborted") && !ringError ? ringsDiffering(wantRings, rings) : [];
+  if ((ours && !slotWeightsEqual(desired, wrote)) || ringWrites.length) {
+    log.warn("a newer decision committed while this invocation wrote traffic; restoring its weights", { wrote, restored: desired, phase: now.rollout.phase });
+    await Promise.all([ours && !slotWeightsEqual(desired, wrote) ? traffic.setWeights(desired, snapshot) : undefined, pointRings(ctx, ringWrites, wantRings, rings)]);
+  }
+}
+
+export function historyOf(ctx: ControllerContext, e: Effect, next: ServiceRecord, action: string, reason: string, at: number, repair?: HistoryRecord["repair"]): HistoryRecord {
   const d = e.decision;
   return {
     service: ctx.config.service,
@@ -183,6 +247,8 @@ export function historyOf(ctx: ControllerContext, e: Effect, next: ServiceRecord
     ...(e.note ? { note: e.note } : {}),
     ...(d.drift ? { drift: d.drift } : {}),
     ...(d.verdicts.length ? { verdicts: d.verdicts.map((v) => ({ gate: v.gate, verdict: v.verdict, reason: v.reason })) } : {}),
+    ...(repair ? { repair } : {}),
+    ...(e.event ? { event: e.event } : {}),
   };
 }
 

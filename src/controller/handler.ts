@@ -27,9 +27,26 @@ export async function handler(event: unknown, context?: { awsRequestId?: string 
   } catch (err) {
     metrics.addMetric("InvocationErrors", "Count", 1);
     logger.error("invocation failed", err as Error);
-    throw err;
+    throw forCaller(err);
   } finally {
     metrics.addMetric("InvocationDuration", "Milliseconds", Date.now() - started);
     metrics.publishStoredMetrics();
   }
+}
+
+/** Longest error message a caller gets back (the full error, stack included, is in the log). */
+export const CALLER_MESSAGE_MAX = 1024;
+
+/**
+ * What a caller sees of a failure: the error's name and a bounded message, no stack trace (the
+ * Lambda runtime returns `stack` as `trace` to synchronous callers). Async invocations still fail,
+ * so Lambda retries them and then hands them to the on-failure destination.
+ */
+export function forCaller(err: unknown): Error {
+  const source = err instanceof Error ? err : new Error(String(err));
+  const message = source.message.length > CALLER_MESSAGE_MAX ? `${source.message.slice(0, CALLER_MESSAGE_MAX)}... (truncated)` : source.message;
+  const out = new Error(message);
+  out.name = source.name;
+  out.stack = `${out.name}: ${message}`;
+  return out;
 }

@@ -1,7 +1,7 @@
 /** The `status` command: the recorded intent beside what the listener and ring rules say now. */
 import { canaryRings } from "../engine/decide.js";
 import { otherSlot } from "../aws/traffic.js";
-import { load, ringsDiffering, ringTargets, slotWeightsEqual, stableSlotOf, toSlotWeights, type ControllerContext, type StatusResponse } from "./context.js";
+import { forwardRecordOf, load, observe, ringsDiffering, ringTargets, stableSlotOf, toSlotWeights, type ControllerContext, type StatusResponse } from "./context.js";
 
 export async function status(ctx: ControllerContext): Promise<StatusResponse> {
   const { config, policy, ringRouter } = ctx;
@@ -9,6 +9,7 @@ export async function status(ctx: ControllerContext): Promise<StatusResponse> {
   const slotWeights = toSlotWeights(record.rollout.weights, record.baselineSlot);
   const stableSlot = stableSlotOf(record);
   const expectedRings = canaryRings(policy, record.rollout);
+  const seen = observe(ctx, record, snapshot, ctx.clock());
   const ringSlots = Object.fromEntries(Object.values(rings).map((v) => [v.ring, v.slot ?? ("other" as const)]));
   return {
     ok: true,
@@ -21,7 +22,9 @@ export async function status(ctx: ControllerContext): Promise<StatusResponse> {
     weights: record.rollout.weights,
     slotWeights,
     actualSlotWeights: snapshot.weights,
-    drift: !slotWeightsEqual(slotWeights, snapshot.weights),
+    drift: seen.differences.length > 0,
+    differences: seen.differences,
+    forward: forwardRecordOf(snapshot),
     frozen: freeze.frozen,
     freeze,
     killSwitch: record.killSwitch,

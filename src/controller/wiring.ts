@@ -26,6 +26,7 @@ export function controllerDepsFromClients(config: ControllerConfig, clients: Aws
       ...(config.ruleArn ? { ruleArn: config.ruleArn } : {}),
       blueTargetGroupArn: config.blueTargetGroupArn,
       greenTargetGroupArn: config.greenTargetGroupArn,
+      ...(config.stickiness ? { stickiness: config.stickiness } : {}),
     }),
     ...(config.ringRules ? { rings: createRingRouter(clients.elbv2, { rules: config.ringRules, blueTargetGroupArn: config.blueTargetGroupArn, greenTargetGroupArn: config.greenTargetGroupArn }) } : {}),
     store: createStateStore(clients.documents, { table: config.table, historyTtlDays: config.historyTtlDays }),

@@ -144,9 +144,10 @@ function decideTick(policy: RolloutPolicy, state: RolloutState, evidence: Eviden
   // Drift: the listener is the truth for traffic. Noticing comes before judging gates, because
   // evidence gathered under unknown weights cannot be attributed to this step.
   let drift: Decision["drift"];
-  if (evidence.actualWeights && !weightsEqual(evidence.actualWeights, state.weights)) {
-    drift = { actual: evidence.actualWeights, recorded: state.weights };
-    const seen = `listener weights ${fmt(evidence.actualWeights)} differ from recorded ${fmt(state.weights)}`;
+  const elsewhere = evidence.trafficElsewhere ?? 0;
+  if (evidence.actualWeights && (!weightsEqual(evidence.actualWeights, state.weights) || elsewhere > 0)) {
+    drift = { actual: evidence.actualWeights, recorded: state.weights, ...(elsewhere > 0 ? { elsewhere } : {}) };
+    const seen = `listener weights ${fmt(evidence.actualWeights)}${elsewhere > 0 ? ` (and ${elsewhere} to another target group)` : ""} differ from recorded ${fmt(state.weights)}`;
     if (policy.onDrift === "rollback") return rollback(state, now, `${seen}; policy onDrift=rollback`, [], "rolled-back", drift);
     // A firing alarm gate still rolls back: rolling back is always safe, and an alarm's verdict
     // does not depend on attributing evidence to this step (the alarm fast path relies on it).

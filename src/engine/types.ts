@@ -93,6 +93,11 @@ export interface Evidence {
   killSwitch: boolean;
   /** Weights read from the listener, for drift detection; absent when not read. */
   actualWeights?: Weights;
+  /**
+   * Weight (scaled to the policy's total) the listener sends to target groups other than the two
+   * slots. Above 0 is drift even when the two slots' weights match the recorded ones.
+   */
+  trafficElsewhere?: number;
 }
 
 export interface Decision {
@@ -113,7 +118,7 @@ export interface Decision {
   transition: boolean;
   verdicts: GateVerdict[];
   /** Set when the listener disagreed with the recorded weights. */
-  drift?: { actual: Weights; recorded: Weights };
+  drift?: { actual: Weights; recorded: Weights; elsewhere?: number };
   /** Audience rings that must route to the canary after this decision (the rest route to stable). */
   rings: string[];
   /** On "finalize" (and on a promotion without bake): scale the old slot down. */

@@ -169,16 +169,30 @@ export async function putTraffic(world: World, minuteStart: number, perSlot: Par
 
 export const tickEvent = { version: "0", id: "tick-1", "detail-type": "Scheduled Event", source: "aws.events", account: "123456789012", time: "2026-01-01T00:00:00Z", region: "us-east-1", resources: [], detail: {} };
 
-export function alarmEvent(alarmName: string, value: "OK" | "ALARM" | "INSUFFICIENT_DATA" = "ALARM") {
+/**
+ * A single-metric alarm's "CloudWatch Alarm State Change" as EventBridge delivers it (shape from
+ * the CloudWatch user guide), its state dated `at` (the world's clock when omitted: a fresh event).
+ */
+export function alarmEvent(alarmName: string, value: "OK" | "ALARM" | "INSUFFICIENT_DATA" = "ALARM", at: number | World) {
+  const when = typeof at === "number" ? at : at.clock.now;
   return {
     version: "0",
-    id: `alarm-${alarmName}`,
+    id: `alarm-${alarmName}-${when}`,
     "detail-type": "CloudWatch Alarm State Change",
     source: "aws.cloudwatch",
     account: "123456789012",
-    time: "2026-01-01T00:00:00Z",
+    time: new Date(when).toISOString().replace(/\.\d{3}Z$/, "Z"),
     region: "us-east-1",
-    resources: [],
-    detail: { alarmName, state: { value, reason: "test", timestamp: "2026-01-01T00:00:00Z" }, previousState: { value: "OK" } },
+    resources: [`arn:aws:cloudwatch:us-east-1:123456789012:alarm:${alarmName}`],
+    detail: {
+      alarmName,
+      state: { value, reason: "test", timestamp: awsTimestamp(when) },
+      previousState: { value: value === "ALARM" ? "OK" : "ALARM", reason: "test", timestamp: awsTimestamp(when - 60_000) },
+    },
   };
+}
+
+/** CloudWatch's state timestamp format: `2019-10-02T17:04:40.989+0000`. */
+export function awsTimestamp(at: number): string {
+  return new Date(at).toISOString().replace("Z", "+0000");
 }
