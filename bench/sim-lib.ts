@@ -2,11 +2,8 @@
  * Shared pieces of the simulator benchmark: the policies compared, the scenarios, one batch of
  * seeded runs (what a worker executes), and the summary statistics.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
 import { parsePolicy, PRESETS } from "../src/policy/index.js";
-import { controllerFor, runSimulation, type AlarmSpec, type Scenario, type SimPolicy } from "../src/sim/index.js";
+import { CODEDEPLOY_ALARM, controllerFor, runSimulation, type AlarmSpec, type Scenario, type SimPolicy } from "../src/sim/index.js";
 
 /**
  * Canary 5XX rate more than 5 points above the baseline's in one minute (metric math across both
@@ -26,24 +23,24 @@ export const POLICY_NAMES = [
   "rollgate low",
   "rollgate standard",
   "rollgate high",
-  "rollgate default",
   "rollgate standard + alarm",
-  "CodeDeploy canary 10%/5m",
-  "Argo-style 1/5/25/50",
-  "Flagger-style step 10",
-  "z-test every minute",
-  "binomial every minute",
-  "sequential every minute",
+  "oracle (standard ladder)",
+  "CodeDeploy 10%/5m, alarm >= 10 req",
+  "Argo 5m window/interval, failureLimit 3",
+  "Argo newest minute, failureLimit 2",
+  "Flagger threshold 5",
+  "Flagger threshold 10",
+  "z-test at step end, alpha 0.005/4",
+  "binomial at step end, alpha 0.005/4",
+  "z-test every minute, alpha 0.05",
 ] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
-/** The shared example policy the stacks use (stacks/shared/policy.yaml): what a new user starts from. */
-function defaultPolicyInput(): unknown {
-  const path = fileURLToPath(new URL("../stacks/shared/policy.yaml", import.meta.url));
-  return parseYaml(readFileSync(path, "utf8"));
-}
+/** The CodeDeploy rollback alarm with the components' request guard (HealthGates' minRequestsPerPeriod default). */
+export const CODEDEPLOY_GUARDED_ALARM: AlarmSpec = { ...CODEDEPLOY_ALARM, name: "codedeploy-canary-5xx-guarded", minRequests: 10 };
 
-export function policyByName(name: PolicyName): SimPolicy {
+/** The policy a name stands for in a scenario (the oracle is told the scenario's true effect). */
+export function policyByName(name: PolicyName, scenarioKey?: string): SimPolicy {
   switch (name) {
     case "rollgate low":
       return parsePolicy({ profile: "low" });
@@ -51,23 +48,30 @@ export function policyByName(name: PolicyName): SimPolicy {
       return parsePolicy({ profile: "standard" });
     case "rollgate high":
       return parsePolicy({ profile: "high" });
-    case "rollgate default":
-      return parsePolicy(defaultPolicyInput());
     case "rollgate standard + alarm":
       // The standard preset plus an alarm gate on a canary-minus-baseline 5XX alarm: the fast path.
       return parsePolicy({ profile: "standard", gates: [...(PRESETS.standard.gates ?? []), { type: "alarm", name: "canary-5xx", alarms: [DIFF_ALARM.name] }] });
-    case "CodeDeploy canary 10%/5m":
-      return { kind: "codedeploy" };
-    case "Argo-style 1/5/25/50":
+    case "oracle (standard ladder)": {
+      const sc = scenarioKey ? SCENARIOS[scenarioKey] : undefined;
+      const ratio = sc ? sc.canaryErrorRate / sc.baselineErrorRate : 1;
+      return { kind: "oracle", ratio, clustered: (sc?.meanBurst ?? 1) > 1 };
+    }
+    case "CodeDeploy 10%/5m, alarm >= 10 req":
+      return { kind: "codedeploy", alarm: CODEDEPLOY_GUARDED_ALARM };
+    case "Argo 5m window/interval, failureLimit 3":
+      return { kind: "argo", intervalMinutes: 5, windowMinutes: 5, failureLimit: 3 };
+    case "Argo newest minute, failureLimit 2":
       return { kind: "argo" };
-    case "Flagger-style step 10":
-      return { kind: "flagger" };
-    case "z-test every minute":
+    case "Flagger threshold 5":
+      return { kind: "flagger", failureLimit: 5 };
+    case "Flagger threshold 10":
+      return { kind: "flagger", failureLimit: 10 };
+    case "z-test at step end, alpha 0.005/4":
+      return { kind: "z-test", look: "step-end", alpha: 0.005 / 4 };
+    case "binomial at step end, alpha 0.005/4":
+      return { kind: "binomial", look: "step-end", alpha: 0.005 / 4 };
+    case "z-test every minute, alpha 0.05":
       return { kind: "z-test" };
-    case "binomial every minute":
-      return { kind: "binomial" };
-    case "sequential every minute":
-      return { kind: "sequential" };
   }
 }
 
@@ -76,25 +80,32 @@ export const INCIDENTS = { perHour: 0.25, minutes: [2, 8] as [number, number], e
 
 // Every scenario carries the comparison alarm; only a policy with a gate naming it subscribes to its events.
 const alarms = [DIFF_ALARM];
-export const SCENARIOS: Record<string, Scenario> = {
-  "aa-100rps": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, incidents: INCIDENTS, alarms },
-  "aa-100rps-no-incidents": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, alarms },
-  "aa-10rps-overdispersed": { rps: 10, baselineErrorRate: 0.001, canaryErrorRate: 0.001, incidents: INCIDENTS, overdispersion: 20, alarms },
+const common = { incidents: INCIDENTS, alarms };
+const bad = { ...common, observeUntilHorizon: true, horizonMinutes: 120 };
+/** Identical releases (A/A): the false-rollback scenarios. Diurnal swing (+/- 40 %) and incidents everywhere. */
+export const AA_SCENARIOS: Record<string, Scenario> = {
+  "aa 0.1 % 100 rps": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, ...common },
+  "aa 0.1 % 100 rps bursts 5": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, meanBurst: 5, ...common },
+  "aa 0.1 % 1000 rps bursts 20": { rps: 1000, baselineErrorRate: 0.001, canaryErrorRate: 0.001, meanBurst: 20, ...common },
+  "aa 0.01 % 1000 rps": { rps: 1000, baselineErrorRate: 0.0001, canaryErrorRate: 0.0001, ...common },
+  "aa 2 % 100 rps": { rps: 100, baselineErrorRate: 0.02, canaryErrorRate: 0.02, ...common },
+  "aa 5 % 100 rps": { rps: 100, baselineErrorRate: 0.05, canaryErrorRate: 0.05, ...common },
 };
-for (const rps of [10, 100, 1000]) {
-  for (const [label, rate] of [["0.6pct", 0.006], ["20pct", 0.2]] as const) {
-    SCENARIOS[`bad-${label}-${rps}rps`] = {
-      rps,
-      baselineErrorRate: 0.001,
-      canaryErrorRate: rate,
-      regressionAtMinute: 0,
-      incidents: INCIDENTS,
-      alarms,
-      observeUntilHorizon: true,
-      horizonMinutes: 120,
-    };
-  }
-}
+/** Bad releases: exposure until the canary weight is back at 0, over a 120-minute window. */
+export const BAD_SCENARIOS: Record<string, Scenario> = {
+  "0.1 -> 0.6 % 10 rps": { rps: 10, baselineErrorRate: 0.001, canaryErrorRate: 0.006, ...bad },
+  "0.1 -> 0.6 % 100 rps": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.006, ...bad },
+  "0.1 -> 0.6 % 1000 rps": { rps: 1000, baselineErrorRate: 0.001, canaryErrorRate: 0.006, ...bad },
+  "0.1 -> 20 % 100 rps": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.2, ...bad },
+  "0.1 -> 0.6 % 100 rps bursts 5": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.006, meanBurst: 5, ...bad },
+  "0.1 -> 0.6 % 100 rps from minute 25": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.006, regressionAtMinute: 25, ...bad },
+  "0.1 -> 2 % leak over 60 min 100 rps": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.02, regressionRampMinutes: 60, ...bad },
+  "0.01 -> 0.1 % 1000 rps": { rps: 1000, baselineErrorRate: 0.0001, canaryErrorRate: 0.001, ...bad },
+  "2 -> 3 % 100 rps": { rps: 100, baselineErrorRate: 0.02, canaryErrorRate: 0.03, ...bad },
+  "5 -> 7.5 % 100 rps": { rps: 100, baselineErrorRate: 0.05, canaryErrorRate: 0.075, ...bad },
+  "latency x1.5 100 rps": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, canaryLatencyFactor: 1.5, ...bad },
+};
+export const SCENARIOS: Record<string, Scenario> = { ...AA_SCENARIOS, ...BAD_SCENARIOS };
 
 export interface Job {
   policy: PolicyName;
@@ -127,7 +138,7 @@ const MAX_TIMINGS = 50_000;
 
 export function runJob(job: Job): JobResult {
   const t0 = performance.now();
-  const policy = policyByName(job.policy);
+  const policy = policyByName(job.policy, job.scenario);
   const scenario = SCENARIOS[job.scenario];
   if (!scenario) throw new Error(`unknown scenario ${job.scenario}`);
   const n = job.runs;

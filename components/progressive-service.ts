@@ -8,9 +8,9 @@ import { BlueGreenTargetGroups } from "./blue-green-target-groups.js";
 import { renderDashboard } from "./dashboard.js";
 import { EcsSlots, VERSION_PATTERN } from "./ecs-slots.js";
 import { HealthGates } from "./health-gates.js";
-import { ArgsError, check, checked, forbid, loadBalancerArnSuffix, parseArn, plain, requireExactlyOne } from "./internal.js";
+import { ArgsError, check, checked, checkInteger, forbid, loadBalancerArnSuffix, parseArn, plain, requireExactlyOne } from "./internal.js";
 import { checkReleaseAllowed, readServicePolicy, withHealthGate } from "./service-policy.js";
-import { StepController } from "./step-controller.js";
+import { checkTimeoutCoversHooks, StepController } from "./step-controller.js";
 import { WeightedRouting } from "./weighted-routing.js";
 
 export interface ProgressiveServiceArgs {
@@ -212,8 +212,8 @@ export interface ProgressiveServiceArgs {
    */
   logRetentionDays?: pulumi.Input<number>;
   /**
-   * The controller Lambda's timeout in seconds (10..900).
-   * @default 60
+   * The controller Lambda's timeout in seconds (10..900); at least the longest hook timeout + 10 s.
+   * @default 60, or the longest hook timeout + 30 s when that is more (at most 900)
    */
   controllerTimeoutSeconds?: pulumi.Input<number>;
   /**
@@ -288,9 +288,11 @@ export function validateProgressiveServiceArgs(args: ProgressiveServiceArgs): Ro
   }
   const policy = plain(args.policy);
   const doc = plain(args.policyDocument);
-  if (args.policy !== undefined && policy !== undefined) return readServicePolicy(policy, undefined);
-  if (args.policyDocument !== undefined && doc !== undefined) return readServicePolicy(undefined, doc);
-  return undefined;
+  const resolved =
+    args.policy !== undefined && policy !== undefined ? readServicePolicy(policy, undefined) : args.policyDocument !== undefined && doc !== undefined ? readServicePolicy(undefined, doc) : undefined;
+  checkInteger(c, "controllerTimeoutSeconds", plain(args.controllerTimeoutSeconds), 10, 900, " seconds");
+  if (resolved) checkTimeoutCoversHooks(c, plain(args.controllerTimeoutSeconds), JSON.stringify(resolved.source), "controllerTimeoutSeconds");
+  return resolved;
 }
 
 /**

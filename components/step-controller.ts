@@ -5,6 +5,7 @@ import * as iam from "@pulumi/aws/iam/index.js";
 import * as lambda from "@pulumi/aws/lambda/index.js";
 import * as sns from "@pulumi/aws/sns/index.js";
 import * as sqs from "@pulumi/aws/sqs/index.js";
+import { parsePolicy } from "../src/policy/resolve.js";
 import { checkEnvironmentSize, checkScheduleExpression } from "./aws-limits.js";
 import {
   ArgsError,
@@ -104,10 +105,11 @@ export interface StepControllerArgs {
    */
   memorySize?: pulumi.Input<number>;
   /**
-   * Lambda timeout in seconds (10..900). An invocation only reads the world, decides and writes:
-   * it never waits for a hook (hooks run asynchronously and report back) or for an ECS deployment
-   * (it checks again on the next tick), so 10 s covers its AWS calls with the SDK's retries.
-   * @default 60
+   * Lambda timeout in seconds (10..900). Lifecycle hooks run inside the invocation that starts
+   * them, so the timeout must cover the longest hook's timeout plus the invocation's own AWS calls
+   * (HOOK_MARGIN_SECONDS): a shorter one is refused at preview, because the invocation would be
+   * killed before the hook's result is recorded and the hook would run again every tick.
+   * @default 60, or the longest hook timeout + 30 s when that is more (at most 900)
    */
   timeoutSeconds?: pulumi.Input<number>;
   /**
@@ -169,6 +171,26 @@ export interface StepControllerArgs {
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
+/** What an invocation needs besides a hook's own time: its reads, decision, writes and retries. */
+export const HOOK_MARGIN_SECONDS = 10;
+
+/** The longest lifecycle-hook timeout of a policy (JSON), in seconds; 0 without hooks or when it does not parse. */
+export function longestHookSeconds(policyJson: string | undefined): number {
+  if (policyJson === undefined) return 0;
+  try {
+    const policy = parsePolicy(JSON.parse(policyJson));
+    return Math.ceil(Math.max(0, ...policy.hooks.map((h) => h.timeoutMs)) / 1000);
+  } catch {
+    return 0;
+  }
+}
+
+/** The controller's timeout: the given one, or 60 s raised to cover the longest hook (at most 900). */
+export function controllerTimeoutFor(given: number | undefined, policyJson: string | undefined): number {
+  const hooks = longestHookSeconds(policyJson);
+  return given ?? Math.min(900, Math.max(60, hooks > 0 ? hooks + 30 : 0));
+}
+
 /** The controller's configuration file in its code archive (ROLLGATE_CONFIG_FILE). */
 export const CONFIG_FILE = "rollgate-config.json";
 
@@ -216,6 +238,7 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
   }
   checkInteger(c, "memorySize", plain(args.memorySize), 128, 10240, " MB");
   checkInteger(c, "timeoutSeconds", plain(args.timeoutSeconds), 10, 900, " seconds (an invocation makes several AWS calls with retries; Lambda allows at most 900)");
+  checkTimeoutCoversHooks(c, plain(args.timeoutSeconds), policy);
   checkInteger(c, "maxEventAgeSeconds", plain(args.maxEventAgeSeconds), 60, 21600, " seconds (Lambda's limits)");
   checkInteger(c, "maxRetryAttempts", plain(args.maxRetryAttempts), 0, 2, " (Lambda's limits)");
   const heartbeat = plain(args.heartbeatMinutes);
@@ -236,6 +259,17 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
     }
   });
   return args.listenerArn !== undefined ? "listener" : "rule";
+}
+
+/** Throws when the controller's timeout cannot hold the policy's longest hook. */
+export function checkTimeoutCoversHooks(component: string, timeoutSeconds: number | undefined, policyJson: string | undefined, field = "timeoutSeconds"): void {
+  const hooks = longestHookSeconds(policyJson);
+  if (timeoutSeconds === undefined || hooks === 0) return;
+  if (timeoutSeconds < hooks + HOOK_MARGIN_SECONDS) {
+    throw new ArgsError(
+      `${component}: ${field} ${timeoutSeconds} is shorter than the policy's longest hook timeout (${hooks} s) plus ${HOOK_MARGIN_SECONDS} s for the controller's own calls; the invocation would be killed before the hook's result is recorded. Use ${Math.min(900, hooks + HOOK_MARGIN_SECONDS)} or more, or shorten the hook's timeout`,
+    );
+  }
 }
 
 /** Minutes between ticks of a rate() schedule; undefined for cron() (no fixed interval). */
@@ -572,7 +606,12 @@ export class StepController extends pulumi.ComponentResource {
         ),
         role: role.arn,
         memorySize: args.memorySize ?? 256,
-        timeout: args.timeoutSeconds ?? 60,
+        timeout: pulumi.all([pulumi.output(args.timeoutSeconds), pulumi.output(args.policyJson)]).apply(([t, p]) =>
+          checked(this, () => {
+            checkTimeoutCoversHooks("StepController", t, p);
+            return controllerTimeoutFor(t, p);
+          }),
+        ),
         // Lambda caps the environment at 4 KB (keys and values): checked before AWS refuses it.
         environment: { variables: pulumi.output(env).apply((vars) => checked(this, () => (checkEnvironmentSize("StepController", vars as Record<string, string>), vars))) },
         loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },

@@ -79,3 +79,16 @@ describe("detection", () => {
     expect(outcomes["rolled-back"]).toBeGreaterThanOrEqual(45);
   });
 });
+
+describe("censored medians", () => {
+  test("runs never detected count as never: the median moves up, and is never when fewer than half are caught", async () => {
+    const { censoredMedian } = await import("../src/analysis/calibrate.js");
+    expect(censoredMedian([1, 2, 3, Infinity, Infinity])).toBe(3);
+    expect(censoredMedian([1, 2, Infinity, Infinity])).toBe(Infinity);
+    expect(censoredMedian([4, 1, 3, 2])).toBe(2.5);
+    const r = runDetection({ runs: 40, rps: 100, percent: 1, baselineRate: 0.001, canaryRate: 0.0035, maxMinutes: 30 });
+    expect(r.detectedWithinHorizon).toBeLessThan(0.5);
+    expect(r.censoredMedianMinutes).toBe(Infinity);
+    expect(r.medianMinutes).toBeLessThan(Infinity);
+  });
+});

@@ -6,7 +6,7 @@
  * (its comments cite the controller source lines). Each test failed on the render before this
  * change (checked by running this file against the previous render.ts and conditions.ts).
  */
-import { describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import { AnalysisRunModel, backgroundRunReaction, metricFromSpec, parseGoDuration, stepRunReaction } from "../components/kubernetes/argo-analysis.js";
 import { ArgoRolloutController, type Measure } from "../components/kubernetes/argo-sim.js";
 import type { CloudWatchQuery } from "../components/kubernetes/conditions.js";
@@ -15,7 +15,10 @@ import type { PolicyInput } from "../src/policy/index.js";
 import type { ComparisonGate } from "../src/policy/types.js";
 import { runSimulation } from "../src/sim/simulator.js";
 import type { Scenario } from "../src/sim/types.js";
-import { evaluateAll, phaseFunction, type ArgoPhase } from "./support/expr-engine.js";
+import { evaluateAll, exprEngineBinary, phaseFunction, type ArgoPhase } from "./support/expr-engine.js";
+
+// Install (when missing) and build the expr evaluator once, outside any test's timeout.
+beforeAll(() => void exprEngineBinary(), 600_000);
 import { getMetricData, type CwMinute, type SideMinute } from "./support/metric-math.js";
 
 const cloudWatch: MetricProvider = { kind: "cloudWatch", loadBalancer: "app/lb/1", stableTargetGroup: "targetgroup/stable/1", canaryTargetGroup: "targetgroup/canary/1" };
@@ -76,7 +79,8 @@ function simulate(r: ReturnType<typeof render>, scenario: Scenario, seed: number
   return runSimulation(controller, scenario, seed).outcome;
 }
 
-describe("issue 17 findings, against the rendered objects", () => {
+// Simulations with the real expr engine: seconds alone, far more on a loaded machine; nothing here measures time.
+describe("issue 17 findings, against the rendered objects", { timeout: 300_000 }, () => {
   test("1. a canary that degrades while a step is undecided is rolled back: 'hold' never parks the Rollout in the inconclusive pause that switches the guard off", () => {
     // Gate "error-rate" cannot reach its minSamples at 10 % (it holds); the canary's latency breaks
     // at minute 15. The old mapping paused the Rollout (InconclusiveAnalysis) at the end of the

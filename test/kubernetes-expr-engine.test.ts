@@ -3,8 +3,11 @@
  * behaviours rollgate's rendered conditions rely on, pinned so a different engine version that
  * changed any of them fails here first.
  */
-import { describe, expect, test } from "vitest";
-import { evaluateAll, evaluateArgo, type ArgoResult } from "./support/expr-engine.js";
+import { beforeAll, describe, expect, test } from "vitest";
+import { evaluateAll, evaluateArgo, exprEngineBinary, type ArgoResult } from "./support/expr-engine.js";
+
+// Install (when missing) and build the evaluator once, outside any test's timeout.
+beforeAll(() => void exprEngineBinary(), 600_000);
 
 const cw = (...values: number[]): ArgoResult => ({ kind: "cloudWatch", series: [{ id: "verdict", values }] });
 const vec = (...values: number[]): ArgoResult => ({ kind: "vector", values });

@@ -11,7 +11,9 @@ import { countVerdictValue, FAIL_VALUE, NO_DATA_VALUE, TOO_FEW_VALUE } from "../
 import { analysisTiming, planKubernetes, renderKubernetes, type MetricProvider } from "../components/kubernetes/index.js";
 import type { PolicyInput } from "../src/policy/index.js";
 import type { ComparisonGate } from "../src/policy/types.js";
-import { evaluateArgo } from "./support/expr-engine.js";
+import { evaluateArgo, exprEngineBinary } from "./support/expr-engine.js";
+
+beforeAll(() => void exprEngineBinary(), 600_000);
 import { latencySeries, requestSeries, startPrometheus, steadyMinutes, type PrometheusServer, type Series } from "./support/prometheus.js";
 
 const prometheus: MetricProvider = {

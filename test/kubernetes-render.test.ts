@@ -23,7 +23,10 @@ import {
   type RenderInput,
 } from "../components/kubernetes/index.js";
 import { isComparisonGate, type PolicyInput } from "../src/policy/index.js";
-import { evaluateAll, evaluateArgo, type ArgoResult } from "./support/expr-engine.js";
+import { evaluateAll, evaluateArgo, exprEngineBinary, type ArgoResult } from "./support/expr-engine.js";
+
+// Install (when missing) and build the expr evaluator once, outside any test's timeout.
+beforeAll(() => void exprEngineBinary(), 600_000);
 
 const REPO = resolve(import.meta.dirname, "..");
 const SCHEMAS = resolve(REPO, "vendor/argo-rollouts");
@@ -605,7 +608,7 @@ describe("queries", () => {
   });
 });
 
-describe("the noise check at a declared expectedRps (rendered rules through the simulator)", () => {
+describe("the noise check at a declared expectedRps (rendered rules through the simulator)", { timeout: 300_000 }, () => {
   test("the standard error-rate gate at 200 rps: no false rollbacks in 300 healthy rollouts, bad canaries caught as often as on AWS, no warning", () => {
     const r = render({ profile: "standard", gates: [{ type: "errorRate" }] }, { expectedRps: 200 });
     expect(r.noise).toMatchObject({ rps: 200, runs: 300 });

@@ -264,7 +264,8 @@ export interface KubernetesProgressiveServiceArgs {
    */
   analysisServer?: KubernetesAnalysisServerArgs;
   /**
-   * Interval of the background guard's measurements (and of verdict retries after an error).
+   * Interval of the background guard's and the step verdicts' measurements (Argo retries an errored
+   * measurement after 10 s whatever this is).
    * @default "1m"
    */
   analysisInterval?: pulumi.Input<string>;

@@ -102,7 +102,7 @@ function fingerprintOf(samples: ReadonlyArray<CountSample>, upTo: number): numbe
 export function rolloutTest(samples: ReadonlyArray<CountSample>, direction: RegressionDirection, options: SequentialTestOptions = {}): SequentialRateTest {
   const first = samples[0];
   if (!first) return new SequentialRateTest(direction, undefined, options);
-  const key = `${options.prior === "band" ? `${direction}:band:${options.band ?? 0}` : direction}:${options.dispersion ?? "estimate"}`;
+  const key = `${options.prior === "band" ? `${direction}:band:${options.band ?? 0}:${options.relativeBand ?? 0}` : direction}:${options.dispersion ?? "estimate"}`;
   let byDirection = cache.get(first);
   let entry = byDirection?.get(key);
   let valid = entry !== undefined && samples.length >= entry.refs.length;
@@ -142,8 +142,23 @@ function validSample(s: CountSample): boolean {
 }
 
 /** The test's prior for a gate: "band" centres it on the gate's rollback band (a fraction there). */
-export function mixtureOptions(gate: Pick<ComparisonGate, "rollbackBand">, prior: MixturePrior = "band", dispersion: DispersionMode = "estimate"): SequentialTestOptions {
+export function mixtureOptions(gate: Pick<ComparisonGate, "rollbackBand" | "rollbackBandRelative">, prior: MixturePrior = "band", dispersion: DispersionMode = "estimate"): SequentialTestOptions {
+  const relative = gate.rollbackBandRelative;
+  if (prior === "band" && relative !== undefined && relative > 0) {
+    // A relative band centres the prior on r = 1 + share (whatever the rate), or on the floor's ratio when that is larger.
+    return { prior: "band", band: Math.min(0.99, Math.max(0, gate.rollbackBand) / 100), relativeBand: relative, dispersion };
+  }
   return prior === "band" && gate.rollbackBand > 0 && gate.rollbackBand < 100 ? { prior: "band", band: gate.rollbackBand / 100, dispersion } : { prior: "wide", dispersion };
+}
+
+/**
+ * The bands in force (points) for a baseline rate (a fraction): the absolute bands, or for
+ * relative ones the larger of the floor and the share of the rate.
+ */
+export function effectiveBands(gate: Pick<ComparisonGate, "holdBand" | "rollbackBand" | "holdBandRelative" | "rollbackBandRelative">, baselineRate: number): { holdBand: number; rollbackBand: number } {
+  const p = Number.isFinite(baselineRate) && baselineRate > 0 ? baselineRate : 0;
+  const of = (floor: number, relative: number | undefined) => (relative === undefined ? floor : Math.max(floor, relative * 100 * p));
+  return { holdBand: of(gate.holdBand, gate.holdBandRelative), rollbackBand: of(gate.rollbackBand, gate.rollbackBandRelative) };
 }
 
 function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateContext): GateVerdict {
@@ -190,23 +205,27 @@ function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateCon
       ? difference
       : sign * 100 * (allCanary.events / allCanary.total - allBaseline.events / allBaseline.total);
   const rejected = test.maxLogEValue >= logThreshold;
+  // Relative bands are a share of the baseline's rate over the whole rollout (steadier than the step's).
+  const { holdBand, rollbackBand } = effectiveBands(gate, allBaseline.total > 0 ? allBaseline.events / allBaseline.total : baselineRate);
 
+  const holdBandText = bandText(holdBand, gate.holdBandRelative);
+  const rollbackBandText = bandText(rollbackBand, gate.rollbackBandRelative);
   const summary = `${gate.name}: canary ${pct(canaryRate)} vs baseline ${pct(baselineRate)} over ${int(stepCanary.total)} canary requests`;
   const eText = `e-value ${num(statistic)} ${rejected ? ">=" : "<"} ${num(threshold)}`;
   const evidence = { ...numbers, difference: sign * difference };
 
-  if (rejected && bandDifference > gate.rollbackBand) {
+  if (rejected && bandDifference > rollbackBand) {
     const scope = enough ? "" : " (whole rollout)";
-    return verdictOf(gate, "rollback", evidence, `${summary}; ${eText} and ${beyond(sign, bandDifference, "points" + scope, "rollback band", gate.rollbackBand)}`);
+    return verdictOf(gate, "rollback", evidence, `${summary}; ${eText} and ${beyond(sign, bandDifference, "points" + scope, "rollback band", rollbackBandText)}`);
   }
   if (!enough) {
     return verdictOf(gate, "hold", evidence, `${summary}; need ${int(gate.minSamples)} this step before it may pass; ${eText}`);
   }
-  if (difference > gate.holdBand) {
-    return verdictOf(gate, "hold", evidence, `${summary}; ${beyond(sign, difference, "points", "hold band", gate.holdBand)}; ${eText}`);
+  if (difference > holdBand) {
+    return verdictOf(gate, "hold", evidence, `${summary}; ${beyond(sign, difference, "points", "hold band", holdBandText)}; ${eText}`);
   }
-  const note = rejected ? `${eText} but ${inside(sign, bandDifference, "points", "rollback band", gate.rollbackBand)}` : eText;
-  return verdictOf(gate, "pass", evidence, `${summary}; ${inside(sign, difference, "points", "hold band", gate.holdBand)}; ${note}`);
+  const note = rejected ? `${eText} but ${inside(sign, bandDifference, "points", "rollback band", rollbackBandText)}` : eText;
+  return verdictOf(gate, "pass", evidence, `${summary}; ${inside(sign, difference, "points", "hold band", holdBandText)}; ${note}`);
 }
 
 function verdictOf(gate: ComparisonGate, verdict: Verdict, evidence: GateVerdict["evidence"], reason: string): GateVerdict {
@@ -360,6 +379,11 @@ export function sequentialJudgement(
 // ---------------------------------------------------------------------------------------------
 // Formatting for reasons an operator reads.
 
+/** "0.25", or for a relative band "0.60 (30% of baseline)". */
+function bandText(points: number, relative: number | undefined): string {
+  return relative === undefined ? String(points) : `${points.toFixed(points >= 10 ? 1 : 2)} (${Number((relative * 100).toFixed(2))}% of baseline)`;
+}
+
 function pct(rate: number): string {
   return `${(rate * 100).toFixed(rate * 100 >= 10 ? 1 : 2)} %`;
 }
@@ -375,11 +399,11 @@ function msDiff(x: number): string {
  * difference is shown, "-3.00 points < -1 (rollback band; lower is worse)". `worse` is the
  * difference in the worse direction (positive = worse).
  */
-function beyond(sign: number, worse: number, unit: string, band: string, value: number): string {
+function beyond(sign: number, worse: number, unit: string, band: string, value: number | string): string {
   const shown = unit.startsWith("ms") ? msDiff(sign * worse) : pts(sign * worse);
   return sign > 0 ? `${shown} ${unit} > ${band} ${value}` : `${shown} ${unit} < -${value} (${band}; lower is worse)`;
 }
-function inside(sign: number, worse: number, unit: string, band: string, value: number): string {
+function inside(sign: number, worse: number, unit: string, band: string, value: number | string): string {
   const shown = unit.startsWith("ms") ? msDiff(sign * worse) : pts(sign * worse);
   return sign > 0 ? `${shown} ${unit} within ${band} ${value}` : `${shown} ${unit} within ${band} ${value} (lower is worse)`;
 }

@@ -24,7 +24,7 @@
 import type { ComparisonGate, RolloutPolicy } from "../policy/types.js";
 import { bandLogWeights, DEFAULT_GRID, type MixturePrior, type RatioGrid } from "./sequential.js";
 import { normalQuantile, normalSf } from "./stats.js";
-import { mixtureOptions, PERCENTILE_MIN_PAIRED_MINUTES } from "./gate.js";
+import { effectiveBands, mixtureOptions, PERCENTILE_MIN_PAIRED_MINUTES } from "./gate.js";
 
 export interface SampleSizeInput {
   /** Event rate of the baseline, as a fraction (0.001 = 0.1 %). */
@@ -234,7 +234,9 @@ export function planPower(policy: RolloutPolicy, traffic: TrafficAssumptions): {
         continue;
       }
       const base = traffic.baselineRates?.[gate.name] ?? DEFAULT_BASE_RATE[gate.type];
-      const effect = traffic.effects?.[gate.name] ?? 2 * gate.rollbackBand;
+      // Relative bands are judged at this base rate.
+      const { holdBand, rollbackBand } = effectiveBands(gate, base);
+      const effect = traffic.effects?.[gate.name] ?? 2 * rollbackBand;
       const target = gate.worseWhen === "higher" ? base + effect / 100 : base - effect / 100;
       if (!(target > 0 && target < 1) || effect <= 0) continue;
       const size = requiredCanaryRequests({
@@ -242,18 +244,18 @@ export function planPower(policy: RolloutPolicy, traffic: TrafficAssumptions): {
         canaryRate: target,
         canaryShare: share,
         alpha,
-        rollbackBand: gate.rollbackBand,
+        rollbackBand,
         prior: policy.prior ?? "band",
         ...(traffic.power !== undefined ? { power: traffic.power } : {}),
       });
       // An identical canary's observed difference is noise of this size at the end of the hold;
       // when it often exceeds the hold band, good releases hold past their step.
       const se = 100 * Math.sqrt(base * (1 - base) * (1 / inHold + share / ((1 - share) * inHold)));
-      const spuriousHold = se > 0 ? normalSf(gate.holdBand / se) : 0;
+      const spuriousHold = se > 0 ? normalSf(holdBand / se) : 0;
       if (spuriousHold > 0.2) {
         warnings.push({
           path: paths.hold,
-          message: `${lead}; at a ${fmtRate(base)} base rate the ${gate.name} difference has a standard error of ~${se.toPrecision(2)} points, so an identical canary still looks worse than the hold band ${gate.holdBand} ~${Math.round(spuriousHold * 100)} % of the time at the end of the hold: lengthen the hold or widen holdBand`,
+          message: `${lead}; at a ${fmtRate(base)} base rate the ${gate.name} difference has a standard error of ~${se.toPrecision(2)} points, so an identical canary still looks worse than the hold band ${Number(holdBand.toPrecision(3))} ~${Math.round(spuriousHold * 100)} % of the time at the end of the hold: lengthen the hold or widen holdBand`,
         });
       }
       row.requestsNeeded = size.requests;

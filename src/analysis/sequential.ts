@@ -160,6 +160,11 @@ export interface SequentialTestOptions {
   prior?: MixturePrior;
   /** The gate's rollback band as a difference of rates (a fraction: 0.0025 for 0.25 points). */
   band?: number;
+  /**
+   * A relative rollback band (0.3 for "30%"): the band prior then centres on the band in force,
+   * the larger of `band` (the floor) and this share of the pooled rate, i.e. r_b >= 1 + share.
+   */
+  relativeBand?: number;
   /** @default "estimate" */
   dispersion?: DispersionMode;
   /** With dispersion "estimate": most log likelihood ratio one minute adds at a grid point. @default MINUTE_LOG_CAP */
@@ -192,6 +197,8 @@ export class SequentialRateTest {
   private max = 0;
   /** Band prior only: the rollback band (fraction), the weights' buffer, and baseline totals so far. */
   readonly band: number;
+  /** Relative rollback band (share of the pooled rate), 0 when absolute. */
+  readonly relativeBand: number;
   private readonly logPrior: Float64Array | null;
   private readonly scratch: Float64Array | null;
   private pooledEvents = 0;
@@ -218,7 +225,10 @@ export class SequentialRateTest {
     const band = options.band ?? 0;
     if (!(Number.isFinite(band) && band >= 0 && band < 1)) throw new RangeError(`SequentialRateTest: band must be a fraction in [0, 1) (got ${band})`);
     this.band = band;
-    this.logPrior = options.prior === "band" && band > 0 ? new Float64Array(grid.size) : null;
+    const relative = options.relativeBand ?? 0;
+    if (!(Number.isFinite(relative) && relative >= 0)) throw new RangeError(`SequentialRateTest: relativeBand must be a share of the rate, 0 or more (got ${relative})`);
+    this.relativeBand = relative;
+    this.logPrior = options.prior === "band" && (band > 0 || relative > 0) ? new Float64Array(grid.size) : null;
     this.scratch = this.logPrior ? new Float64Array(grid.size) : null;
     const mode = options.dispersion ?? "estimate";
     if (mode !== "estimate" && mode !== "none") throw new RangeError(`SequentialRateTest: dispersion must be "estimate" or "none" (got ${String(mode)})`);
@@ -229,7 +239,7 @@ export class SequentialRateTest {
 
   /** The options that rebuild this test (prior, band, dispersion). */
   get options(): SequentialTestOptions {
-    return { ...(this.logPrior ? { prior: "band" as const, band: this.band } : { prior: "wide" as const }), dispersion: this.dispersion ? "estimate" : "none", ...(this.dispersion ? { minuteCap: this.minuteCap } : {}) };
+    return { ...(this.logPrior ? { prior: "band" as const, band: this.band, ...(this.relativeBand > 0 ? { relativeBand: this.relativeBand } : {}) } : { prior: "wide" as const }), dispersion: this.dispersion ? "estimate" : "none", ...(this.dispersion ? { minuteCap: this.minuteCap } : {}) };
   }
 
   /** The prior the minutes are mixed with. */
@@ -283,7 +293,9 @@ export class SequentialRateTest {
     const excess = this.dispersion ? this.dispersion.phi - 1 : 0;
     this.lastPhi = 1 + excess;
     if (this.logPrior) {
-      this.pushWeighted(canaryEvents, n, rho, excess, bandLogWeights(this.grid, this.direction, this.pooledEvents / this.pooledTotal, this.band, this.logPrior));
+      const pooled = this.pooledEvents / this.pooledTotal;
+      const band = Math.min(0.999999, Math.max(this.band, this.relativeBand * pooled));
+      this.pushWeighted(canaryEvents, n, rho, excess, bandLogWeights(this.grid, this.direction, pooled, band, this.logPrior));
       return;
     }
     const sums = this.sums;

@@ -312,6 +312,16 @@ async function progressPending(ctx: ControllerContext, record: ServiceRecord, fr
     await store.commit({ ...record, version: record.version + 1, pending: { ...pending, deployed: true }, updatedAt: now }, record.version, []);
     return hold(`release ${pending.version}: task definition put on the ${pending.slot} slot; waiting for healthy targets`);
   }
+  // The idle slot must run the release's revision before its targets count: with the ECS
+  // deployment circuit breaker's rollback on, a failed deployment goes back to the previous
+  // revision, whose healthy targets would otherwise be canaried and promoted under the new label.
+  const deployment = await slots.releaseStatus(ecsServiceOf(ctx, pending.slot), pending.taskDefinitionArn);
+  if (deployment.state === "failed") return failRelease(`release ${pending.version} failed on the ${pending.slot} slot: ${deployment.reason}`);
+  if (deployment.state === "deploying") {
+    const waited = now - pending.requestedAt;
+    if (waited >= config.ecs!.readyTimeoutMs) return failRelease(`release ${pending.version} failed: ${deployment.reason} after ${Math.round(waited / 1000)} s`);
+    return hold(`release ${pending.version}: ${deployment.reason}; waiting`);
+  }
   const health = await slots.targetHealth(targetGroupOf(ctx, pending.slot));
   if (health.ready) {
     const result = applyCommand(policy, record.rollout, startCommand(record, pending.version, pending.rolloutId), { freeze: freeze.frozen, killSwitch: record.killSwitch }, now);
@@ -332,7 +342,11 @@ async function progressPending(ctx: ControllerContext, record: ServiceRecord, fr
   }
   const waited = now - pending.requestedAt;
   if (waited >= config.ecs!.readyTimeoutMs) {
-    const reason = `release ${pending.version} failed: ${health.healthy}/${health.total} targets healthy in the ${pending.slot} target group after ${Math.round(waited / 1000)} s`;
+    return failRelease(`release ${pending.version} failed: ${health.healthy}/${health.total} targets healthy in the ${pending.slot} target group after ${Math.round(waited / 1000)} s`);
+  }
+  return hold(`release ${pending.version}: ${health.healthy}/${health.total} targets healthy in the ${pending.slot} target group; waiting`);
+
+  async function failRelease(reason: string): Promise<Evaluated> {
     const failed: PendingRelease = { ...pending, status: "failed", reason };
     const { record: after } = await execute(ctx, {
       record,
@@ -347,5 +361,4 @@ async function progressPending(ctx: ControllerContext, record: ServiceRecord, fr
     });
     return { result: resultOf(ctx, label, after, { action: "pending", reason, transition: true }, attempts), record: after, hooks: [] };
   }
-  return hold(`release ${pending.version}: ${health.healthy}/${health.total} targets healthy in the ${pending.slot} target group; waiting`);
 }

@@ -17,7 +17,9 @@ export const PRESETS: Record<ProfileName, PolicyInput> = {
     },
     // Bands tight enough that a 0.1 % -> 0.6 % regression (6x the errors) is rolled back: with
     // 0.5/1 points the simulator saw the low preset promote it every time.
-    gates: [{ type: "errorRate", holdBand: 0.2, rollbackBand: 0.4, minSamples: 100 }],
+    // Relative bands with point floors: the floors decide below ~1 % base rates, the shares above
+    // (a 2 % base rolls back beyond +0.8 points), so one preset serves 0.01 % to 5 % base rates.
+    gates: [{ type: "errorRate", holdBand: "20%", holdBandMin: 0.2, rollbackBand: "40%", rollbackBandMin: 0.4, minSamples: 100 }],
     timeouts: { maxHold: "20m", onTimeout: "pause" },
   },
   /** The default ladder: 1 -> 5 -> 25 -> 50 -> 100 %, ten minutes a step. */
@@ -32,7 +34,9 @@ export const PRESETS: Record<ProfileName, PolicyInput> = {
       ],
     },
     gates: [
-      { type: "errorRate", holdBand: 0.1, rollbackBand: 0.25, minSamples: 200 },
+      // 0.1 / 0.25 points below a ~1 % base rate; 10 % / 30 % of the baseline rate above it
+      // (2 % -> hold beyond +0.2, roll back beyond +0.6 points).
+      { type: "errorRate", holdBand: "10%", holdBandMin: 0.1, rollbackBand: "30%", rollbackBandMin: 0.25, minSamples: 200 },
       { type: "latency", percentile: 99, holdBand: 50, rollbackBand: 200, minSamples: 200 },
     ],
     timeouts: { maxHold: "40m", onTimeout: "pause" },
@@ -50,7 +54,7 @@ export const PRESETS: Record<ProfileName, PolicyInput> = {
       ],
     },
     gates: [
-      { type: "errorRate", holdBand: 0.05, rollbackBand: 0.2, minSamples: 300 },
+      { type: "errorRate", holdBand: "10%", holdBandMin: 0.05, rollbackBand: "25%", rollbackBandMin: 0.2, minSamples: 300 },
       { type: "latency", percentile: 99, holdBand: 25, rollbackBand: 100, minSamples: 300 },
     ],
     // Pause, not rollback, on timeout: at 0.1 % a low-traffic service may not gather 300 samples

@@ -128,6 +128,58 @@ function round1(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+interface BandInput {
+  holdBand?: number | string | undefined;
+  rollbackBand?: number | string | undefined;
+  holdBandMin?: number | undefined;
+  rollbackBandMin?: number | undefined;
+}
+
+/** "30%" -> 0.3; a number -> undefined (absolute). */
+function relativeOf(band: number | string | undefined): number | undefined {
+  return typeof band === "string" ? Number(band.slice(0, -1)) / 100 : undefined;
+}
+
+/**
+ * A gate's bands: numbers are points (the floor when relative), "N%" a share of the baseline
+ * rate with holdBandMin / rollbackBandMin as the floor. Relative bands need a rate to be a share
+ * of, so percentile latency gates (ms) refuse them.
+ */
+function bands(
+  g: BandInput,
+  d: { holdBand: number; rollbackBand: number },
+  path: string,
+  issues: PolicyIssue[],
+  relativeAllowed: boolean,
+): { holdBand: number; rollbackBand: number; holdBandRelative?: number; rollbackBandRelative?: number } {
+  const holdRel = relativeOf(g.holdBand);
+  const rollbackRel = relativeOf(g.rollbackBand);
+  if (!relativeAllowed) {
+    for (const [field, rel] of [["holdBand", holdRel], ["rollbackBand", rollbackRel]] as const) {
+      if (rel !== undefined) issues.push({ path: `${path}.${field}`, message: "a percentile latency gate compares milliseconds, not a rate: give the band in ms (or set thresholdMs to compare the slow share)" });
+    }
+  }
+  for (const [field, min, rel] of [["holdBandMin", g.holdBandMin, holdRel], ["rollbackBandMin", g.rollbackBandMin, rollbackRel]] as const) {
+    if (min !== undefined && rel === undefined) issues.push({ path: `${path}.${field}`, message: `only applies to a relative ${field.replace("Min", "")} ("30%"); with a number of points, the number is the band` });
+  }
+  if (rollbackRel !== undefined && !(rollbackRel > 0)) issues.push({ path: `${path}.rollbackBand`, message: 'must be more than "0%"' });
+  if (holdRel !== undefined && rollbackRel !== undefined && holdRel > rollbackRel) {
+    issues.push({ path: `${path}.holdBand`, message: `must not exceed rollbackBand (${String(g.rollbackBand)}): the canary is held before it is rolled back` });
+  }
+  const holdBand = holdRel !== undefined ? (g.holdBandMin ?? 0) : ((g.holdBand as number | undefined) ?? d.holdBand);
+  const rollbackBand = rollbackRel !== undefined ? (g.rollbackBandMin ?? 0) : ((g.rollbackBand as number | undefined) ?? d.rollbackBand);
+  // Both relative: floors compare like the bands. Mixed forms cannot be compared before the rate is known.
+  if (holdRel !== undefined && rollbackRel !== undefined && holdBand > rollbackBand) {
+    issues.push({ path: `${path}.holdBandMin`, message: `must not exceed the rollback band's floor (${rollbackBand} points)` });
+  }
+  return {
+    holdBand,
+    rollbackBand,
+    ...(relativeAllowed && holdRel !== undefined ? { holdBandRelative: holdRel } : {}),
+    ...(relativeAllowed && rollbackRel !== undefined ? { rollbackBandRelative: rollbackRel } : {}),
+  };
+}
+
 function resolveGates(gates: GateInput[], issues: PolicyIssue[]): Gate[] {
   const out: Gate[] = [];
   const seen = new Map<string, number>();
@@ -142,8 +194,7 @@ function resolveGates(gates: GateInput[], issues: PolicyIssue[]): Gate[] {
         gate = {
           type: "errorRate",
           name: g.name ?? "error-rate",
-          holdBand: g.holdBand ?? DEFAULTS.errorRate.holdBand,
-          rollbackBand: g.rollbackBand ?? DEFAULTS.errorRate.rollbackBand,
+          ...bands(g, DEFAULTS.errorRate, path, issues, true),
           minSamples: g.minSamples ?? DEFAULTS.errorRate.minSamples,
           onMissingData: g.onMissingData ?? "hold",
           worseWhen: "higher",
@@ -161,8 +212,7 @@ function resolveGates(gates: GateInput[], issues: PolicyIssue[]): Gate[] {
           mode: threshold ? "threshold" : "percentile",
           ...(threshold ? { thresholdMs: g.thresholdMs } : {}),
           percentile: g.percentile ?? DEFAULTS.latencyPercentile.percentile,
-          holdBand: g.holdBand ?? d.holdBand,
-          rollbackBand: g.rollbackBand ?? d.rollbackBand,
+          ...bands(g, d, path, issues, threshold),
           minSamples: g.minSamples ?? d.minSamples,
           onMissingData: g.onMissingData ?? "hold",
           worseWhen: "higher",
@@ -179,14 +229,13 @@ function resolveGates(gates: GateInput[], issues: PolicyIssue[]): Gate[] {
           variantDimension: g.variantDimension ?? DEFAULTS.metric.variantDimension,
           dimensions: g.dimensions ?? {},
           worseWhen: g.worseWhen,
-          holdBand: g.holdBand ?? DEFAULTS.metric.holdBand,
-          rollbackBand: g.rollbackBand ?? DEFAULTS.metric.rollbackBand,
+          ...bands(g, DEFAULTS.metric, path, issues, true),
           minSamples: g.minSamples ?? DEFAULTS.metric.minSamples,
           onMissingData: g.onMissingData ?? "hold",
         };
         break;
     }
-    if (gate.type !== "alarm" && gate.holdBand > gate.rollbackBand) {
+    if (gate.type !== "alarm" && gate.holdBand > gate.rollbackBand && !(gate.holdBandRelative !== undefined || gate.rollbackBandRelative !== undefined)) {
       issues.push({
         path: `${path}.holdBand`,
         message: `must not exceed rollbackBand (${gate.rollbackBand}): the canary is held before it is rolled back`,

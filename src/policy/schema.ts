@@ -32,19 +32,36 @@ const gateName = z
     error: "must be lowercase letters, digits and dashes (up to 63), starting with a letter or digit",
   });
 
+/** A band as a share of the baseline rate: "30%" rolls back a 2 % baseline at 2.6 % (0.6 points). */
+const relativeBandSchema = z
+  .string()
+  .regex(/^(?:\d+(?:\.\d+)?|\.\d+)%$/, { error: 'must be a number of points, or a share of the baseline rate such as "30%"' });
+
 /** Fields shared by every canary-versus-baseline comparison gate. */
 const comparisonFields = {
   name: gateName.optional().describe("Gate name, unique in the policy; steps refer to gates by it."),
   holdBand: z
-    .number({ error: "must be a number" })
+    .union([z.number({ error: "must be a number" }).nonnegative({ error: 'must be 0 or more (or a share of the baseline rate such as "10%")' }), relativeBandSchema], { error: 'must be 0 or more (points, or ms for percentile latency), or a share of the baseline rate such as "10%"' })
+    .optional()
+    .describe(
+      'Hold (do not advance) when the canary is worse than the baseline by more than this: a number (percentage points; ms for percentile latency), or "N%", a share of the baseline rate (count gates only; never below holdBandMin).',
+    ),
+  rollbackBand: z
+    .union([z.number({ error: "must be a number" }).positive({ error: 'must be greater than 0 (or a share of the baseline rate such as "30%")' }), relativeBandSchema], { error: 'must be greater than 0 (points, or ms for percentile latency), or a share of the baseline rate such as "30%"' })
+    .optional()
+    .describe(
+      'Roll back when the canary is worse than the baseline by more than this, with statistical confidence: a number (percentage points; ms for percentile latency), or "N%", a share of the baseline rate (count gates only; never below rollbackBandMin).',
+    ),
+  holdBandMin: z
+    .number({ error: "must be a number of percentage points" })
     .nonnegative({ error: "must be 0 or more" })
     .optional()
-    .describe("Hold (do not advance) when the canary is worse than the baseline by more than this."),
-  rollbackBand: z
-    .number({ error: "must be a number" })
-    .positive({ error: "must be greater than 0" })
+    .describe('With a relative holdBand ("10%"): the band never goes below this many percentage points. Default 0.'),
+  rollbackBandMin: z
+    .number({ error: "must be a number of percentage points" })
+    .nonnegative({ error: "must be 0 or more" })
     .optional()
-    .describe("Roll back when the canary is worse than the baseline by more than this, with statistical confidence."),
+    .describe('With a relative rollbackBand ("30%"): the band never goes below this many percentage points. Default 0.'),
   minSamples: z
     .number({ error: "must be a whole number" })
     .int({ error: "must be a whole number" })

@@ -30,6 +30,13 @@ interface ComparisonGateBase {
   holdBand: number;
   /** Roll back when the canary is, with confidence, worse by more than this. */
   rollbackBand: number;
+  /**
+   * Relative bands (count gates): a share of the baseline rate (0.3 for "30%"). The band in
+   * force is then the larger of holdBand / rollbackBand (points, the floor) and this share of
+   * the rollout's baseline rate. Absent: absolute bands only.
+   */
+  holdBandRelative?: number;
+  rollbackBandRelative?: number;
   /** Minimum canary samples in the step before the gate may pass. */
   minSamples: number;
   onMissingData: MissingData;

@@ -5,6 +5,7 @@
  * with ALB metrics from CloudWatch, not the tools themselves (see docs/simulator.md).
  */
 import { exactBinomialJudgement, sequentialJudgement, zTestJudgement } from "../analysis/gate.js";
+import { makeRatioGrid, SequentialRateTest } from "../analysis/sequential.js";
 import type { CountSample, Counts } from "../analysis/types.js";
 import { weightsFor } from "../policy/resolve.js";
 import type { Weights } from "../policy/types.js";
@@ -43,6 +44,13 @@ export interface ThresholdPolicy {
    * when failed checks reach it (threshold). @default 2
    */
   failureLimit?: number;
+  /** Minutes between measurements (Argo's metric `interval`). @default 1 */
+  intervalMinutes?: number;
+  /**
+   * Minutes of data one measurement spans (the query's range, e.g. a 5-minute rate): the error
+   * rate over the delivered minutes that started within this window. @default 1 (the newest datapoint)
+   */
+  windowMinutes?: number;
 }
 
 /**
@@ -61,9 +69,35 @@ export interface FixedHorizonPolicy {
   alpha?: number;
   /** Canary requests needed in the step before a test may fail it (as rollgate's minSamples). @default 200; 0 for "sequential" */
   minSamples?: number;
+  /**
+   * "every-minute" re-runs the test each minute (peeking); "step-end" looks once, on the step's
+   * data at its end, with `alpha` for that look (split it across the steps yourself).
+   * @default "every-minute"
+   */
+  look?: "every-minute" | "step-end";
 }
 
-export type ComparisonPolicy = CodeDeployPolicy | ThresholdPolicy | FixedHorizonPolicy;
+/**
+ * The oracle controller: the standard ladder (1/5/25/50 %, 10 minutes each, no holds), the same
+ * CloudWatch lag, incidents and traffic, and a sequential test told the true rate ratio (all its
+ * weight there) and whether errors cluster, at the standard error gate's alpha. No real test can
+ * beat it on the same ladder, so it is the limit each exposure figure is compared with.
+ */
+export interface OraclePolicy {
+  kind: "oracle";
+  /** The true canary / baseline error rate ratio after the onset (1 or less: never rolls back). */
+  ratio: number;
+  /** Errors cluster (the test is then tempered as rollgate's is). @default false */
+  clustered?: boolean;
+  /** @default [1, 5, 25, 50] */
+  steps?: number[];
+  /** @default 10 */
+  stepMinutes?: number;
+  /** @default 0.005 */
+  alpha?: number;
+}
+
+export type ComparisonPolicy = CodeDeployPolicy | ThresholdPolicy | FixedHorizonPolicy | OraclePolicy;
 
 export const CODEDEPLOY_ALARM: AlarmSpec = { name: "codedeploy-canary-5xx", metric: "canaryErrorRate", threshold: 0.01, datapointsToAlarm: 1, evaluationPeriods: 1 };
 
@@ -198,20 +232,29 @@ class LadderController extends BaseComparison {
   private failures = 0;
   private cursor = 0;
   private readonly samples: CountSample[] = [];
+  private oracleCursor = 0;
   private readonly steps: number[];
   private readonly stepMs: number;
 
-  constructor(private readonly p: ThresholdPolicy | FixedHorizonPolicy) {
+  private lastMeasureAt = -Infinity;
+  private oracle: SequentialRateTest | undefined;
+
+  constructor(private readonly p: ThresholdPolicy | FixedHorizonPolicy | OraclePolicy) {
     super();
     const flagger = p.kind === "flagger";
     this.steps = p.steps ?? (flagger ? [10, 20, 30, 40, 50] : [1, 5, 25, 50]);
     this.stepMs = (p.stepMinutes ?? (flagger ? 1 : 10)) * MINUTE;
+    if (p.kind === "oracle" && p.ratio > 1) {
+      this.oracle = new SequentialRateTest("higher", makeRatioGrid({ min: p.ratio, max: p.ratio, points: 1 }), { dispersion: p.clustered ? "estimate" : "none" });
+    }
     this.label =
-      p.kind === "argo"
-        ? `Argo-style ${this.steps.join("/")} %, error > ${pctLabel((p as ThresholdPolicy).maxErrorRate ?? 0.01)}, failureLimit ${(p as ThresholdPolicy).failureLimit ?? 2}`
+      p.kind === "oracle"
+        ? `oracle (told ratio ${Number(p.ratio.toPrecision(3))}) ${this.steps.join("/")} %`
+        : p.kind === "argo"
+        ? `Argo-style ${this.steps.join("/")} %, ${(p as ThresholdPolicy).windowMinutes ?? 1}-min error rate > ${pctLabel((p as ThresholdPolicy).maxErrorRate ?? 0.01)} every ${(p as ThresholdPolicy).intervalMinutes ?? 1} min, failureLimit ${(p as ThresholdPolicy).failureLimit ?? 2}`
         : p.kind === "flagger"
           ? `Flagger-style stepWeight ${this.steps[0]}, error > ${pctLabel((p as ThresholdPolicy).maxErrorRate ?? 0.01)}, threshold ${(p as ThresholdPolicy).failureLimit ?? 2}`
-          : `${p.kind === "z-test" ? "z-test" : p.kind === "binomial" ? "exact binomial" : "sequential e-process"} every minute, alpha ${(p as FixedHorizonPolicy).alpha ?? 0.05}`;
+          : `${p.kind === "z-test" ? "z-test" : p.kind === "binomial" ? "exact binomial" : "sequential e-process"} ${(p as FixedHorizonPolicy).look === "step-end" ? "once at each step's end" : "every minute"}, alpha ${(p as FixedHorizonPolicy).alpha ?? 0.05}`;
   }
   plannedMinutes(): number {
     return (this.steps.length * this.stepMs) / MINUTE;
@@ -249,10 +292,24 @@ class LadderController extends BaseComparison {
   /** One measurement; returns the rollback reason when the analysis fails. */
   private measure(now: number, world: WorldView): string | undefined {
     const p = this.p;
+    if (p.kind === "oracle") {
+      this.ingest(world);
+      if (!this.oracle) return undefined;
+      for (; this.oracleCursor < this.samples.length; this.oracleCursor++) {
+        const x = this.samples[this.oracleCursor]!;
+        this.oracle.push(x.canary.events, x.canary.total, x.baseline.events, x.baseline.total);
+      }
+      return this.oracle.maxLogEValue >= -Math.log(p.alpha ?? 0.005) ? `oracle test (true ratio ${p.ratio}) reached 1/${p.alpha ?? 0.005}` : undefined;
+    }
     if (p.kind === "argo" || p.kind === "flagger") {
       const limit = p.failureLimit ?? 2;
       const max = p.maxErrorRate ?? 0.01;
-      const c = newestCanary(world, now, 5 * MINUTE);
+      // Argo measures every `interval`; between measurements nothing is judged.
+      const interval = (p.intervalMinutes ?? 1) * MINUTE;
+      if (now - this.lastMeasureAt < interval - 1000) return undefined;
+      this.lastMeasureAt = now;
+      const window = p.windowMinutes ?? 1;
+      const c = window > 1 ? windowCanary(world, now, window * MINUTE) : newestCanary(world, now, 5 * MINUTE);
       // No datapoint yet (CloudWatch lag): Argo records an error, not a failure; Flagger halts
       // advancement. Neither counts towards the limit here, which is the generous reading.
       if (!c) return this.p.kind === "flagger" ? HALT : undefined;
@@ -262,6 +319,8 @@ class LadderController extends BaseComparison {
     }
     const fh = p as FixedHorizonPolicy;
     this.ingest(world);
+    // Looking once at the step's end: only on the minute the step would advance.
+    if (fh.look === "step-end" && now - this.stepStartedAt < this.stepMs) return undefined;
     let canaryInStep = 0;
     for (const x of this.samples) if (x.start >= this.stepStartedAt) canaryInStep += x.canary.total;
     if (canaryInStep < (fh.minSamples ?? (fh.kind === "sequential" ? 0 : 200))) return undefined;
@@ -290,6 +349,19 @@ class LadderController extends BaseComparison {
 
 function pctLabel(fraction: number): string {
   return `${Number((fraction * 100).toFixed(3))} %`;
+}
+
+/** Canary counts over the delivered minutes that started within `windowMs` before now (a range query). */
+function windowCanary(world: WorldView, now: number, windowMs: number): Counts | undefined {
+  let total = 0;
+  let events = 0;
+  for (let i = world.revealed.length - 1, seen = 0; i >= 0 && seen < 16; i--, seen++) {
+    const m = world.revealed[i]!;
+    if (m.start < now - windowMs || !m.traffic.canary.hasData) continue;
+    total += m.traffic.canary.requestCount;
+    events += m.traffic.canary.http5xxCount;
+  }
+  return total > 0 ? { total, events } : undefined;
 }
 
 /** Builds the controller of a comparison policy. */

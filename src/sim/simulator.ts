@@ -61,6 +61,8 @@ function validateScenario(s: Scenario): void {
   fraction("baselineErrorRate");
   fraction("canaryErrorRate");
   if (s.regressionAtMinute !== undefined && !(s.regressionAtMinute >= 0)) throw new RangeError(`scenario.regressionAtMinute must be 0 or more minutes; got ${s.regressionAtMinute}`);
+  if (s.regressionRampMinutes !== undefined && !(s.regressionRampMinutes >= 0)) throw new RangeError(`scenario.regressionRampMinutes must be 0 or more minutes; got ${s.regressionRampMinutes}`);
+  if (s.meanBurst !== undefined && !(s.meanBurst >= 1 && Number.isFinite(s.meanBurst))) throw new RangeError(`scenario.meanBurst must be a mean cluster size of 1 or more (1 = independent errors); got ${s.meanBurst}`);
   if (s.lagSeconds && !(s.lagSeconds[0] >= 0 && s.lagSeconds[1] >= s.lagSeconds[0])) throw new RangeError("scenario.lagSeconds must be [min, max] seconds with 0 <= min <= max");
   (s.alarms ?? []).forEach((a, i) => {
     if (a.minRequests !== undefined && !(Number.isInteger(a.minRequests) && a.minRequests >= 0)) {
@@ -219,7 +221,11 @@ export function runSimulation(controller: SimController, scenarioIn: Scenario, s
 
     // The minute's traffic under the weights it actually had.
     const overlap = (a: number, b: number) => Math.max(0, Math.min(b, mEnd) - Math.max(a, mStart)) / MINUTE;
-    const badFraction = overlap(onset, Infinity);
+    // Share of the minute after the onset, weighted by how far a ramping regression has grown.
+    const ramp = (scenario.regressionRampMinutes ?? 0) * MINUTE;
+    const after = overlap(onset, Infinity);
+    const grown = ramp > 0 ? Math.min(1, Math.max(0, (mStart + MINUTE / 2 - onset) / ramp)) : 1;
+    const badFraction = after * grown;
     let extra = 0;
     let incidentLatency = 1;
     let incident = false;
@@ -245,6 +251,7 @@ export function runSimulation(controller: SimController, scenarioIn: Scenario, s
         baselineLatency: { medianMs: baseLatency.medianMs * incidentLatency, sigma: baseLatency.sigma },
         canaryLatency: { medianMs: baseLatency.medianMs * incidentLatency * canaryLatencyFactor, sigma: baseLatency.sigma },
         ...(scenario.overdispersion !== undefined ? { overdispersion: scenario.overdispersion } : {}),
+        ...(scenario.meanBurst !== undefined ? { meanBurst: scenario.meanBurst } : {}),
         percentiles: controller.needs.percentiles,
         thresholdsMs: controller.needs.thresholdsMs,
       },
@@ -260,11 +267,12 @@ export function runSimulation(controller: SimController, scenarioIn: Scenario, s
     minutes.push(minute);
     push(minute.visibleAt, Ev.Reveal, m);
 
-    if (badFraction > 0) {
-      // Requests are spread evenly over the minute, so the bad share is the time after the onset.
-      const bad = traffic.canary.requestCount * badFraction;
-      exposedRequests += bad;
-      excessErrors += bad * (pcBad - scenario.baselineErrorRate);
+    if (after > 0) {
+      // Requests are spread evenly over the minute, so the exposed share is the time after the
+      // onset; excess errors follow the grown rate.
+      const exposed = traffic.canary.requestCount * after;
+      exposedRequests += exposed;
+      excessErrors += exposed * grown * (pcBad - scenario.baselineErrorRate);
     }
     if (withTimeline) {
       timelineMinutes.push({

@@ -42,6 +42,12 @@ export interface TrafficMinuteInput {
   percentiles?: readonly number[];
   /** Latency thresholds (ms) whose exceedances are counted (slow requests), for threshold gates. */
   thresholdsMs?: readonly number[];
+  /**
+   * Mean size of error clusters (a client's retries on a sticky target group, a bad host): errors
+   * come as clusters of geometric size with this mean, each wholly on the side that served it,
+   * at the same mean rate. 1 (or omitted) is independent errors.
+   */
+  meanBurst?: number;
 }
 
 /** One target group's minute. A group with no requests has no datapoints at all (see `hasData`). */
@@ -92,6 +98,16 @@ export function samplePercentile(rng: Rng, latency: LatencyModel, n: number, q: 
   return latency.medianMs * Math.exp(latency.sigma * z);
 }
 
+/** Errors of n requests at rate p in clusters of geometric size with mean b (binomial for b <= 1). */
+export function clusteredErrors(rng: Rng, n: number, p: number, b: number): number {
+  if (!(b > 1)) return rng.binomial(n, p);
+  const clusters = rng.binomial(n, Math.min(1, p / b));
+  if (clusters === 0) return 0;
+  // A sum of k geometric sizes on 1, 2, ... is k plus a negative binomial: a gamma-Poisson draw.
+  const extra = rng.poisson(rng.gamma(clusters) * (b - 1));
+  return Math.min(n, clusters + extra);
+}
+
 function sampleGroup(
   rng: Rng,
   n: number,
@@ -99,6 +115,7 @@ function sampleGroup(
   latency: LatencyModel,
   percentiles: readonly number[],
   thresholds: readonly number[],
+  meanBurst = 1,
 ): TargetGroupMinute {
   const slowCounts = thresholds.map((t) => (n > 0 ? rng.binomial(n, slowShare(latency, t)) : 0));
   if (n === 0) return { hasData: false, requestCount: 0, http5xxCount: 0, latencyMs: {}, averageLatencyMs: Number.NaN, slowCounts };
@@ -112,7 +129,7 @@ function sampleGroup(
   const mean = latency.medianMs * Math.exp((latency.sigma * latency.sigma) / 2);
   const sd = mean * Math.sqrt(Math.exp(latency.sigma * latency.sigma) - 1);
   const averageLatencyMs = Math.max(0, mean + (sd / Math.sqrt(n)) * rng.normal());
-  return { hasData: true, requestCount: n, http5xxCount: rng.binomial(n, errorRate), latencyMs, averageLatencyMs, slowCounts };
+  return { hasData: true, requestCount: n, http5xxCount: clusteredErrors(rng, n, errorRate, meanBurst), latencyMs, averageLatencyMs, slowCounts };
 }
 
 /**
@@ -140,7 +157,7 @@ export function trafficMinute(input: TrafficMinuteInput, rngOrSeed: Rng | number
   const percentiles = input.percentiles ?? [50, 90, 99];
   const thresholds = input.thresholdsMs ?? [];
   return {
-    canary: sampleGroup(rng, nCanary, input.canaryErrorRate, input.canaryLatency ?? DEFAULT_LATENCY, percentiles, thresholds),
-    baseline: sampleGroup(rng, nBaseline, input.baselineErrorRate, input.baselineLatency ?? DEFAULT_LATENCY, percentiles, thresholds),
+    canary: sampleGroup(rng, nCanary, input.canaryErrorRate, input.canaryLatency ?? DEFAULT_LATENCY, percentiles, thresholds, input.meanBurst),
+    baseline: sampleGroup(rng, nBaseline, input.baselineErrorRate, input.baselineLatency ?? DEFAULT_LATENCY, percentiles, thresholds, input.meanBurst),
   };
 }

@@ -59,6 +59,14 @@ export interface Scenario {
   canaryErrorRate: number;
   /** Minutes after the rollout starts when the canary turns bad (before: same as the baseline). @default 0 */
   regressionAtMinute?: number;
+  /**
+   * A regression that grows (a leak): the canary's error rate and latency factor rise linearly
+   * from the baseline's at the onset to canaryErrorRate / canaryLatencyFactor this many minutes
+   * later, and stay there. @default 0 (a step)
+   */
+  regressionRampMinutes?: number;
+  /** Mean size of error clusters landing on one side (sticky clients' retries). @default 1 (independent errors) */
+  meanBurst?: number;
   /** Latency of the stable version. @default { medianMs: 80, sigma: 0.5 } */
   baselineLatency?: LatencyModel;
   /** Canary latency multiplier once the regression has started. @default 1 */
