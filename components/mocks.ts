@@ -102,6 +102,12 @@ export function createMocks(): RollgateMocks {
         return { name: inputs.name ?? auto, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${inputs.name ?? auto}` };
       case "aws:lambda/function:Function":
         return { name: inputs.name ?? auto, arn: arn("lambda", `function:${inputs.name ?? auto}`) };
+      case "aws:lambda/functionUrl:FunctionUrl": {
+        const id = hex(name, 32);
+        return { urlId: id, functionUrl: `https://${id}.lambda-url.${MOCK_REGION}.on.aws/`, functionArn: arn("lambda", `function:${inputs.functionName}`) };
+      }
+      case "aws:iam/policy:Policy":
+        return { name: inputs.name ?? auto, arn: `arn:aws:iam::${MOCK_ACCOUNT}:policy/${inputs.name ?? auto}` };
       case "aws:lambda/invocation:Invocation":
         return { result: JSON.stringify({ ok: true, command: "start" }) };
       case "aws:ecs/cluster:Cluster":

@@ -307,6 +307,10 @@ export class ProgressiveService extends pulumi.ComponentResource {
   /** The listener rule (shared listener) or listener (own) the controller steers. */
   public readonly trafficArn: pulumi.Output<string>;
   public readonly controllerFunctionName: pulumi.Output<string>;
+  /** The controller's function URL (AWS_IAM): `rollgate <command> --url` signs commands to it. */
+  public readonly controllerFunctionUrl: pulumi.Output<string>;
+  /** Managed policy to attach to operator roles: call the controller, read its state, no table writes. */
+  public readonly operatorPolicyArn: pulumi.Output<string>;
   public readonly stateTableName: pulumi.Output<string>;
   public readonly notificationTopicArn: pulumi.Output<string>;
   public readonly taskDefinitionArn: pulumi.Output<string>;
@@ -556,6 +560,8 @@ export class ProgressiveService extends pulumi.ComponentResource {
     this.greenTargetGroupArn = targetGroups.greenArn;
     this.trafficArn = args.listenerArn !== undefined ? routing.ruleArn.apply((r) => r ?? "") : routing.listenerArn;
     this.controllerFunctionName = controller.functionName;
+    this.controllerFunctionUrl = controller.functionUrl;
+    this.operatorPolicyArn = controller.operatorPolicyArn;
     this.stateTableName = controller.tableName;
     this.notificationTopicArn = controller.topicArn;
     this.taskDefinitionArn = slots.taskDefinitionArn;
@@ -570,6 +576,8 @@ export class ProgressiveService extends pulumi.ComponentResource {
       greenTargetGroupArn: this.greenTargetGroupArn,
       trafficArn: this.trafficArn,
       controllerFunctionName: this.controllerFunctionName,
+      controllerFunctionUrl: this.controllerFunctionUrl,
+      operatorPolicyArn: this.operatorPolicyArn,
       stateTableName: this.stateTableName,
       notificationTopicArn: this.notificationTopicArn,
       taskDefinitionArn: this.taskDefinitionArn,

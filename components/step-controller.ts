@@ -19,6 +19,8 @@ import {
   requireExactlyOne,
   withTags,
 } from "./internal.js";
+// The same default as src/aws/account-freeze.ts (not imported: it would load the SSM client into Pulumi programs).
+const DEFAULT_ACCOUNT_FREEZE_PARAMETER = "/rollgate/account-freeze";
 
 export interface StepControllerArgs {
   /**
@@ -136,6 +138,13 @@ export interface StepControllerArgs {
    */
   alarmActions?: pulumi.Input<pulumi.Input<string>[]>;
   /**
+   * Name of the SSM parameter holding the account-wide freeze, which every rollgate controller of
+   * the account and region reads (and may set: operators through the function URL, error-budget
+   * alarms). Use the same name in every stack of the account.
+   * @default "/rollgate/account-freeze"
+   */
+  accountFreezeParameter?: pulumi.Input<string>;
+  /**
    * Dead-man's switch: minutes without a completed tick after which the heartbeat alarm fires
    * (missing data is breaching, so a controller that is not invoked at all pages too). At least
    * twice the schedule's interval, at most 1440.
@@ -223,6 +232,10 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
   if (retention !== undefined && !RETENTION_DAYS.includes(retention)) {
     throw new ArgsError(`${c}: logRetentionDays must be one of CloudWatch's values (${RETENTION_DAYS.join(", ")}), got ${JSON.stringify(retention)}`);
   }
+  const parameter = plain(args.accountFreezeParameter);
+  if (parameter !== undefined && !/^\/[A-Za-z0-9_.\-/]{1,1010}$/.test(parameter)) {
+    throw new ArgsError(`${c}: accountFreezeParameter must be an SSM parameter name starting with "/" (letters, digits, _ . - /), e.g. "/rollgate/account-freeze", got ${JSON.stringify(parameter)}`);
+  }
   checkInteger(c, "memorySize", plain(args.memorySize), 128, 10240, " MB");
   checkInteger(c, "timeoutSeconds", plain(args.timeoutSeconds), 10, 900, " seconds (an invocation makes several AWS calls with retries; Lambda allows at most 900)");
   checkTimeoutCoversHooks(c, plain(args.timeoutSeconds), policy);
@@ -276,9 +289,11 @@ export function defaultHeartbeatMinutes(schedule: string): number {
 
 export interface IamStatement {
   Sid: string;
-  Effect: "Allow";
+  Effect: "Allow" | "Deny";
   Action: string[];
   Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+  Principal?: string | Record<string, string | string[]>;
 }
 
 export interface ControllerPolicyTargets {
@@ -297,6 +312,8 @@ export interface ControllerPolicyTargets {
   ringRuleArns?: string[];
   /** Lifecycle hook functions. */
   hookFunctionArns?: string[];
+  /** ARN of the account-wide freeze parameter. */
+  accountFreezeParameterArn?: string;
   /** The on-failure destination of asynchronous invocations (an SQS queue). */
   failedInvocationsQueueArn?: string;
 }
@@ -329,11 +346,23 @@ export function controllerPolicyStatements(t: ControllerPolicyTargets): IamState
       Action: ["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"],
       Resource: "*",
     },
+    { Sid: "StateRead", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:Query"], Resource: t.tableArn },
     {
-      Sid: "State",
+      // Conditional puts (attribute_not_exists for history, version = :v for state) are the code's;
+      // IAM has no condition key for a ConditionExpression, so it cannot require them. It can keep
+      // the role from updating or deleting: no DeleteItem, BatchWriteItem or PartiQL at all.
+      Sid: "StateWrite",
       Effect: "Allow",
-      Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+      Action: ["dynamodb:PutItem"],
       Resource: t.tableArn,
+    },
+    {
+      // UpdateItem (markApplied) only on state partitions, never on history#... partitions.
+      Sid: "StateUpdate",
+      Effect: "Allow",
+      Action: ["dynamodb:UpdateItem"],
+      Resource: t.tableArn,
+      Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [...STATE_PARTITIONS] } },
     },
     { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: t.topicArn },
     {
@@ -344,6 +373,9 @@ export function controllerPolicyStatements(t: ControllerPolicyTargets): IamState
     },
   ];
   statements.push({ Sid: "Events", Effect: "Allow", Action: ["events:PutEvents"], Resource: t.eventBusArn });
+  if (t.accountFreezeParameterArn) {
+    statements.push({ Sid: "AccountFreeze", Effect: "Allow", Action: ["ssm:GetParameter", "ssm:PutParameter"], Resource: t.accountFreezeParameterArn });
+  }
   if (t.failedInvocationsQueueArn) {
     // Lambda sends failed asynchronous invocations to the destination with the function's role.
     statements.push({ Sid: "FailedInvocations", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: t.failedInvocationsQueueArn });
@@ -365,6 +397,63 @@ export function controllerPolicyStatements(t: ControllerPolicyTargets): IamState
   return statements;
 }
 
+/** Partition keys of state items (history lives under history#...). */
+export const STATE_PARTITIONS = ["service#*", "global"] as const;
+/** Every DynamoDB action that writes an item. */
+export const ITEM_WRITE_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"];
+
+/**
+ * The table's resource-based policy: nobody but the controller's role writes an item (an
+ * operator's or an admin's identity policy cannot grant it past an explicit deny), and nobody,
+ * the controller's role included, updates or deletes a history item. DynamoDB's TTL deletes
+ * expired history regardless (retention); changing this policy is itself an auditable CloudTrail event.
+ */
+export function tableResourcePolicyStatements(t: { tableArn: string; controllerRoleArn: string }): IamStatement[] {
+  return [
+    {
+      Sid: "OnlyTheControllerWrites",
+      Effect: "Deny",
+      Principal: "*",
+      Action: [...ITEM_WRITE_ACTIONS],
+      Resource: t.tableArn,
+      Condition: { ArnNotEquals: { "aws:PrincipalArn": t.controllerRoleArn } },
+    },
+    {
+      Sid: "HistoryIsAppendOnly",
+      Effect: "Deny",
+      Principal: "*",
+      Action: ["dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"],
+      Resource: t.tableArn,
+      Condition: { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": ["history#*"] } },
+    },
+  ];
+}
+
+/**
+ * What an operator needs and nothing more: call the controller through its function URL (AWS
+ * verifies the caller; the controller's access policy decides), read its configuration and URL,
+ * read the table and the metrics. No item writes: the controller is the only writer.
+ */
+export function operatorPolicyStatements(t: { functionArn: string; tableArn: string }): IamStatement[] {
+  return [
+    { Sid: "CallTheController", Effect: "Allow", Action: ["lambda:InvokeFunctionUrl"], Resource: t.functionArn, Condition: { StringEquals: { "lambda:FunctionUrlAuthType": "AWS_IAM" } } },
+    // Since October 2025 a function URL call needs InvokeFunction too; only through the URL, so a
+    // direct invoke (which carries no verified identity) stays out of operators' reach.
+    { Sid: "CallTheControllerViaUrl", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: t.functionArn, Condition: { Bool: { "lambda:InvokedViaFunctionUrl": "true" } } },
+    { Sid: "ReadTheController", Effect: "Allow", Action: ["lambda:GetFunctionConfiguration", "lambda:GetFunctionUrlConfig"], Resource: t.functionArn },
+    { Sid: "ReadState", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable"], Resource: t.tableArn },
+    // GetMetricData has no resource-level permissions (rollgate report draws the gates' metrics).
+    { Sid: "ReadMetrics", Effect: "Allow", Action: ["cloudwatch:GetMetricData"], Resource: "*" },
+  ];
+}
+
+/** The ARN of an SSM parameter in the load balancer's account and region. */
+export function parameterArnInRegionOf(loadBalancerArn: string, parameter: string): string {
+  const p = parseArn(loadBalancerArn);
+  if (!p || !p.region || !p.account) throw new ArgsError(`StepController: loadBalancerArn must be a load balancer ARN, got ${JSON.stringify(loadBalancerArn)}`);
+  return `arn:${p.partition}:ssm:${p.region}:${p.account}:parameter/${parameter.replace(/^\//, "")}`;
+}
+
 /**
  * The step controller: the Lambda (an esbuild bundle, never closure serialization), its
  * least-privilege role, the tick schedule, the alarm-state rule, the DynamoDB state table, the
@@ -382,6 +471,10 @@ export class StepController extends pulumi.ComponentResource {
   public readonly logGroupName: pulumi.Output<string>;
   /** Names of the controller's own error and throttle alarms. */
   public readonly errorAlarmNames: pulumi.Output<string[]>;
+  /** The controller's function URL (AuthType AWS_IAM): where `rollgate <command> --url` sends signed commands. */
+  public readonly functionUrl: pulumi.Output<string>;
+  /** ARN of the managed policy to attach to operator roles: call the function URL, read the state; no table writes. */
+  public readonly operatorPolicyArn: pulumi.Output<string>;
   /** Name of the dead-man's switch alarm (no completed tick for heartbeatMinutes). */
   public readonly heartbeatAlarmName: pulumi.Output<string>;
   /** Name of the alarm on the failed-invocations queue. */
@@ -438,9 +531,10 @@ export class StepController extends pulumi.ComponentResource {
     const optionalArns = pulumi.all([args.eventBusArn, args.ecsBlueServiceArn, args.ecsGreenServiceArn]);
     const ringRules = pulumi.output(args.ringRuleArns ?? {}) as pulumi.Output<Record<string, string>>;
     const hookArns = pulumi.output(args.hookFunctionArns ?? []);
+    const freezeParameter = pulumi.output(args.accountFreezeParameter ?? DEFAULT_ACCOUNT_FREEZE_PARAMETER);
     const policyDoc = pulumi
-      .all([trafficArn, args.blueTargetGroupArn, args.greenTargetGroupArn, table.arn, topic.arn, logGroup.arn, args.loadBalancerArn, pulumi.all([optionalArns, ringRules, hookArns, failedQueue.arn])])
-      .apply(([traffic, blue, green, tableArn, topicArn, logGroupArn, lbArn, [[bus, ecsBlue, ecsGreen], rings, hooks, failedArn]]) =>
+      .all([trafficArn, args.blueTargetGroupArn, args.greenTargetGroupArn, table.arn, topic.arn, logGroup.arn, args.loadBalancerArn, pulumi.all([optionalArns, ringRules, hookArns, failedQueue.arn, freezeParameter])])
+      .apply(([traffic, blue, green, tableArn, topicArn, logGroupArn, lbArn, [[bus, ecsBlue, ecsGreen], rings, hooks, failedArn, parameter]]) =>
         JSON.stringify({
           Version: "2012-10-17",
           Statement: controllerPolicyStatements({
@@ -455,6 +549,7 @@ export class StepController extends pulumi.ComponentResource {
             ...(ecsBlue !== undefined && ecsGreen !== undefined ? { ecsServiceArns: [ecsBlue, ecsGreen] as [string, string] } : {}),
             ringRuleArns: Object.values(rings),
             hookFunctionArns: hooks,
+            accountFreezeParameterArn: checked(this, () => parameterArnInRegionOf(lbArn, parameter)),
             failedInvocationsQueueArn: failedArn,
           }),
         }),
@@ -475,6 +570,7 @@ export class StepController extends pulumi.ComponentResource {
       ROLLGATE_GREEN_TARGET_GROUP_ARN: args.greenTargetGroupArn,
       ROLLGATE_LOAD_BALANCER_ARN: args.loadBalancerArn,
       ROLLGATE_TOPIC_ARN: topic.arn,
+      ROLLGATE_ACCOUNT_FREEZE_PARAMETER: freezeParameter,
     };
     if (args.eventBusArn !== undefined) env.ROLLGATE_EVENT_BUS = args.eventBusArn;
     if (args.freezeAlarmNames !== undefined) {
@@ -523,6 +619,28 @@ export class StepController extends pulumi.ComponentResource {
       },
       // The role must carry its policy before the first invocation, not just exist.
       { parent: this, dependsOn: [rolePolicy] },
+    );
+
+    // The authenticated command channel: AWS verifies each caller's SigV4 signature and IAM
+    // permission, and hands the controller the caller's ARN (docs/controller.md, "Trust model").
+    const url = new lambda.FunctionUrl(`${name}-url`, { functionName: fn.name, authorizationType: "AWS_IAM" }, childOpts);
+    // Operators attach this; it has no table writes. The controller's role is the only writer.
+    const operatorPolicy = new iam.Policy(
+      `${name}-operator`,
+      {
+        description: "rollgate: operate this service's rollouts through the controller's function URL, and read its state",
+        policy: pulumi.all([fn.arn, table.arn]).apply(([functionArn, tableArn]) => JSON.stringify({ Version: "2012-10-17", Statement: operatorPolicyStatements({ functionArn, tableArn }) })),
+        tags,
+      },
+      childOpts,
+    );
+    new dynamodb.ResourcePolicy(
+      `${name}-state-policy`,
+      {
+        resourceArn: table.arn,
+        policy: pulumi.all([table.arn, role.arn]).apply(([tableArn, controllerRoleArn]) => JSON.stringify({ Version: "2012-10-17", Statement: tableResourcePolicyStatements({ tableArn, controllerRoleArn }) })),
+      },
+      childOpts,
     );
 
     const tick = new cloudwatch.EventRule(
@@ -648,6 +766,8 @@ export class StepController extends pulumi.ComponentResource {
     this.topicArn = topic.arn;
     this.logGroupName = logGroup.name;
     this.errorAlarmNames = pulumi.all([errorAlarm.name, throttleAlarm.name]);
+    this.functionUrl = url.functionUrl;
+    this.operatorPolicyArn = operatorPolicy.arn;
     this.heartbeatAlarmName = heartbeatAlarm.name;
     this.failedInvocationsAlarmName = failedAlarm.name;
     this.failedInvocationsQueueArn = failedQueue.arn;
@@ -663,6 +783,8 @@ export class StepController extends pulumi.ComponentResource {
       topicArn: this.topicArn,
       logGroupName: this.logGroupName,
       errorAlarmNames: this.errorAlarmNames,
+      functionUrl: this.functionUrl,
+      operatorPolicyArn: this.operatorPolicyArn,
     });
   }
 }

@@ -186,7 +186,7 @@ describe("state store against moto", () => {
   test("history records carry expiresAt = at + TTL days (epoch seconds)", async () => {
     const store = createStateStore(w.clients.documents, { table: w.config.table, historyTtlDays: 7 });
     const { QueryCommand } = await import("@aws-sdk/lib-dynamodb");
-    const res = await w.clients.documents.send(new QueryCommand({ TableName: w.config.table, KeyConditionExpression: "pk = :p", ExpressionAttributeValues: { ":p": "service#st" } }));
+    const res = await w.clients.documents.send(new QueryCommand({ TableName: w.config.table, KeyConditionExpression: "pk = :p", ExpressionAttributeValues: { ":p": "history#service#st" } }));
     const item = res.Items!.find((i) => String(i.sk).startsWith("history#"))!;
     expect(item.expiresAt).toBe(Math.floor(Number(item.at) / 1000) + 7 * 86_400);
     expect(store.table).toBe(w.config.table);

@@ -329,27 +329,38 @@ describe("bad input against moto", () => {
   });
 });
 
-describe("--function: commands go to the controller Lambda (aws-sdk-client-mock for Lambda: moto runs functions only with Docker; the table is moto's)", () => {
-  test("reads the function's configuration, invokes it with the command payload, prints its answer", async () => {
+describe("--function: commands go to the controller's function URL, signed (aws-sdk-client-mock for Lambda's configuration calls: moto runs functions only with Docker; the table is moto's)", () => {
+  test("finds the URL, signs the command with the caller's credentials, prints the controller's answer; without a URL it refuses", async () => {
     const { mockClient } = await import("aws-sdk-client-mock");
-    const { GetFunctionConfigurationCommand, InvokeCommand, LambdaClient } = await import("@aws-sdk/client-lambda");
+    const { GetFunctionConfigurationCommand, GetFunctionUrlConfigCommand, InvokeCommand, LambdaClient } = await import("@aws-sdk/client-lambda");
+    const { startFunctionUrlServer } = await import("../src/local/function-url-server.js");
+    const answer = { ok: true, command: "pause", service: "checkout", noop: false, action: "hold", reason: "paused by operator", phase: "paused", rolloutId: "r1", weights: { stable: 899, canary: 100 }, slotWeights: { blue: 899, green: 100 } };
+    const seen: Array<{ caller?: string; body: unknown }> = [];
+    const server = await startFunctionUrlServer({
+      region: moto.region,
+      // The CLI's environment carries AWS_ACCESS_KEY_ID=testing: that key belongs to this principal here.
+      credentials: [{ accessKeyId: "testing", secretAccessKey: "testing", arn: "arn:aws:sts::123456789012:assumed-role/oncall/bob", accountId: "123456789012", userId: "AROAONCALL:bob" }],
+      handler: async (event) => {
+        seen.push({ caller: event.requestContext.authorizer?.iam?.userArn, body: JSON.parse(event.body ?? "null") });
+        return { statusCode: 200, body: JSON.stringify(answer) };
+      },
+    });
     const lambda = mockClient(LambdaClient);
     try {
       lambda.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: controllerEnv(world.config) } });
-      const answer = { ok: true, command: "pause", service: "checkout", noop: false, action: "hold", reason: "paused by operator", phase: "paused", rolloutId: "r1", weights: { stable: 899, canary: 100 }, slotWeights: { blue: 899, green: 100 } };
-      lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(answer)) as never });
+      lambda.on(GetFunctionUrlConfigCommand).resolves({ FunctionUrl: server.url, AuthType: "AWS_IAM" });
       const r = await cli(["pause", "--function", "checkout-controller", "--yes", "--note", "why not", "--actor", "bob"]);
       expect(r.err).toBe("");
       expect(r.code).toBe(0);
       expect(r.out).toContain("paused by operator");
-      const invoke = lambda.commandCalls(InvokeCommand)[0]!.args[0].input;
-      expect(invoke.FunctionName).toBe("checkout-controller");
-      expect(JSON.parse(new TextDecoder().decode(invoke.Payload as Uint8Array))).toEqual({ command: "pause", actor: "bob", note: "why not" });
+      expect(seen).toEqual([{ caller: "arn:aws:sts::123456789012:assumed-role/oncall/bob", body: { command: "pause", actor: "bob", note: "why not" } }]);
+      // Never a direct invoke: it carries no verified identity.
+      expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
 
-      lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: "Unhandled", Payload: new TextEncoder().encode(JSON.stringify({ errorType: "ConfigError", errorMessage: "ROLLGATE_TABLE: is required" })) as never });
+      lambda.on(GetFunctionUrlConfigCommand).rejects(Object.assign(new Error("The resource you requested does not exist."), { name: "ResourceNotFoundException" }));
       const f = await cli(["resume", "--function", "checkout-controller", "--yes"]);
-      expect(f.code).toBe(1);
-      expect(f.err).toContain("the controller function checkout-controller failed: ConfigError: ROLLGATE_TABLE: is required");
+      expect(f.code).toBe(2);
+      expect(f.err).toContain("has no function URL, and commands go only through one");
 
       lambda.on(GetFunctionConfigurationCommand).resolves({ Environment: { Variables: { FOO: "bar" } } });
       const n = await cli(["status", "--function", "not-a-controller"]);
@@ -357,6 +368,7 @@ describe("--function: commands go to the controller Lambda (aws-sdk-client-mock 
       expect(n.err).toContain("no ROLLGATE_POLICY variable");
     } finally {
       lambda.restore();
+      await server.close();
     }
   });
 });

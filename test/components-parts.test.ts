@@ -287,6 +287,9 @@ describe("StepController", () => {
       "aws:cloudwatch/logGroup:LogGroup": 1,
       "aws:iam/role:Role": 1,
       "aws:iam/rolePolicy:RolePolicy": 1,
+      "aws:iam/policy:Policy": 1,
+      "aws:lambda/functionUrl:FunctionUrl": 1,
+      "aws:dynamodb/resourcePolicy:ResourcePolicy": 1,
       "aws:lambda/function:Function": 1,
       "aws:cloudwatch/eventRule:EventRule": 2,
       "aws:cloudwatch/eventTarget:EventTarget": 2,
@@ -355,10 +358,19 @@ describe("StepController", () => {
           Resource: "*",
         },
         { Sid: "ReadSignals", Effect: "Allow", Action: ["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"], Resource: "*" },
-        { Sid: "State", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], Resource: state("ctl-state").arn },
+        { Sid: "StateRead", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:Query"], Resource: state("ctl-state").arn },
+        { Sid: "StateWrite", Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: state("ctl-state").arn },
+        {
+          Sid: "StateUpdate",
+          Effect: "Allow",
+          Action: ["dynamodb:UpdateItem"],
+          Resource: state("ctl-state").arn,
+          Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["service#*", "global"] } },
+        },
         { Sid: "Notify", Effect: "Allow", Action: ["sns:Publish"], Resource: state("ctl-notifications").arn },
         { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${state("ctl-logs").arn}:*` },
         { Sid: "Events", Effect: "Allow", Action: ["events:PutEvents"], Resource: `arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/default` },
+        { Sid: "AccountFreeze", Effect: "Allow", Action: ["ssm:GetParameter", "ssm:PutParameter"], Resource: `arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/rollgate/account-freeze` },
         { Sid: "FailedInvocations", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: state("ctl-failed").arn },
         {
           Sid: "SlotServices",
@@ -376,9 +388,9 @@ describe("StepController", () => {
   test("listener mode with an event bus and no ECS: ModifyListener on the listener only, PutEvents on that bus, no ECS statement", async () => {
     const r = await evaluate(() => new C.StepController("lst", { ...baseArgs, listenerArn: LISTENER, eventBusArn: `arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/releases` }, opts()));
     const doc = JSON.parse(named(r, "lst-policy").inputs.policy) as { Statement: { Sid: string; Action: string[]; Resource: unknown }[] };
-    expect(doc.Statement.map((s) => s.Sid)).toEqual(["ShiftTraffic", "ReadTraffic", "ReadSignals", "State", "Notify", "Logs", "Events", "FailedInvocations"]);
+    expect(doc.Statement.map((s) => s.Sid)).toEqual(["ShiftTraffic", "ReadTraffic", "ReadSignals", "StateRead", "StateWrite", "StateUpdate", "Notify", "Logs", "Events", "AccountFreeze", "FailedInvocations"]);
     expect(doc.Statement[0]).toEqual({ Sid: "ShiftTraffic", Effect: "Allow", Action: ["elasticloadbalancing:ModifyListener"], Resource: LISTENER });
-    expect(doc.Statement[6]!.Resource).toBe(`arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/releases`);
+    expect(doc.Statement[8]!.Resource).toBe(`arn:aws:events:eu-west-1:${ACCOUNT}:event-bus/releases`);
     const env = named(r, "lst-function").inputs.environment.variables;
     expect(env.ROLLGATE_LISTENER_ARN).toBe(LISTENER);
     expect(env.ROLLGATE_RULE_ARN).toBeUndefined();
@@ -406,6 +418,7 @@ describe("StepController", () => {
       ROLLGATE_GREEN_TARGET_GROUP_ARN: TG_GREEN,
       ROLLGATE_LOAD_BALANCER_ARN: LB,
       ROLLGATE_TOPIC_ARN: state("ctl-notifications").arn,
+      ROLLGATE_ACCOUNT_FREEZE_PARAMETER: "/rollgate/account-freeze",
       ROLLGATE_ECS_CLUSTER_ARN: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/main`,
       ROLLGATE_ECS_BLUE_SERVICE: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-blue`,
       ROLLGATE_ECS_GREEN_SERVICE: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/main/checkout-green`,

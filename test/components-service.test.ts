@@ -90,6 +90,9 @@ describe("ProgressiveService resource graph", () => {
       "aws:cloudwatch/logGroup:LogGroup": 2,
       "aws:iam/role:Role": 2,
       "aws:iam/rolePolicy:RolePolicy": 2,
+      "aws:iam/policy:Policy": 1,
+      "aws:lambda/functionUrl:FunctionUrl": 1,
+      "aws:dynamodb/resourcePolicy:ResourcePolicy": 1,
       "aws:lambda/function:Function": 1,
       "aws:cloudwatch/eventRule:EventRule": 2,
       "aws:cloudwatch/eventTarget:EventTarget": 2,
@@ -101,7 +104,7 @@ describe("ProgressiveService resource graph", () => {
       "aws:sqs/queue:Queue": 1,
       "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
     });
-    expect(d.resources).toHaveLength(49);
+    expect(d.resources).toHaveLength(52);
   });
 
   test("names derive from the component name", () => {

@@ -43,9 +43,9 @@ describe("stacks/aws-ecs", () => {
     expect(parse(readFileSync(new URL("../PulumiPlugin.yaml", import.meta.url), "utf8"))).toEqual({ runtime: "nodejs" });
   });
 
-  test("creates the shared platform plus one ProgressiveService: 56 cloud resources", () => {
+  test("creates the shared platform plus one ProgressiveService: 59 cloud resources (56 + function URL, operator policy, table resource policy)", () => {
     const custom = rs.filter((r) => !r.type.startsWith("rollgate:"));
-    expect(custom).toHaveLength(56);
+    expect(custom).toHaveLength(59);
     expect(rs.filter((r) => r.type === "rollgate:index:ProgressiveService").map((r) => r.name)).toEqual(["checkout"]);
     expect(one("aws:lb/loadBalancer:LoadBalancer", "checkout-alb").inputs.loadBalancerType).toBe("application");
     expect(one("aws:lb/listener:Listener", "checkout-http").inputs.defaultActions[0].type).toBe("fixed-response");

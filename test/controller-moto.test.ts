@@ -62,7 +62,8 @@ describe("controller against moto", () => {
     expect(statusResponseSchema.parse(JSON.parse(JSON.stringify(status)))).toMatchObject({ stableSlot: "green", phase: "promoted" });
     const history = await storeOf(w).history("good");
     expect(history.map((h) => h.action)).toEqual(["promote", "advance", "advance"]);
-    expect(history[2]).toMatchObject({ actor: "alice", trigger: "command:start", kind: "command" });
+    // In-process callers are not verified: recorded as such, with the name they sent as a claim.
+    expect(history[2]).toMatchObject({ actor: "unverified:in-process", claimedActor: "alice", via: "in-process", trigger: "command:start", kind: "command" });
     expect(history.every((h) => h.rolloutId === "v2-rollout-1")).toBe(true);
 
     // Ping-pong: v3 goes to blue, which is idle now.

@@ -186,7 +186,7 @@ describe("durations", () => {
 describe("JSON Schema export", () => {
   test("describes the policy's fields for editors", () => {
     const schema = policyJsonSchema() as { properties: Record<string, unknown>; additionalProperties: unknown };
-    expect(Object.keys(schema.properties).sort()).toEqual(["analysis", "gates", "hookFunctions", "hooks", "onDrift", "profile", "promotion", "rings", "strategy", "timeouts", "weightTotal"]);
+    expect(Object.keys(schema.properties).sort()).toEqual(["access", "analysis", "gates", "hookFunctions", "hooks", "onDrift", "profile", "promotion", "rings", "strategy", "timeouts", "weightTotal"]);
     expect(schema.additionalProperties).toBe(false);
     expect(JSON.stringify(schema)).toContain("holdBand");
   });

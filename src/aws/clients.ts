@@ -9,6 +9,7 @@ import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balan
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SNSClient } from "@aws-sdk/client-sns";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 export interface AwsClients {
@@ -22,6 +23,8 @@ export interface AwsClients {
   ecs: ECSClient;
   /** For lifecycle hooks. */
   lambda: LambdaClient;
+  /** For the account-wide freeze parameter. */
+  ssm?: SSMClient;
 }
 
 export interface ClientOptions {
@@ -50,5 +53,6 @@ export function createClients(options: ClientOptions = {}): AwsClients {
     sns: new SNSClient(config),
     ecs: new ECSClient(config),
     lambda: new LambdaClient(config),
+    ssm: new SSMClient(config),
   };
 }

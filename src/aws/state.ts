@@ -1,13 +1,19 @@
 /**
  * Controller state in one DynamoDB table (pk S, sk S, TTL attribute expiresAt):
  *
- *   pk = service#<name>  sk = state                       the rollout record, `version` for optimistic concurrency
- *   pk = service#<name>  sk = history#<iso time>#<seq>    append-only audit records, expiresAt = TTL
- *   pk = global          sk = freeze                      the global freeze flag (all services)
- *   pk = global          sk = history#<iso time>#<seq>    freeze / unfreeze audit records
+ *   pk = service#<name>          sk = state                     the rollout record, `version` for optimistic concurrency
+ *   pk = history#service#<name>  sk = history#<iso time>#<seq>  append-only audit records, expiresAt = TTL
+ *   pk = global                  sk = freeze                    the table's freeze flag (every service in the table)
+ *   pk = history#global          sk = history#<iso time>#<seq>  freeze / unfreeze audit records
  *
  * A state change and its history record are written in one transaction, conditional on the
  * version read: the winner of a race writes both, a loser writes neither and re-reads.
+ *
+ * History lives in partitions of its own (pk history#...), so IAM can tell it from state: the
+ * controller's role may UpdateItem only where dynamodb:LeadingKeys is a state partition, and no
+ * role may delete (components/step-controller.ts). Every history record is hash-chained to the
+ * previous one of its partition, and the state item keeps the chain head (history-chain.ts), so
+ * an edited, deleted or forged record is found by verifyHistory (`rollgate history --verify`).
  */
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, QueryCommand, ScanCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -15,6 +21,8 @@ import type { Phase, Release, RolloutState } from "../engine/types.js";
 import type { Weights } from "../policy/types.js";
 import { ConflictError } from "./errors.js";
 import type { Slot, SlotWeights } from "./traffic.js";
+import { linkRecords, verifyChain, type ChainHead, type ChainReport } from "./history-chain.js";
+import type { AccountFreezeState } from "./account-freeze.js";
 
 /** A release waiting for its ECS tasks to turn healthy in the idle slot before step 1. */
 export interface PendingRelease {
@@ -46,6 +54,12 @@ export interface ServiceRecord {
   applied: boolean;
   pending?: PendingRelease;
   updatedAt: number;
+  /** Position and hash of the newest history record of the service (set by commit, never by callers). */
+  historyHead?: ChainHead;
+  /** The principal (actor) that started the current rollout: separation of duties compares against it. */
+  startedBy?: string;
+  /** Who approved which step of the current rollout (0-based step index). */
+  approvedBy?: Array<{ step: number; by: string; at: number }>;
   /**
    * Write fence: slot weights this controller committed to write in the last few minutes (newest
    * last). A listener found at one of them (and not at the recorded weights) holds a late write of
@@ -115,6 +129,18 @@ export interface HistoryRecord {
   note?: string;
   drift?: { actual: Weights; recorded: Weights; elsewhere?: number };
   verdicts?: Array<{ gate: string; verdict: string; reason: string }>;
+  /** How the actor reached the controller: function-url (verified), direct-invoke or in-process (unverified). */
+  via?: string;
+  /** A name the caller sent about itself: recorded, never trusted (the actor is who was verified). */
+  claimedActor?: string;
+  /** freeze records: "table" (this table's services) or "account" (every service of the account and region). */
+  scope?: "table" | "account";
+  /** Position in the partition's hash chain (set by the store). */
+  n?: number;
+  /** Hash of the previous record of the partition (set by the store). */
+  prevHash?: string;
+  /** SHA-256 of this record without `hash` (set by the store). */
+  hash?: string;
   /** A repair of the forward action: what it was, what it was set to, and every difference. */
   repair?: { before: ForwardRecord; after: ForwardRecord; differences: string[] };
   /** The alarm event behind an event-driven decision. */
@@ -127,6 +153,13 @@ export interface FreezeRecord {
   reason?: string;
   actor?: string;
   since?: number;
+  /** Head of the global partition's history chain. */
+  historyHead?: ChainHead;
+  /**
+   * The account-wide freeze as the controller read it (not stored in the table): `frozen` above is
+   * true when either this table's flag or the account-wide one is on.
+   */
+  account?: AccountFreezeState;
 }
 
 export interface StateStore {
@@ -141,18 +174,27 @@ export interface StateStore {
   /** Sets applied=true if the record is still at `version`; false when someone moved on. */
   markApplied(service: string, version: number): Promise<boolean>;
   /** Sets the global freeze; false (and nothing written) when it already had that value. */
-  setFreeze(frozen: boolean, by: { actor?: string; reason: string; at: number; trigger: string }): Promise<FreezeRecord | undefined>;
+  setFreeze(frozen: boolean, by: { actor?: string; reason: string; at: number; trigger: string; details?: Pick<HistoryRecord, "via" | "claimedActor" | "note"> }): Promise<FreezeRecord | undefined>;
+  /** Appends a record to the global history chain without changing this table's flag (account-wide freeze changes). */
+  recordGlobal(h: Omit<HistoryRecord, "service" | "seq" | "n" | "prevHash" | "hash">): Promise<void>;
   /** Newest first. */
   history(service: string, options?: { limit?: number }): Promise<HistoryRecord[]>;
   globalHistory(options?: { limit?: number }): Promise<HistoryRecord[]>;
   /** Every service's record in the table (a scan: fine for an operator CLI, not for a hot path). */
   listServices(): Promise<ServiceRecord[]>;
+  /**
+   * Checks the hash chain of a service's history (or the table's global history) against itself
+   * and against the head kept in the state item; reports the first broken link.
+   */
+  verifyHistory(service: string | typeof GLOBAL_PK): Promise<ChainReport>;
 }
 
 export const servicePk = (service: string) => `service#${service}`;
 export const GLOBAL_PK = "global";
 export const STATE_SK = "state";
 export const FREEZE_SK = "freeze";
+/** The partition of a service's history records (or of the global ones for GLOBAL_PK). */
+export const historyPk = (service: string) => (service === GLOBAL_PK ? `history#${GLOBAL_PK}` : `history#${servicePk(service)}`);
 export function historySk(at: number, seq: number): string {
   return `history#${new Date(at).toISOString()}#${String(seq).padStart(10, "0")}`;
 }
@@ -182,11 +224,45 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
   const table = options.table;
   const ttlSeconds = (options.historyTtlDays ?? 90) * 86_400;
   const historyItem = (h: HistoryRecord) => ({
-    pk: h.service === GLOBAL_PK ? GLOBAL_PK : servicePk(h.service),
+    pk: historyPk(h.service),
     sk: historySk(h.at, h.seq),
     expiresAt: Math.floor(h.at / 1000) + ttlSeconds,
     ...h,
   });
+  /** The caller's records, chained after `head`; chain fields the caller set are not trusted. */
+  const chain = (history: HistoryRecord[], head: ChainHead | undefined) => {
+    const plain = history.map(({ n: _n, prevHash: _p, hash: _h, ...rest }) => rest);
+    return linkRecords(plain, head);
+  };
+
+  /** The head of a partition's chain as committed at `version` (read in the commit that writes after it). */
+  async function headAt(key: { pk: string; sk: string }, version: number): Promise<ChainHead | undefined> {
+    if (version === 0) return undefined;
+    const res = await documents.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true, ProjectionExpression: "version, historyHead" }));
+    const item = res.Item as { version?: number; historyHead?: ChainHead } | undefined;
+    // Another writer moved on: the conditional write below fails and the caller re-reads.
+    if (!item || item.version !== version) throw new ConflictError(`state of ${key.pk} changed since version ${version} was read`);
+    return item.historyHead;
+  }
+
+  async function allHistory(pk: string): Promise<HistoryRecord[]> {
+    const out: HistoryRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await documents.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :h)",
+          ExpressionAttributeValues: { ":pk": pk, ":h": "history#" },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of res.Items ?? []) out.push(strip(item) as unknown as HistoryRecord);
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
 
   async function queryHistory(pk: string, limit: number): Promise<HistoryRecord[]> {
     const out: HistoryRecord[] = [];
@@ -220,6 +296,11 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
     },
     async commit(record, expectedVersion, history) {
       if (record.version !== expectedVersion + 1) throw new Error(`commit: record.version must be ${expectedVersion + 1}, got ${record.version}`);
+      // The chain continues from the head stored at the version this commit is conditional on,
+      // whatever head the caller's copy of the record carries.
+      const { linked, head } = chain(history, await headAt({ pk: servicePk(record.service), sk: STATE_SK }, expectedVersion));
+      const { historyHead: _stale, ...rest } = record;
+      const item = { ...rest, ...(head ? { historyHead: head } : {}) };
       try {
         await documents.send(
           new TransactWriteCommand({
@@ -227,12 +308,12 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
               {
                 Put: {
                   TableName: table,
-                  Item: { pk: servicePk(record.service), sk: STATE_SK, ...record },
+                  Item: { pk: servicePk(record.service), sk: STATE_SK, ...item },
                   ConditionExpression: expectedVersion === 0 ? "attribute_not_exists(pk)" : "version = :v",
                   ...(expectedVersion === 0 ? {} : { ExpressionAttributeValues: { ":v": expectedVersion } }),
                 },
               },
-              ...history.map((h) => ({
+              ...linked.map((h) => ({
                 Put: { TableName: table, Item: historyItem(h), ConditionExpression: "attribute_not_exists(pk)" },
               })),
             ],
@@ -263,17 +344,21 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
     async setFreeze(frozen, by) {
       const current = await this.getFreeze();
       if (current.frozen === frozen) return undefined;
-      const next: FreezeRecord = { frozen, version: current.version + 1, reason: by.reason, since: by.at, ...(by.actor ? { actor: by.actor } : {}) };
-      const history: HistoryRecord = {
+      const draft: HistoryRecord = {
         service: GLOBAL_PK,
         at: by.at,
-        seq: next.version,
+        seq: current.version + 1,
         kind: "freeze",
         trigger: by.trigger,
         action: frozen ? "freeze" : "unfreeze",
         reason: by.reason,
         ...(by.actor ? { actor: by.actor } : {}),
+        ...(by.details ?? {}),
+        scope: "table",
       };
+      const { linked, head } = chain([draft], current.historyHead);
+      const history = linked[0]!;
+      const next: FreezeRecord = { frozen, version: current.version + 1, reason: by.reason, since: by.at, ...(by.actor ? { actor: by.actor } : {}), ...(head ? { historyHead: head } : {}) };
       try {
         await documents.send(
           new TransactWriteCommand({
@@ -302,10 +387,43 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
       return next;
     },
     history(service, opts) {
-      return queryHistory(servicePk(service), opts?.limit ?? 100);
+      return queryHistory(historyPk(service), opts?.limit ?? 100);
     },
     globalHistory(opts) {
-      return queryHistory(GLOBAL_PK, opts?.limit ?? 100);
+      return queryHistory(historyPk(GLOBAL_PK), opts?.limit ?? 100);
+    },
+    async recordGlobal(h) {
+      const current = await this.getFreeze();
+      const { account: _a, ...stored } = current;
+      const draft: HistoryRecord = { ...h, service: GLOBAL_PK, seq: current.version + 1 };
+      const { linked, head } = chain([draft], current.historyHead);
+      try {
+        await documents.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: table,
+                  Item: { pk: GLOBAL_PK, sk: FREEZE_SK, ...stored, version: current.version + 1, ...(head ? { historyHead: head } : {}) },
+                  ConditionExpression: current.version === 0 ? "attribute_not_exists(pk)" : "version = :v",
+                  ...(current.version === 0 ? {} : { ExpressionAttributeValues: { ":v": current.version } }),
+                },
+              },
+              { Put: { TableName: table, Item: historyItem(linked[0]!), ConditionExpression: "attribute_not_exists(pk)" } },
+            ],
+          }),
+        );
+      } catch (err) {
+        if (isConditionFailure(err)) throw new ConflictError("the global history is being written concurrently; retry");
+        throw err;
+      }
+    },
+    async verifyHistory(service) {
+      const [records, head] = await Promise.all([
+        allHistory(historyPk(service)),
+        service === GLOBAL_PK ? this.getFreeze().then((f) => f.historyHead) : this.get(service).then((r) => r?.historyHead),
+      ]);
+      return verifyChain(records, head, { retentionDays: options.historyTtlDays ?? 90 });
     },
     async listServices() {
       const out: ServiceRecord[] = [];

@@ -1,6 +1,7 @@
 /** What every command gets: the io, the output mode and the style. */
 import type { CliIo } from "./io.js";
 import { styleFor, type Style } from "./format.js";
+import { sanitizeOutput } from "./sanitize.js";
 
 export interface CommandContext {
   io: CliIo;
@@ -14,15 +15,19 @@ export interface CommandContext {
 }
 
 export function createContext(io: CliIo, json: boolean): CommandContext {
+  const style = styleFor(json ? false : io.stdout.isTTY, io.env);
+  // Colour codes survive only when the style adds them (a terminal); everything else is escaped.
+  const colour = !json && style.bold("x") !== "x";
   return {
     io,
     json,
-    style: styleFor(json ? false : io.stdout.isTTY, io.env),
+    style,
     print(text) {
-      if (!json) io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+      if (!json) io.stdout.write(sanitizeOutput(text.endsWith("\n") ? text : `${text}\n`, colour));
     },
     emit(value) {
-      if (json) io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      // JSON.stringify escapes C0 controls; sanitizeOutput escapes the rest (C1, bidi) as \uXXXX, still valid JSON.
+      if (json) io.stdout.write(sanitizeOutput(`${JSON.stringify(value, null, 2)}\n`, false));
     },
   };
 }

@@ -8,22 +8,32 @@
  *                        and commands are sent to it with Invoke (its role, its logs, its metrics)
  *   3. ROLLGATE_* variables in the CLI's own environment (ROLLGATE_POLICY set)
  * Without any of them the CLI can still read the table (--table, --service): status from the
- * record, history, watch; commands need one of the three.
+ * record, history, watch.
+ *
+ * Commands that change a rollout go to the controller's function URL (--url, or the URL of
+ * --function's Lambda), signed with SigV4 using the caller's own credentials: the controller
+ * records the caller's verified ARN and checks it against the policy's access section. The CLI
+ * never writes the state table. Running the controller in-process (--config or ROLLGATE_*
+ * variables without a URL) is only for a local emulator (--endpoint-url / AWS_ENDPOINT_URL) and
+ * the demo, because it needs the controller's own write permissions, which operators do not get.
+ *
+ * Everything read (records, history, responses) is escaped of control characters on the way in.
  *
  * Clients use the standard AWS credential chain and region; --endpoint-url (or AWS_ENDPOINT_URL)
  * points every client at an emulator such as moto.
  */
-import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { GetFunctionConfigurationCommand, GetFunctionUrlConfigCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { readFile } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { createClients, type AwsClients } from "../aws/clients.js";
-import { ControllerInvokeError, createControllerInvoker } from "../aws/invoke.js";
+import { createFunctionUrlSender, FunctionUrlError } from "../aws/function-url-client.js";
 import { createStateStore, type StateStore } from "../aws/state.js";
 import { ConfigError, parseControllerEnv, type ControllerConfig } from "../controller/config.js";
 import type { CommandResponse, Controller } from "../controller/controller.js";
 import { createControllerFromClients, type ControllerOverrides } from "../controller/wiring.js";
 import { CliError, UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
+import { sanitizeDeep, sanitizingProxy } from "./sanitize.js";
 
 /** The flags every command that talks to AWS accepts. */
 export interface AwsFlags {
@@ -33,6 +43,8 @@ export interface AwsFlags {
   function?: string;
   region?: string;
   endpointUrl?: string;
+  /** The controller's function URL (commands are SigV4-signed to it). */
+  url?: string;
 }
 
 export interface Located {
@@ -45,8 +57,15 @@ export interface Located {
   config?: ControllerConfig;
   /** Where the configuration came from, for messages. */
   source: "config-file" | "function" | "environment" | "table-only";
-  /** Sends a command: to the Lambda with --function, else to an in-process controller. */
+  /**
+   * Sends a command: signed to the function URL (--url, or --function's URL), or to an in-process
+   * controller against an emulator (the demo and tests).
+   */
   send?: (payload: Record<string, unknown>) => Promise<CommandResponse>;
+  /** How `send` reaches the controller; absent when it cannot. */
+  channel?: "function-url" | "in-process";
+  /** Why commands cannot be sent, when they cannot (for requireSender's message). */
+  noSender?: string;
   /** The in-process controller (absent in --function mode). */
   controller?: Controller;
 }
@@ -55,6 +74,8 @@ export interface Located {
 export interface LocateHooks {
   clients?: AwsClients;
   overrides?: ControllerOverrides;
+  /** Credentials to sign function URL requests with (the demo's second principal); default: the standard chain. */
+  signingCredentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 const HOW_TO_CONFIGURE =
@@ -106,19 +127,55 @@ export async function locate(flags: AwsFlags, io: CliIo, hooks: LocateHooks = {}
   const table = flags.table ?? config?.table ?? io.env.ROLLGATE_TABLE;
   if (!table) throw new UsageError(`no state table: pass --table <name> (the StepController's table output) or ${HOW_TO_CONFIGURE}`);
   const service = flags.service ?? config?.service ?? io.env.ROLLGATE_SERVICE;
-  const store = createStateStore(clients.documents, { table, ...(config ? { historyTtlDays: config.historyTtlDays } : {}) });
+  // Reads only, and what they return is escaped of control characters before anything prints it.
+  const store = sanitizingProxy(createStateStore(clients.documents, { table, ...(config ? { historyTtlDays: config.historyTtlDays } : {}) }));
 
   const located: Located = { clients, store, table, source, ...(service ? { service } : {}), ...(config ? { config } : {}) };
-  if (config && lambda && flags.function) {
-    const fn = flags.function;
-    const client = lambda;
-    located.send = (payload) => invokeFunction(client, fn, payload);
-  } else if (config) {
-    const controller = createControllerFromClients(config, clients, hooks.overrides ?? {});
-    located.controller = controller;
+  if (config) {
+    // In-process, the controller only reads here (status views); commands go to it only against an emulator.
+    located.controller = sanitizingProxy(createControllerFromClients(config, clients, hooks.overrides ?? {}));
+  }
+  const url = flags.url ?? io.env.ROLLGATE_FUNCTION_URL ?? (lambda && flags.function ? await functionUrlOf(lambda, flags.function) : undefined);
+  if (url) {
+    let sender: ReturnType<typeof createFunctionUrlSender>;
+    try {
+      sender = createFunctionUrlSender({
+        url,
+        ...(region ? { region: /lambda-url\.([a-z0-9-]+)\.on\.aws/.exec(url)?.[1] ?? region } : {}),
+        ...(hooks.signingCredentials ? { credentials: hooks.signingCredentials } : credentials ? { credentials } : {}),
+      });
+    } catch (err) {
+      throw new UsageError(`--url: ${(err as Error).message}`);
+    }
+    located.channel = "function-url";
+    located.send = async (payload) => {
+      try {
+        return sanitizeDeep(await sender.send<CommandResponse>(payload));
+      } catch (err) {
+        if (err instanceof FunctionUrlError) throw new CliError(`the controller's function URL refused the request: ${err.message}`);
+        throw err;
+      }
+    };
+  } else if (lambda && flags.function) {
+    located.noSender = `the controller function ${flags.function} has no function URL, and commands go only through one (AWS verifies the caller there); create it (the StepController component does) or pass --url`;
+  } else if (config && (endpoint || hooks.clients)) {
+    const controller = located.controller!;
+    located.channel = "in-process";
     located.send = (payload) => controller.command(payload);
+  } else if (config) {
+    located.noSender = `commands go to the controller's function URL, signed with your AWS credentials: pass --url <function URL> (the StepController's functionUrl output) or --function <name>. Running the controller in-process (${describeSource(source, flags)}) works only against a local emulator (--endpoint-url), because it needs the controller's own permissions to write the table`;
   }
   return located;
+}
+
+/** The function URL of the controller Lambda, if it has one. */
+async function functionUrlOf(lambda: LambdaClient, name: string): Promise<string | undefined> {
+  try {
+    return (await lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: name }))).FunctionUrl;
+  } catch (err) {
+    if ((err as Error).name === "ResourceNotFoundException") return undefined;
+    throw new CliError(`--function ${name}: cannot read its function URL (${(err as Error).name}: ${(err as Error).message})`);
+  }
 }
 
 /** The located service name, or a usage error saying how to name one. */
@@ -129,7 +186,7 @@ export function requireService(located: Located): string {
 
 /** The command sender, or an error explaining how to configure one. */
 export function requireSender(located: Located, command: string): NonNullable<Located["send"]> {
-  if (!located.send) throw new UsageError(`rollgate ${command} needs the controller's configuration to act on the listener: ${HOW_TO_CONFIGURE}`);
+  if (!located.send) throw new UsageError(`rollgate ${command}: ${located.noSender ?? `needs the controller: pass --url <function URL> or --function <name> (or, against a local emulator, ${HOW_TO_CONFIGURE})`}`);
   return located.send;
 }
 
@@ -181,14 +238,5 @@ async function functionEnvironment(lambda: LambdaClient, name: string): Promise<
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError(`--function ${name}: cannot read its configuration (${(err as Error).name}: ${(err as Error).message})`);
-  }
-}
-
-async function invokeFunction(lambda: LambdaClient, name: string, payload: Record<string, unknown>): Promise<CommandResponse> {
-  try {
-    return await createControllerInvoker(lambda, name).send<CommandResponse>(payload);
-  } catch (err) {
-    if (err instanceof ControllerInvokeError) throw new CliError(`the controller function ${name} failed: ${err.errorType ?? "Error"}: ${err.message.replace(`${name}: `, "")}`);
-    throw err;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { createContext } from "./context.js";
+import { sanitizeOutput } from "./sanitize.js";
 import { CliError, EXIT, UsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import type { LocateHooks } from "./locate.js";
@@ -24,7 +25,8 @@ function awsOptions(cmd: Command): Command {
     .addOption(new Option("--service <name>", "service whose rollout to act on (the ProgressiveService name)").env("ROLLGATE_SERVICE"))
     .addOption(new Option("--table <name>", "controller state table (the StepController's tableName output)").env("ROLLGATE_TABLE"))
     .option("--config <file>", "JSON of the controller Lambda's ROLLGATE_* environment (commands run in-process with it)")
-    .addOption(new Option("--function <name>", "controller Lambda: read its configuration and send commands to it").env("ROLLGATE_FUNCTION"))
+    .addOption(new Option("--function <name>", "controller Lambda: read its configuration, and send commands to its function URL").env("ROLLGATE_FUNCTION"))
+    .addOption(new Option("--url <function URL>", "controller's function URL: commands are signed (SigV4) with your AWS credentials and sent there").env("ROLLGATE_FUNCTION_URL"))
     .option("--region <region>", "AWS region (default: the standard chain, AWS_REGION)")
     .option("--endpoint-url <url>", "AWS endpoint override, e.g. a local emulator (default: AWS_ENDPOINT_URL)", url)
     .option("--json", "print one JSON document for scripts");
@@ -34,7 +36,7 @@ function mutating(cmd: Command): Command {
   return awsOptions(cmd)
     .option("-y, --yes", "do not ask for confirmation (required without a terminal)")
     .option("--note <text>", "why, recorded in the audit trail")
-    .option("--actor <name>", "who, recorded in the audit trail (default: user@host)");
+    .option("--actor <name>", "a name to record beside your verified identity, labelled as claimed (the identity itself comes from your AWS credentials)");
 }
 
 export function buildProgram(io: CliIo, hooks: LocateHooks = {}): Command {
@@ -43,8 +45,9 @@ export function buildProgram(io: CliIo, hooks: LocateHooks = {}): Command {
     .description("Operate progressive rollouts: status, watch, history, promote/abort/approve/pause/resume, kill switch, freeze; validate and plan policies; simulate; report.")
     .version(VERSION, "-V, --version")
     .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
+      // Usage errors echo the command line, which may carry anything: escaped like all output.
+      writeOut: (s) => io.stdout.write(sanitizeOutput(s, false)),
+      writeErr: (s) => io.stderr.write(sanitizeOutput(s, false)),
     })
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")
@@ -54,8 +57,10 @@ export function buildProgram(io: CliIo, hooks: LocateHooks = {}): Command {
       "after",
       `
 Exit codes: 0 ok, 1 the command failed (invalid policy, refused command, AWS error), 2 usage error.
-Finding a service: --table and --service read the audit trail; commands need the controller
-configuration: --config <file>, --function <name> or ROLLGATE_* variables. See docs/cli.md.`,
+Finding a service: --table and --service read the audit trail; commands go to the controller's
+function URL (--url, or --function <name>), signed with your own AWS credentials: the controller
+records your verified identity and checks it against the policy's access section. --config and
+ROLLGATE_* variables run the controller in-process, for a local emulator only. See docs/cli.md.`,
     );
 
   const ctxOf = (cmd: Command) => createContext(io, Boolean(cmd.opts().json));
@@ -75,6 +80,7 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
     .option("--limit <n>", "records to show (newest ones)", positiveInteger("--limit 50"), 50)
     .option("--rollout <id>", "only this rollout's records")
     .option("--global", "the global freeze records instead of a service's")
+    .option("--verify", "check the hash chain of the whole history (not just --limit records) and report the first broken link; exit 1 when broken")
     .action(async (opts, cmd: Command) => historyCommand(ctxOf(cmd), opts, hooks));
 
   for (const [name, description] of [
@@ -88,8 +94,9 @@ configuration: --config <file>, --function <name> or ROLLGATE_* variables. See d
     ["freeze", "global freeze on: no advance, promotion or start for any service in the table"],
     ["unfreeze", "global freeze off"],
   ] as const) {
-    mutating(program.command(name).description(description))
-      .addHelpText("after", `\nExample:\n  rollgate ${name} --service checkout --config checkout.json --note "INC-42" --yes`)
+    const c = mutating(program.command(name).description(description));
+    if (name === "freeze" || name === "unfreeze") c.option("--account", "the account-wide freeze (an SSM parameter every controller of the account and region reads) instead of this table's");
+    c.addHelpText("after", `\nExample:\n  rollgate ${name} --service checkout --url https://<id>.lambda-url.eu-west-1.on.aws/ --note "INC-42" --yes`)
       .action(async (opts, cmd: Command) => operateCommand(ctxOf(cmd), name, opts, hooks));
   }
 
@@ -196,8 +203,9 @@ export async function run(argv: readonly string[], io: CliIo, hooks: LocateHooks
 }
 
 function report(io: CliIo, json: boolean, message: string, exitCode: number, detail?: unknown): void {
-  io.stderr.write(`error: ${message}\n`);
-  if (json && detail === undefined) io.stdout.write(`${JSON.stringify({ ok: false, error: { message, exitCode } }, null, 2)}\n`);
+  // Messages quote what AWS and the controller said, which may quote table data: escaped too.
+  io.stderr.write(sanitizeOutput(`error: ${message}\n`, false));
+  if (json && detail === undefined) io.stdout.write(sanitizeOutput(`${JSON.stringify({ ok: false, error: { message, exitCode } }, null, 2)}\n`, false));
 }
 
 /** AWS and network errors, said so a person can act on them. */

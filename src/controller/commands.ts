@@ -1,7 +1,11 @@
 /**
  * Operator and pipeline commands (start, promote, abort, approve, pause, resume, kill, unkill,
- * freeze, unfreeze, status). The engine's `applyCommand` decides; `execute` carries it out.
+ * freeze, unfreeze, status). Who sends one is the caller's principal: verified by AWS (function
+ * URL) or not (direct invoke, in-process), and the policy's access section decides, against the
+ * state just read, whether it may (src/auth/access.ts). A refused command changes nothing. The
+ * engine's `applyCommand` decides what an allowed one does; `execute` carries it out.
  */
+import { authorize, promoteSkipsApproval, unverifiedPrincipal, type AuthorizationRefusal, type Principal } from "../auth/access.js";
 import { applyCommand } from "../engine/decide.js";
 import { ConflictError } from "../aws/errors.js";
 import type { PendingRelease, ServiceRecord } from "../aws/state.js";
@@ -23,11 +27,20 @@ import {
 } from "./context.js";
 import { execute, recheckAfterCommit } from "./converge.js";
 import { InvalidPayloadError, parseCommand, type CommandPayload } from "./events.js";
-import { setFreeze } from "./freeze.js";
+import { setAccountFreeze, setFreeze } from "./freeze.js";
 import { runHooks } from "./hooks.js";
 import { status } from "./status.js";
 
-export async function command(ctx: ControllerContext, payload: unknown): Promise<CommandResponse> {
+/** Who sent a command and how: a verified principal (function URL), or the channel of an unverified one. */
+export interface Caller {
+  principal?: Principal;
+  /** For unverified callers. @default "in-process" */
+  via?: "direct-invoke" | "in-process";
+  /** The controller's own account (function URL events carry it). */
+  ownerAccountId?: string;
+}
+
+export async function command(ctx: ControllerContext, payload: unknown, caller: Caller = {}): Promise<CommandResponse> {
   const { config, policy, store, deps } = ctx;
   const cmd = parseCommand(payload);
   if (cmd.service !== undefined && cmd.service !== config.service) {
@@ -39,16 +52,40 @@ export async function command(ctx: ControllerContext, payload: unknown): Promise
     ]);
   }
   const label = `command:${cmd.command}`;
-  const who = { ...(cmd.actor ? { actor: cmd.actor } : {}), ...(cmd.note ? { note: cmd.note } : {}) };
+  // The actor is who AWS verified, or "unverified:<channel>"; a name the caller sent is kept beside it as claimed.
+  const principal = caller.principal ?? unverifiedPrincipal(caller.via ?? "in-process", cmd.actor);
+  const actor = principal.arn;
+  const who = { actor, via: principal.via, ...(cmd.actor ? { claimedActor: cmd.actor } : {}), ...(cmd.note ? { note: cmd.note } : {}) };
+  const pendingWho = { actor, ...(cmd.note ? { note: cmd.note } : {}) };
+  const authorizeFor = (record?: ServiceRecord) =>
+    authorize(policy.access, principal, cmd.command, {
+      ...(caller.ownerAccountId ? { ownerAccountId: caller.ownerAccountId } : {}),
+      ...(record?.startedBy ? { startedBy: record.startedBy } : {}),
+      promoteSkipsApproval: record ? promoteSkipsApproval(policy, record.rollout) : false,
+    });
+  const refuse = (a: AuthorizationRefusal): CommandRejected => {
+    // Logged and counted, not written: a refused command changes nothing, the table included.
+    ctx.emf.addMetric("CommandsRefused", "Count", 1);
+    ctx.log.warn("command refused", { command: cmd.command, principal: actor, via: principal.via, missing: a.missing, reason: a.message });
+    return { ...rejected(ctx, cmd, "forbidden", a.message), missing: a.missing };
+  };
   switch (cmd.command) {
     case "status":
       return status(ctx);
     case "freeze":
     case "unfreeze": {
+      const allowed = authorizeFor();
+      if (!allowed.ok) return refuse(allowed);
       const frozen = cmd.command === "freeze";
-      const changed = await setFreeze(ctx, frozen, { ...(cmd.actor ? { actor: cmd.actor } : {}), reason: cmd.note ?? (frozen ? "frozen by operator" : "unfrozen by operator"), trigger: label });
-      const { record } = await load(ctx);
-      return accepted(ctx, cmd, record, cmd.command, changed ? `global freeze ${frozen ? "on" : "off"}` : `global freeze was already ${frozen ? "on" : "off"}`, !changed, { frozen });
+      const account = cmd.scope === "account";
+      if (account && !deps.accountFreeze) {
+        throw new InvalidPayloadError([{ path: "scope", message: "this controller has no account-wide freeze (ROLLGATE_ACCOUNT_FREEZE_PARAMETER is unset; the StepController component sets it)" }]);
+      }
+      const by = { actor, reason: cmd.note ?? (frozen ? "frozen by operator" : "unfrozen by operator"), trigger: label, details: { via: principal.via, ...(cmd.actor ? { claimedActor: cmd.actor } : {}) } };
+      const changed = account ? await setAccountFreeze(ctx, frozen, by) : await setFreeze(ctx, frozen, by);
+      const { record, freeze } = await load(ctx);
+      const what = account ? "account-wide freeze" : "global freeze";
+      return accepted(ctx, cmd, record, account ? `account-${cmd.command}` : cmd.command, changed ? `${what} ${frozen ? "on" : "off"}` : `${what} was already ${frozen ? "on" : "off"}`, !changed, { frozen: freeze.frozen });
     }
     default:
       break;
@@ -56,6 +93,9 @@ export async function command(ctx: ControllerContext, payload: unknown): Promise
   return withRetries(ctx, label, async () => {
     const { record, freeze, snapshot, rings, ringError } = await load(ctx);
     tag(ctx, record);
+    // Judged against the state just read: the starter (separation of duties) and pending approvals.
+    const allowed = authorizeFor(record);
+    if (!allowed.ok) return refuse(allowed);
     const now = ctx.clock();
     const evidence = { freeze: freeze.frozen, killSwitch: record.killSwitch };
     const base = { record, snapshot, rings, ...(ringError ? { ringError } : {}), trigger: label, kind: "command" as const, ...who };
@@ -80,7 +120,7 @@ export async function command(ctx: ControllerContext, payload: unknown): Promise
             requestedAt: now,
             deployed: false,
             status: "deploying",
-            ...who,
+            ...pendingWho,
           };
           const reason = `release ${version} requested: deploying ${cmd.release.taskDefinitionArn} to the ${idle} slot; step 1 starts once its targets are healthy`;
           const { record: after } = await execute(ctx, { ...base, decision: noopDecision(ctx, record.rollout, reason), patch: { pending }, forceCommit: { action: "release-requested", reason }, kind: "release" });
@@ -95,7 +135,7 @@ export async function command(ctx: ControllerContext, payload: unknown): Promise
           }
           return accepted(ctx, cmd, deployed, "release-requested", reason, false);
         }
-        const { record: after } = await execute(ctx, { ...base, decision: result.decision, patch: { baselineSlot: otherSlot(idle), clearPending: true } });
+        const { record: after } = await execute(ctx, { ...base, decision: result.decision, patch: { baselineSlot: otherSlot(idle), clearPending: true, startedBy: actor, approvedBy: [] } });
         await runHooks(ctx, after, result.decision.hooks, label);
         return accepted(ctx, cmd, after, result.decision.action, result.decision.reason, false);
       }
@@ -136,7 +176,10 @@ export async function command(ctx: ControllerContext, payload: unknown): Promise
         }
         const result = applyCommand(policy, record.rollout, { type: cmd.command, ...(cmd.note ? { note: cmd.note } : {}) }, evidence, now);
         if (!result.ok) return rejected(ctx, cmd, result.code, result.message);
-        const { record: executed, committed } = await execute(ctx, { ...base, decision: result.decision });
+        // Approvals record who approved which step (a promote past an approval counts as one).
+        const approves = cmd.command === "approve" || (cmd.command === "promote" && allowed.rights.includes("approve"));
+        const patch = approves ? { approvedBy: [...(record.approvedBy ?? []), { step: record.rollout.stepIndex, by: actor, at: now }] } : undefined;
+        const { record: executed, committed } = await execute(ctx, { ...base, decision: result.decision, ...(patch ? { patch } : {}) });
         // Fencing: a forward write of an older decision may land while an abort or promotion commits.
         const after = committed && (result.decision.action === "rollback" || result.decision.action === "promote") ? await recheckAfterCommit(ctx, executed, label) : executed;
         await runHooks(ctx, after, result.decision.hooks, label);

@@ -37,6 +37,10 @@ export const controllerEnvSchema = z
       .refine((v) => Number(v) >= 1 && Number(v) <= 3650, { error: "must be from 1 to 3650 days" })
       .optional(),
     ROLLGATE_FREEZE_ALARMS: z.string().optional(),
+    ROLLGATE_ACCOUNT_FREEZE_PARAMETER: z
+      .string()
+      .regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, { error: 'must be an SSM parameter name starting with "/", e.g. /rollgate/account-freeze' })
+      .optional(),
     // Checked against the policy's rings after the policy is parsed (see checkRingRules).
     ROLLGATE_RING_RULES: z.string().optional(),
     // JSON {"enabled": true, "durationSeconds": 600}; absent: the controller keeps whatever stickiness it reads.
@@ -85,6 +89,11 @@ export interface ControllerConfig {
   historyTtlDays: number;
   /** Alarms whose ALARM state sets the global freeze (error-budget alarms). */
   freezeAlarms: string[];
+  /**
+   * SSM parameter of the account-wide freeze that every controller of the account and region reads
+   * (ROLLGATE_ACCOUNT_FREEZE_PARAMETER). Unset: only this table's freeze applies.
+   */
+  accountFreezeParameter?: string;
   /** Audience ring name -> its listener rule ARN (ROLLGATE_RING_RULES): one per ring of the policy. */
   ringRules?: Record<string, string>;
   /**
@@ -162,6 +171,7 @@ export function parseControllerEnv(env: Record<string, string | undefined>): Con
       : {}),
     historyTtlDays: e.ROLLGATE_HISTORY_TTL_DAYS ? Number(e.ROLLGATE_HISTORY_TTL_DAYS) : 90,
     freezeAlarms: (e.ROLLGATE_FREEZE_ALARMS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    ...(e.ROLLGATE_ACCOUNT_FREEZE_PARAMETER ? { accountFreezeParameter: e.ROLLGATE_ACCOUNT_FREEZE_PARAMETER } : {}),
     ...(ringRules && Object.keys(ringRules).length ? { ringRules } : {}),
     ...(stickiness ? { stickiness } : {}),
   };
@@ -267,6 +277,7 @@ export function controllerEnv(config: Omit<ControllerConfig, "policy"> & { polic
       : {}),
     ROLLGATE_HISTORY_TTL_DAYS: String(config.historyTtlDays),
     ...(config.freezeAlarms.length ? { ROLLGATE_FREEZE_ALARMS: config.freezeAlarms.join(",") } : {}),
+    ...(config.accountFreezeParameter ? { ROLLGATE_ACCOUNT_FREEZE_PARAMETER: config.accountFreezeParameter } : {}),
     ...(config.ringRules && Object.keys(config.ringRules).length ? { ROLLGATE_RING_RULES: JSON.stringify(config.ringRules) } : {}),
     ...(config.stickiness ? { ROLLGATE_STICKINESS: JSON.stringify(config.stickiness) } : {}),
   };

@@ -12,6 +12,7 @@ import { ConflictError } from "../aws/errors.js";
 import type { EventPublisher } from "../aws/events.js";
 import type { HookRunner } from "../aws/hooks.js";
 import type { MetricsReader } from "../aws/metrics.js";
+import type { AccountFreeze } from "../aws/account-freeze.js";
 import type { FreezeRecord, PendingRelease, ServiceRecord, StateStore } from "../aws/state.js";
 import type { ForwardRecord, RecentWrite } from "../aws/state.js";
 import { forwardDifferences, otherSlot, type RingRouter, type RingSnapshot, type Slot, type SlotWeights, type TrafficRouter, type TrafficSnapshot } from "../aws/traffic.js";
@@ -54,6 +55,8 @@ export interface ControllerDeps {
   emf?: ControllerMetrics;
   /** Attempts when a conditional write loses a race. @default 6 */
   maxAttempts?: number;
+  /** The account-wide freeze every controller of the account reads; without it only the table's freeze applies. */
+  accountFreeze?: AccountFreeze;
 }
 
 export interface EvaluationResult {
@@ -141,8 +144,10 @@ export interface CommandRejected {
   ok: false;
   command: CommandPayload["command"];
   service: string;
-  code: CommandErrorCode | "pending";
+  code: CommandErrorCode | "pending" | "forbidden";
   message: string;
+  /** For code "forbidden": the right the caller lacks (operate, release, approve, freeze), verified-identity or separation-of-duties. */
+  missing?: string;
 }
 
 export type CommandResponse = StatusResponse | CommandAccepted | CommandRejected;
@@ -323,7 +328,9 @@ export function initialRecord(ctx: ControllerContext, now: number): ServiceRecor
 
 export async function load(ctx: ControllerContext): Promise<Loaded> {
   const { store, config, traffic } = ctx;
-  const [record, freeze, snapshot, ringRead] = await Promise.all([store.get(config.service), store.getFreeze(), traffic.read(), readRings(ctx)]);
+  const [record, tableFreeze, account, snapshot, ringRead] = await Promise.all([store.get(config.service), store.getFreeze(), ctx.deps.accountFreeze?.get(), traffic.read(), readRings(ctx)]);
+  // Either freeze holds this service: its table's, or the account-wide one every controller reads.
+  const freeze: FreezeRecord = account ? { ...tableFreeze, frozen: tableFreeze.frozen || account.frozen, account } : tableFreeze;
   return { record: record ?? initialRecord(ctx, ctx.clock()), freeze, snapshot, ...ringRead };
 }
 

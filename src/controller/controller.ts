@@ -12,11 +12,18 @@
  * - freeze.ts: the global freeze.
  *
  * A lost conditional write re-reads and re-decides, up to `maxAttempts` times (withRetries).
+ *
+ * Commands arrive three ways. Through the function URL (AuthType AWS_IAM) AWS has verified the
+ * caller, whose ARN the policy's access section is checked against; the answer is an HTTP
+ * response. By direct invoke nobody verified anything: only access.directInvoke's commands (by
+ * default status and start, which ProgressiveService sends from `pulumi up`) are accepted, recorded
+ * as unverified. In-process (`command()`) is the local demo's and the tests' channel.
  */
-import { command } from "./commands.js";
+import { functionUrlResponse, isFunctionUrlEvent, readFunctionUrlEvent, type FunctionUrlEvent, type FunctionUrlResponse } from "../auth/function-url.js";
+import { command, type Caller } from "./commands.js";
 import { createContext, type CommandResponse, type ControllerDeps, type EvaluationResult, type InvocationResult, type StatusResponse } from "./context.js";
 import { evaluate } from "./evaluate.js";
-import { parseTrigger } from "./events.js";
+import { InvalidPayloadError, parseTrigger } from "./events.js";
 import { status } from "./status.js";
 
 export {
@@ -36,30 +43,51 @@ export {
 } from "./context.js";
 
 export interface Controller {
-  /** Anything the Lambda receives: validated, classified and handled. */
-  handle(payload: unknown): Promise<InvocationResult>;
+  /**
+   * Anything the Lambda receives: validated, classified and handled. A function URL event gets an
+   * HTTP response (200 accepted, 403 refused by the access policy, 409 refused by the rollout's
+   * state, 400 invalid); anything else the plain result.
+   */
+  handle(payload: unknown): Promise<InvocationResult | FunctionUrlResponse>;
   tick(): Promise<EvaluationResult>;
   /**
    * An alarm state change without an EventBridge envelope: there is no event id or state timestamp
    * to judge its freshness, so it never takes the fast path; the alarm's current state is read.
    */
   alarm(alarmName: string, state: "OK" | "ALARM" | "INSUFFICIENT_DATA"): Promise<EvaluationResult>;
-  /** A command payload (`{ command: "start", release: { version: "v2" } }`), in-process or from the Lambda. */
-  command(payload: unknown): Promise<CommandResponse>;
+  /**
+   * A command payload (`{ command: "start", release: { version: "v2" } }`). Without a caller it is
+   * in-process (the local demo and tests): unverified, recorded as such.
+   */
+  command(payload: unknown, caller?: Caller): Promise<CommandResponse>;
   status(): Promise<StatusResponse>;
 }
 
 export function createController(deps: ControllerDeps): Controller {
   const ctx = createContext(deps);
+
+  /** Only commands come this way (never ticks or alarm events), from the principal AWS verified. */
+  async function viaFunctionUrl(event: FunctionUrlEvent): Promise<FunctionUrlResponse> {
+    const req = readFunctionUrlEvent(event);
+    if (!req.ok) return req.response;
+    try {
+      const res = await command(ctx, req.body, { principal: req.principal, ownerAccountId: req.ownerAccountId });
+      return functionUrlResponse(res.ok ? 200 : res.code === "forbidden" ? 403 : 409, res);
+    } catch (err) {
+      if (err instanceof InvalidPayloadError) return functionUrlResponse(400, { ok: false, code: "invalid-payload", message: err.message, issues: err.issues });
+      throw err;
+    }
+  }
   return {
     async handle(payload) {
+      if (isFunctionUrlEvent(payload)) return viaFunctionUrl(payload);
       const trigger = parseTrigger(payload);
-      if (trigger.kind === "command") return command(ctx, trigger.command);
+      if (trigger.kind === "command") return command(ctx, trigger.command, { via: "direct-invoke" });
       return evaluate(ctx, trigger);
     },
     tick: () => evaluate(ctx, { kind: "tick" }),
     alarm: (alarmName, state) => evaluate(ctx, { kind: "alarm", alarmName, state }),
-    command: (payload) => command(ctx, payload),
+    command: (payload, caller) => command(ctx, payload, caller),
     status: () => status(ctx),
   };
 }

@@ -42,7 +42,7 @@ export interface Effect {
   ringError?: Error;
   decision: Decision;
   /** Record fields besides the rollout that change (kill switch, slot, pending release). */
-  patch?: Partial<Pick<ServiceRecord, "killSwitch" | "baselineSlot" | "pending">> & { clearPending?: boolean };
+  patch?: Partial<Pick<ServiceRecord, "killSwitch" | "baselineSlot" | "pending" | "startedBy" | "approvedBy">> & { clearPending?: boolean };
   /** Forces a state write with a history record even when the engine saw no transition. */
   forceCommit?: { action: string; reason: string };
   /**
@@ -58,6 +58,10 @@ export interface Effect {
   kind: HistoryRecord["kind"];
   actor?: string;
   note?: string;
+  /** How the actor reached the controller (function-url: verified by AWS). */
+  via?: string;
+  /** A name the caller sent about itself, recorded as claimed. */
+  claimedActor?: string;
 }
 
 /**
@@ -238,6 +242,8 @@ export function historyOf(ctx: ControllerContext, e: Effect, next: ServiceRecord
     weights: next.rollout.weights,
     slotWeights: toSlotWeights(next.rollout.weights, next.baselineSlot),
     ...(e.actor ? { actor: e.actor } : {}),
+    ...(e.via ? { via: e.via } : {}),
+    ...(e.claimedActor ? { claimedActor: e.claimedActor } : {}),
     ...(e.note ? { note: e.note } : {}),
     ...(d.drift ? { drift: d.drift } : {}),
     ...(d.verdicts.length ? { verdicts: d.verdicts.map((v) => ({ gate: v.gate, verdict: v.verdict, reason: v.reason })) } : {}),

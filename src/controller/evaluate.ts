@@ -33,7 +33,7 @@ import {
 } from "./context.js";
 import { execute, recheckAfterCommit, type Effect } from "./converge.js";
 import type { Trigger } from "./events.js";
-import { setFreeze } from "./freeze.js";
+import { setAccountFreeze, setFreeze } from "./freeze.js";
 import { runHooks } from "./hooks.js";
 
 interface Evaluated {
@@ -99,7 +99,10 @@ export async function evaluate(ctx: ControllerContext, trigger: Exclude<Trigger,
     // The freeze is global, not tied to a rollout: an event is fresh if its state changed in the last 15 minutes.
     const notTrusted = distrust(ctx, trigger, ctx.clock() - FREEZE_EVENT_MAX_AGE_MS, ctx.clock());
     const firing = notTrusted === undefined || (await ctx.deps.alarms.states([trigger.alarmName]))[trigger.alarmName] === "ALARM";
-    if (firing) await setFreeze(ctx, true, { actor: label, reason: `error-budget alarm ${trigger.alarmName} is in ALARM`, trigger: label });
+    // The account-wide freeze when the controller has one (every service stops advancing), else this table's.
+    const by = { actor: label, reason: `error-budget alarm ${trigger.alarmName} is in ALARM`, trigger: label };
+    if (firing && ctx.deps.accountFreeze) await setAccountFreeze(ctx, true, by);
+    else if (firing) await setFreeze(ctx, true, by);
     else log.warn("freeze alarm event not acted on: the alarm is not in ALARM now", { alarm: trigger.alarmName, why: notTrusted });
   }
   let evidenceCache: { rolloutId: string; stepIndex: number; value: Pick<Evidence, "alarms" | "gates"> } | undefined;
@@ -329,7 +332,8 @@ async function progressPending(ctx: ControllerContext, record: ServiceRecord, fr
       rings,
       ...(ringError ? { ringError } : {}),
       decision: result.decision,
-      patch: { baselineSlot: otherSlot(pending.slot), clearPending: true },
+      // Who asked for the release started it: separation of duties compares approvers with them.
+      patch: { baselineSlot: otherSlot(pending.slot), clearPending: true, approvedBy: [], ...(pending.actor ? { startedBy: pending.actor } : {}) },
       trigger: label,
       kind: "release",
       ...(pending.actor ? { actor: pending.actor } : {}),

@@ -53,6 +53,17 @@ export const alarmEventSchema = z.looseObject({
   ),
 });
 
+// Control characters (escape sequences, bidi overrides, newlines) would reach every terminal that
+// prints the audit trail; refused at the edge, and escaped by the CLI for anything older.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+const plainText = { error: "must be plain text: no control characters (escape sequences, tabs, newlines, bidi overrides)" };
+const actor = z
+  .string({ error: "must be a string (a name to record beside the verified caller, labelled as claimed)" })
+  .min(1, { error: "must not be empty" })
+  .max(128, { error: "must be at most 128 characters" })
+  .refine((s) => !CONTROL.test(s), plainText);
+const note = z.string({ error: "must be a string" }).max(1024, { error: "must be at most 1024 characters" }).refine((s) => !CONTROL.test(s), plainText);
 /** What the controller keeps of an alarm event: enough to judge its freshness and to record it. */
 export interface AlarmEventInfo {
   id?: string;
@@ -116,8 +127,6 @@ function muteExcerpt(detail: Record<string, unknown>): string | undefined {
   return text.length <= 512 ? text : `${text.slice(0, 512)}...`;
 }
 
-const actor = z.string({ error: "must be a string (who sent the command)" }).min(1, { error: "must not be empty" }).max(128, { error: "must be at most 128 characters" });
-const note = z.string({ error: "must be a string" }).max(1024, { error: "must be at most 1024 characters" });
 const service = z.string({ error: "must be the service name" }).min(1, { error: "must not be empty" }).max(128, { error: "must be at most 128 characters" });
 
 export const releaseSchema = z.strictObject(
@@ -134,11 +143,16 @@ export const releaseSchema = z.strictObject(
 );
 
 const common = { actor: actor.optional(), note: note.optional(), service: service.optional() };
+const scope = z
+  .enum(["table", "account"], { error: 'must be "table" (the services of this controller\'s table) or "account" (every service of the account and region)' })
+  .optional();
 
 export const startCommandSchema = z.strictObject({ command: z.literal("start"), release: releaseSchema, ...common });
 export const SIMPLE_COMMANDS = ["promote", "abort", "approve", "pause", "resume", "kill", "unkill", "freeze", "unfreeze", "status"] as const;
 export type SimpleCommandName = (typeof SIMPLE_COMMANDS)[number];
-export const simpleCommandSchema = z.strictObject({ command: z.enum(SIMPLE_COMMANDS), ...common });
+export const simpleCommandSchema = z
+  .strictObject({ command: z.enum(SIMPLE_COMMANDS), ...common, scope })
+  .refine((c) => c.scope === undefined || c.command === "freeze" || c.command === "unfreeze", { path: ["scope"], error: "applies only to freeze and unfreeze; remove it" });
 
 export const COMMAND_NAMES = ["start", ...SIMPLE_COMMANDS] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];

@@ -3,6 +3,7 @@
  * with real clients, what tests do against moto, and what an operator CLI does to run commands
  * locally against the table and listener instead of invoking the Lambda.
  */
+import { createAccountFreeze } from "../aws/account-freeze.js";
 import { createAlarmReader } from "../aws/alarms.js";
 import { createClients, type AwsClients, type ClientOptions } from "../aws/clients.js";
 import { createSlotDeployer } from "../aws/ecs.js";
@@ -34,6 +35,7 @@ export function controllerDepsFromClients(config: ControllerConfig, clients: Aws
     publisher: createEventPublisher(clients, { eventBus: config.eventBus, ...(config.topicArn ? { topicArn: config.topicArn } : {}) }),
     ...(config.ecs ? { slots: createSlotDeployer(clients, { clusterArn: config.ecs.clusterArn }) } : {}),
     ...(config.policy.hooks.length ? { hooks: createHookRunner(clients.lambda, overrides.clock) } : {}),
+    ...(config.accountFreezeParameter && clients.ssm ? { accountFreeze: createAccountFreeze(clients.ssm, config.accountFreezeParameter) } : {}),
     ...overrides,
   };
 }

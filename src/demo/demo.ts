@@ -8,11 +8,17 @@
  * CloudWatch. Releases are started and stopped with the real CLI (`run([...])`), and the live
  * view is the CLI's `watch` frame. Four releases:
  *
- *   v2 good      walks 10 -> 25 -> 50 -> 100 %
+ *   v2 good      walks 10 -> 25 -> 50 -> 100 %; at 25 % it waits for an approval: the release
+ *                engineer who started it is refused (separation of duties), a second principal
+ *                approves, and the history records both under the ARNs the signatures proved
  *   v3 bad       2.5 % errors: the errorRate gate catches it from the CloudWatch metrics
  *   v4 crashing  40 % errors: its slot's 5xx alarm goes to ALARM, the alarm event goes through the
  *                Lambda handler's entry point and rolls back without waiting for a tick
  *   v5 good      the operator pulls the kill switch (`rollgate kill`) at 25 %
+ *
+ * Commands go the way they go in production: the CLI signs each one (SigV4) with the operator's
+ * own credentials and sends it to the controller's function URL, here a local endpoint that
+ * verifies the signature against two demo principals (src/local/function-url-server.ts).
  *
  * Then it writes each rollout's SVG report with `rollgate report` and stops moto, also on error
  * or Ctrl-C.
@@ -35,10 +41,13 @@ import type { CliIo } from "../cli/io.js";
 import { sleep } from "../cli/io.js";
 import { locate, type Located, type LocateHooks } from "../cli/locate.js";
 import { run } from "../cli/program.js";
+import type { KnownCredential } from "../auth/sigv4.js";
+import { startFunctionUrlServer } from "../local/function-url-server.js";
 import { gatherView, renderWatchFrame } from "../cli/view.js";
 import { provisionLocalService, SLOT_ALARMS, type LocalService } from "./local-aws.js";
 
 const MINUTE = 60_000;
+const DEMO_ACCOUNT = "123456789012";
 const SERVICE = "checkout";
 /** 5xx responses per minute above which a slot's alarm fires (the alarms' Threshold). */
 export const ALARM_THRESHOLD = 25;
@@ -49,7 +58,7 @@ export const DEMO_POLICY: PolicyInput = {
     type: "canary",
     steps: [
       { percent: 10, hold: "3m" },
-      { percent: 25, hold: "3m" },
+      { percent: 25, hold: "3m", approval: true },
       { percent: 50, hold: "3m" },
     ],
   },
@@ -58,7 +67,21 @@ export const DEMO_POLICY: PolicyInput = {
     { type: "errorRate", holdBand: 0.5, rollbackBand: 1, minSamples: 150 },
   ],
   timeouts: { maxHold: "12m", onTimeout: "rollback" },
+  access: {
+    release: [`arn:aws:iam::${DEMO_ACCOUNT}:role/release-engineer`],
+    operate: [`arn:aws:iam::${DEMO_ACCOUNT}:role/release-engineer`, `arn:aws:iam::${DEMO_ACCOUNT}:role/approver`],
+    approve: [`arn:aws:iam::${DEMO_ACCOUNT}:role/approver`, `arn:aws:iam::${DEMO_ACCOUNT}:role/release-engineer`],
+    freeze: [`arn:aws:iam::${DEMO_ACCOUNT}:role/approver`],
+    separationOfDuties: true,
+  },
 };
+
+/** The demo's two operators and the keys the local function URL knows them by. */
+export const DEMO_PRINCIPALS = {
+  alice: { accessKeyId: "AKIADEMOALICE0000001", secretAccessKey: "demo-alice-secret", arn: `arn:aws:sts::${DEMO_ACCOUNT}:assumed-role/release-engineer/alice`, accountId: DEMO_ACCOUNT, userId: "AROADEMORELEASE:alice" },
+  bob: { accessKeyId: "AKIADEMOBOB000000001", secretAccessKey: "demo-bob-secret", arn: `arn:aws:sts::${DEMO_ACCOUNT}:assumed-role/approver/bob`, accountId: DEMO_ACCOUNT, userId: "AROADEMOAPPROVER:bob" },
+} satisfies Record<string, KnownCredential>;
+type DemoPrincipal = keyof typeof DEMO_PRINCIPALS;
 
 export interface DemoRelease {
   version: string;
@@ -130,6 +153,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   say(style.bold("rollgate demo: progressive delivery against a local AWS emulator (moto)"));
   const moto: MotoServer = await startMoto();
+  let urlServer: Awaited<ReturnType<typeof startFunctionUrlServer>> | undefined;
   try {
     say(`moto on ${moto.endpoint}; creating an ALB, blue and green target groups, a weighted listener, a 5xx alarm per slot and the state table`);
     const world = await provisionLocalService(moto, { service: SERVICE, policy: DEMO_POLICY });
@@ -139,7 +163,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const clock = { now: Math.floor((Date.now() - 6 * 60 * MINUTE) / MINUTE) * MINUTE };
     const now = () => clock.now;
     const controller = createControllerFromClients(world.config, world.clients, { clock: now });
-    const cliEnv = { ...controllerEnv(world.config), AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: moto.region, AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", USER: "demo-operator" };
+    // The controller's function URL: verifies each signed command and hands the controller the principal.
+    urlServer = await startFunctionUrlServer({ credentials: Object.values(DEMO_PRINCIPALS), region: moto.region, ownerAccountId: DEMO_ACCOUNT, handler: (event) => controller.handle(event) });
+    const cliEnv: Record<string, string | undefined> = { ...controllerEnv(world.config), ROLLGATE_FUNCTION_URL: urlServer.url, AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: moto.region, USER: "demo-operator" };
     const hooks: LocateHooks = { clients: world.clients, overrides: { clock: now } };
     const captured = { text: "" };
     const cliIo: CliIo = {
@@ -152,13 +178,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       sleep,
       now,
     };
-    /** Runs the real CLI in-process and shows what it printed. */
-    const cli = async (args: string[]): Promise<string> => {
+    /** Runs the real CLI in-process as one of the operators (their keys sign the command) and shows what it printed. */
+    const cli = async (args: string[], as: DemoPrincipal = "alice", mayFail = false): Promise<string> => {
       captured.text = "";
+      cliEnv.AWS_ACCESS_KEY_ID = DEMO_PRINCIPALS[as].accessKeyId;
+      cliEnv.AWS_SECRET_ACCESS_KEY = DEMO_PRINCIPALS[as].secretAccessKey;
       const code = await run(args, cliIo, hooks);
-      say(`${style.dim("$")} rollgate ${args.join(" ")}`);
+      say(`${style.dim(`${as}$`)} rollgate ${args.join(" ")}`);
       for (const line of captured.text.trimEnd().split("\n")) if (line) say(`  ${line}`);
-      if (code !== 0) throw new Error(`rollgate ${args.join(" ")} exited with ${code}:\n${captured.text}`);
+      if (code !== 0 && !mayFail) throw new Error(`rollgate ${args.join(" ")} exited with ${code}:\n${captured.text}`);
       return captured.text;
     };
     const located = await locate({}, cliIo, hooks);
@@ -191,6 +219,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     out.write(`reports: ${outDir}\n`);
     return { rollouts, outDir, simulatedMinutes };
   } finally {
+    await urlServer?.close();
     await moto.stop();
   }
 }
@@ -209,7 +238,7 @@ interface RolloutContext {
   tty: boolean;
   log: string[];
   say(line: string): void;
-  cli(args: string[]): Promise<string>;
+  cli(args: string[], as?: DemoPrincipal, mayFail?: boolean): Promise<string>;
   signal?: AbortSignal;
 }
 
@@ -264,6 +293,13 @@ async function rollout(c: RolloutContext): Promise<Omit<DemoRolloutResult, "repo
       c.say(c.style.red("operator: pulling the kill switch"));
       await c.cli(["kill", "--yes", "--note", "demo: kill switch drill"]);
       await c.cli(["unkill", "--yes", "--note", "drill over"]);
+    }
+    if (record?.rollout.phase === "paused" && record.rollout.pause?.reason === "approval") {
+      await frame(c, minute, true);
+      c.say(c.style.yellow(`step ${record.rollout.stepIndex + 1} passed its gates and waits for an approval`));
+      // Alice started the release: separation of duties refuses her approval, and nothing changes.
+      await c.cli(["approve", "--yes", "--note", "looks good to me"], "alice", true);
+      await c.cli(["approve", "--yes", "--note", "CAB-1234 reviewed"], "bob");
     }
     const after = await c.located.store.get(SERVICE);
     const key = after ? `${after.rollout.phase}/${after.rollout.stepIndex}/${after.rollout.weights.canary}` : "";

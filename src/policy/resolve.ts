@@ -3,6 +3,7 @@
  * semantic checks that need the whole policy. Every problem is collected before anything throws.
  */
 import { z } from "zod";
+import { resolveAccess } from "./access.js";
 import { parseDuration } from "./duration.js";
 import { fromZodIssues, PolicyError, type PolicyIssue } from "./errors.js";
 import { PRESETS } from "./presets.js";
@@ -384,6 +385,7 @@ function resolve(input: PolicyInput, issues: PolicyIssue[]): RolloutPolicy | und
     });
   });
 
+  const access = resolveAccess(input.access, issues);
   if (issues.length > 0) return undefined;
   return {
     ...(input.profile ? { profile: input.profile } : {}),
@@ -401,6 +403,7 @@ function resolve(input: PolicyInput, issues: PolicyIssue[]): RolloutPolicy | und
     rings,
     hooks: resolveHooks(input, steps.length, issues),
     hookFunctions: input.hookFunctions ?? {},
+    access,
     source: input,
   };
 }

@@ -4,6 +4,7 @@
  * that every problem is reported at once, and so the schema stays exportable as JSON Schema.
  */
 import { z } from "zod";
+import { accessSchema } from "./access.js";
 import { DURATION_PATTERN } from "./duration.js";
 
 const durationHelp = 'a duration such as "30s", "15m", "1h30m" or "2d"';
@@ -352,6 +353,7 @@ export const policySchema = z
       })
       .optional()
       .describe("What happens after promotion to 100 %."),
+    access: accessSchema.optional(),
     weightTotal: z
       .number({ error: "must be a whole number" })
       .int({ error: "must be a whole number" })

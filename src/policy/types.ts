@@ -3,6 +3,7 @@
  * Profiles are applied, shorthands expanded to explicit steps, defaults filled in, durations in
  * milliseconds and percentages mapped to integer ALB weights.
  */
+import type { AccessPolicy } from "./access.js";
 import type { PolicyInput, ProfileName } from "./schema.js";
 
 /** Integer ALB weights of the two target groups. Both are 0..999 and sum to the policy's weightTotal. */
@@ -139,6 +140,11 @@ export interface RolloutPolicy {
   hooks: Hook[];
   /** Lambda functions hooks may invoke, by key. */
   hookFunctions: Record<string, string>;
+  /**
+   * Who may run which command (principal ARN patterns per command group). Resolve sets it;
+   * hand-built policies without it get the defaults (any principal of the controller's account).
+   */
+  access?: AccessPolicy;
   /** The merged input (profile plus overrides): plain JSON that parsePolicy accepts again. */
   source: PolicyInput;
 }

@@ -1,6 +1,5 @@
 /** The commands that read or steer a service's rollout through the state table and the controller. */
 import { mkdir, writeFile } from "node:fs/promises";
-import { hostname, userInfo } from "node:os";
 import { dirname, resolve as resolvePath } from "node:path";
 import type { HistoryRecord } from "../../aws/state.js";
 import { isActive } from "../../controller/controller.js";
@@ -8,6 +7,7 @@ import { TERMINAL_PHASES } from "../../engine/types.js";
 import type { CommandContext } from "../context.js";
 import { CliError, EXIT, UsageError } from "../errors.js";
 import { fmtTime, table } from "../format.js";
+import { hasControls, sanitizeOutput } from "../sanitize.js";
 import { locate, requireSender, requireService, type AwsFlags, type LocateHooks } from "../locate.js";
 import { reportFromHistory } from "../report/from-history.js";
 import { renderReportSvg } from "../report/svg.js";
@@ -48,14 +48,15 @@ export async function watchCommand(ctx: CommandContext, flags: WatchFlags, hooks
   while (!io.signal?.aborted) {
     const view = await gatherView(located, service, io.now());
     frames++;
-    if (ctx.json) io.stdout.write(`${JSON.stringify(viewJson(view))}\n`);
+    if (ctx.json) io.stdout.write(sanitizeOutput(`${JSON.stringify(viewJson(view))}\n`, false));
     else {
       const frame = renderWatchFrame(view, ctx.style, { ...(io.stdout.columns ? { width: io.stdout.columns } : {}) });
-      if (redraw) io.stdout.write(`\u001b[H\u001b[2J${frame}${ctx.style.dim("Ctrl-C to stop")}\n`);
+      // The frame is sanitised (colours kept on a terminal); the clear-screen is ours, added after.
+      if (redraw) io.stdout.write(`\u001b[H\u001b[2J${sanitizeOutput(`${frame}${ctx.style.dim("Ctrl-C to stop")}\n`, true)}`);
       else {
         // The first line carries the time; compare the rest so an unchanged rollout prints nothing.
         const body = frame.slice(frame.indexOf("\n") + 1).replace(/ for \S+ \(hold/, " (hold").replace(/\] [0-9hms]+\/[0-9hms]+/, "]");
-        if (body !== previous) io.stdout.write(`${frame}\n`);
+        if (body !== previous) io.stdout.write(sanitizeOutput(`${frame}\n`, ctx.style.bold("x") !== "x"));
         previous = body;
       }
     }
@@ -69,10 +70,12 @@ export interface HistoryFlags extends CommonFlags {
   limit: number;
   rollout?: string;
   global?: boolean;
+  verify?: boolean;
 }
 
 export async function historyCommand(ctx: CommandContext, flags: HistoryFlags, hooks: LocateHooks): Promise<void> {
   const located = await locate(flags, ctx.io, hooks);
+  if (flags.verify) return verifyHistory(ctx, located, flags);
   let records: HistoryRecord[];
   if (flags.global) records = await located.store.globalHistory({ limit: flags.limit });
   else {
@@ -95,13 +98,31 @@ export async function historyCommand(ctx: CommandContext, flags: HistoryFlags, h
     r.phase ?? "",
     r.stepIndex !== undefined && r.stepIndex >= 0 ? String(r.stepIndex + 1) : "-",
     r.weights ? `${r.weights.stable}/${r.weights.canary}` : "",
-    r.actor ?? "",
+    // The actor is who AWS verified (or "unverified:<channel>"); a name the caller sent is labelled as claimed.
+    (r.actor ?? "") + (r.claimedActor ? ` (claimed: ${r.claimedActor})` : ""),
     r.reason + (r.note ? ` (note: ${r.note})` : ""),
   ]);
   ctx.print(table(["time", "action", "trigger", "phase", "step", "weights", "actor", "reason"], rows));
 }
 
+/** `history --verify`: the whole chain of the partition checked; exit 1 at the first broken link. */
+async function verifyHistory(ctx: CommandContext, located: Awaited<ReturnType<typeof locate>>, flags: HistoryFlags): Promise<void> {
+  const target = flags.global ? "global" : requireService(located);
+  const report = await located.store.verifyHistory(target);
+  const what = flags.global ? `the global history of ${located.table}` : `the history of ${target}`;
+  ctx.emit({ service: target, table: located.table, verify: report });
+  if (!report.ok) {
+    const b = report.firstBreak!;
+    ctx.print(`${ctx.style.red("BROKEN")} ${what}: ${b.kind} at record #${b.n}\n  ${b.message}\n  ${report.checked} records read${report.head ? `; the state item's chain head is #${report.head.n}` : ""}`);
+    throw new CliError(ctx.json ? `${what}: hash chain broken (${b.kind} at record #${b.n})` : "", EXIT.failure, report);
+  }
+  const range = report.first !== undefined ? `records #${report.first}..#${report.last}` : "no records";
+  ctx.print(`${ctx.style.green("intact")} ${what}: ${report.checked} record${report.checked === 1 ? "" : "s"} (${range}) hash-chained${report.head ? `, ending at the head the state item records (#${report.head.n})` : ""}${report.notes.length ? `\n${report.notes.map((n) => `  note: ${n}`).join("\n")}` : ""}`);
+}
+
 export interface OperateFlags extends CommonFlags {
+  /** freeze/unfreeze: the account-wide freeze. */
+  account?: boolean;
   yes?: boolean;
   note?: string;
   actor?: string;
@@ -120,17 +141,6 @@ const VERBS: Record<string, string> = {
   start: "start a release of",
 };
 
-function defaultActor(env: Record<string, string | undefined>): string {
-  let user = env.USER ?? env.USERNAME;
-  if (!user) {
-    try {
-      user = userInfo().username;
-    } catch {
-      user = "unknown";
-    }
-  }
-  return `${user}@${hostname()} (rollgate cli)`;
-}
 
 /** promote, abort, approve, pause, resume, kill, unkill, freeze, unfreeze, start. */
 export async function operateCommand(ctx: CommandContext, command: string, flags: OperateFlags & { version?: string }, hooks: LocateHooks): Promise<void> {
@@ -138,9 +148,13 @@ export async function operateCommand(ctx: CommandContext, command: string, flags
   const service = requireService(located);
   const send = requireSender(located, command);
   await confirm(ctx, `${VERBS[command] ?? command} ${service}${await describeCurrent(located.store, service)}`, flags.yes);
+  if (flags.note !== undefined && hasControls(flags.note)) throw new UsageError("--note must be plain text: it contains control characters (escape sequences, tabs, newlines or bidi overrides), which the audit trail refuses");
+  if (flags.actor !== undefined && hasControls(flags.actor)) throw new UsageError("--actor must be plain text: it contains control characters");
   const payload: Record<string, unknown> = {
     command,
-    actor: flags.actor ?? defaultActor(ctx.io.env),
+    // Who sent it is what AWS verifies from the signature; --actor is only a claim recorded beside it.
+    ...(flags.actor ? { actor: flags.actor } : {}),
+    ...(flags.account ? { scope: "account" } : {}),
     ...(flags.note ? { note: flags.note } : {}),
     ...(command === "start" ? { release: { version: flags.version } } : {}),
   };

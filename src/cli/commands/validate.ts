@@ -4,6 +4,7 @@ import { formatDuration } from "../../policy/duration.js";
 import type { RolloutPolicy } from "../../policy/types.js";
 import { policyWarnings } from "../../policy/warnings.js";
 import type { CommandContext } from "../context.js";
+import { escapeControls, sanitizeOutput } from "../sanitize.js";
 import { CliError } from "../errors.js";
 import { table } from "../format.js";
 import { loadPolicyFile } from "../policy-file.js";
@@ -19,8 +20,10 @@ export async function validateCommand(ctx: CommandContext, file: string, options
     ctx.emit({ ok: false, file, issues: loaded.issues });
     if (!ctx.json) {
       const n = loaded.issues.length;
-      ctx.io.stderr.write(`${style.red("invalid")} ${file}: ${n} problem${n === 1 ? "" : "s"}\n`);
-      for (const issue of loaded.issues) ctx.io.stderr.write(`  ${style.bold(issue.path || "(policy)")}: ${issue.message}\n`);
+      // A policy file can come from anyone's pull request: its text is escaped like table data.
+      const colour = style.bold("x") !== "x";
+      ctx.io.stderr.write(sanitizeOutput(`${style.red("invalid")} ${escapeControls(file)}: ${n} problem${n === 1 ? "" : "s"}\n`, colour));
+      for (const issue of loaded.issues) ctx.io.stderr.write(sanitizeOutput(`  ${style.bold(escapeControls(issue.path || "(policy)"))}: ${escapeControls(issue.message)}\n`, colour));
     }
     // Already reported in full above; the error only carries the exit code.
     throw new CliError("", 1);
