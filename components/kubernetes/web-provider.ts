@@ -206,7 +206,11 @@ function webProvider(input: WebTemplatesInput, gate: ComparisonGate): Record<str
 /** One verdict template per gate, then the guard: the web provider's counterpart of render.ts's templates. */
 export function renderWebAnalysisTemplates(input: WebTemplatesInput): WebK8sObject[] {
   const meta = (name: string) => ({ name, namespace: input.namespace, labels: input.labels });
-  const args = Object.values(WEB_ARG).map((name) => ({ name }));
+  // Argo's reference validation (validation_references.go, setArgValuePlaceHolder) resolves a
+  // non-background template with "dummy-value" for every arg that has no value; a count of
+  // "dummy-value" reads as 0, so the Rollout would be InvalidSpec ("runs indefinitely"). A numeric
+  // default keeps validation happy; the Rollout's step args override it at run time.
+  const args = Object.values(WEB_ARG).map((name) => (name === WEB_ARG.verdictCount ? { name, value: "1" } : { name }));
   const errors = { consecutiveErrorLimit: input.consecutiveErrorLimit ?? 4 };
   const names = input.verdictTemplates ?? input.gates.map((g) => ({ name: webTemplateName(input.name, g.name), gate: g.name }));
   const verdicts = names.map(({ name, gate: gateName }) => ({ name, gate: input.gates.find((g) => g.name === gateName)! })).map(({ name, gate }) => ({
