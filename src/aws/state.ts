@@ -245,7 +245,12 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
     return item.historyHead;
   }
 
-  async function allHistory(pk: string): Promise<HistoryRecord[]> {
+  /**
+   * One partition's history, paged. Oldest first and strongly consistent for a chain check (all of
+   * it); newest first up to `limit` for listings.
+   */
+  async function readHistory(pk: string, opts: { newestFirst: boolean; limit?: number }): Promise<HistoryRecord[]> {
+    const limit = opts.limit ?? Infinity;
     const out: HistoryRecord[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -254,27 +259,7 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
           TableName: table,
           KeyConditionExpression: "pk = :pk AND begins_with(sk, :h)",
           ExpressionAttributeValues: { ":pk": pk, ":h": "history#" },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of res.Items ?? []) out.push(strip(item) as unknown as HistoryRecord);
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return out;
-  }
-
-  async function queryHistory(pk: string, limit: number): Promise<HistoryRecord[]> {
-    const out: HistoryRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await documents.send(
-        new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :h)",
-          ExpressionAttributeValues: { ":pk": pk, ":h": "history#" },
-          ScanIndexForward: false,
-          Limit: Math.min(limit - out.length, 1000),
+          ...(opts.newestFirst ? { ScanIndexForward: false, Limit: Math.min(limit - out.length, 1000) } : { ConsistentRead: true }),
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
@@ -387,10 +372,10 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
       return next;
     },
     history(service, opts) {
-      return queryHistory(historyPk(service), opts?.limit ?? 100);
+      return readHistory(historyPk(service), { newestFirst: true, limit: opts?.limit ?? 100 });
     },
     globalHistory(opts) {
-      return queryHistory(historyPk(GLOBAL_PK), opts?.limit ?? 100);
+      return readHistory(historyPk(GLOBAL_PK), { newestFirst: true, limit: opts?.limit ?? 100 });
     },
     async recordGlobal(h) {
       const current = await this.getFreeze();
@@ -420,7 +405,7 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
     },
     async verifyHistory(service) {
       const [records, head] = await Promise.all([
-        allHistory(historyPk(service)),
+        readHistory(historyPk(service), { newestFirst: false }),
         service === GLOBAL_PK ? this.getFreeze().then((f) => f.historyHead) : this.get(service).then((r) => r?.historyHead),
       ]);
       return verifyChain(records, head, { retentionDays: options.historyTtlDays ?? 90 });
