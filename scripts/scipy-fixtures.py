@@ -256,3 +256,68 @@ for p0, p1, rho, alpha, pw, band in [
 ]:
     power.append({"prior": "band", "baselineRate": p0, "canaryRate": p1, "canaryShare": rho, "alpha": alpha, "power": pw, "rollbackBand": band, **required(p0, p1, rho, alpha, pw, band, "band")})
 write("power", {"cases": power})
+
+
+# --- final look at maxHold (gate.ts finalLookTest) ----------------------------------------------
+# The canary's events over the window against Binomial(N, rho*), rho* = sum n_i rho_i / N, with
+# counts divided by the dispersion phi (Rao-Scott): P(X >= x) continued to real counts is
+# I_rho(x / phi, (N - x) / phi + 1), scipy.special.betainc(a, b, rho). With phi = 1 it is
+# checked against scipy.stats.binomtest as well. The dispersion gets the tail margin
+# 1 + (phi - 1) max(2, 1 + 0.4 log(1 / rho)) first.
+from scipy.special import betainc
+
+final_rng = np.random.default_rng(20261203)
+
+
+def final_look(minutes, phi, worse):
+    x = n = mean = 0.0
+    for ce, ct, be, bt in minutes:
+        if ct == 0 or bt == 0 or ce + be == 0:
+            continue
+        x += ce
+        n += ce + be
+        mean += (ce + be) * ct / (ct + bt)
+    if n == 0:
+        return 1.0, 0.0
+    rho = mean / n
+    # the tail margin on the dispersion (gate.ts finalLookDispersion)
+    phi = 1.0 if phi <= 1 else 1 + (phi - 1) * max(2.0, 1 + 0.4 * math.log(1 / rho))
+    if worse == "higher":
+        k, m, p = x / phi, n / phi, rho
+    else:
+        k, m, p = (n - x) / phi, n / phi, 1 - rho
+    if k <= 0:
+        return 1.0, rho
+    return float(betainc(k, m - k + 1, p)), rho
+
+
+final_cases = []
+for share, rate_c, rate_b, count, phi, worse in [
+    (0.01, 0.03, 0.02, 37, 1.0, "higher"), (0.01, 0.02, 0.02, 37, 1.0, "higher"), (0.05, 0.006, 0.001, 20, 1.0, "higher"),
+    (0.01, 0.03, 0.02, 37, 2.7, "higher"), (0.25, 0.001, 0.001, 10, 4.3, "higher"), (0.5, 0.04, 0.05, 15, 1.0, "lower"),
+    (0.1, 0.03, 0.05, 12, 1.8, "lower"), (0.01, 0.0001, 0.0001, 30, 1.0, "higher"),
+]:
+    minutes = []
+    for _ in range(count):
+        req = int(final_rng.poisson(6000))
+        ct = int(final_rng.binomial(req, share))
+        bt = req - ct
+        minutes.append((int(final_rng.binomial(ct, rate_c)), ct, int(final_rng.binomial(bt, rate_b)), bt))
+    # a minute with no canary traffic and one with no events: both carry no evidence
+    minutes.append((0, 0, 3, 5000))
+    minutes.append((0, 60, 0, 5940))
+    pvalue, rho = final_look(minutes, phi, worse)
+    case = {
+        "phi": phi, "worseWhen": worse, "rho": rho, "pvalue": pvalue,
+        "minutes": [{"canary": {"events": ce, "total": ct}, "baseline": {"events": be, "total": bt}} for ce, ct, be, bt in minutes],
+    }
+    if phi == 1.0:
+        x = sum(m[0] for m in minutes if m[1] and m[3])
+        n = sum(m[0] + m[2] for m in minutes if m[1] and m[3])
+        case["binomtest"] = float(stats.binomtest(int(x), int(n), rho, alternative="greater" if worse == "higher" else "less").pvalue)
+    final_cases.append(case)
+
+real_tail = []
+for k, n, p in [(3.0, 10.0, 0.1), (2.5, 9.3, 0.1), (0.4, 20.0, 0.01), (40.0 / 2.7, 2400.0 / 2.7, 0.0101), (7.7, 7.7, 0.5), (12.2, 400.5, 0.01)]:
+    real_tail.append({"k": k, "n": n, "p": p, "value": float(betainc(k, n - k + 1, p))})
+write("final-look", {"cases": final_cases, "realTail": real_tail})

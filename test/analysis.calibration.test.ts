@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { binomial, rng, runAa, runDetection, runPercentileAa, simulateRollout, STANDARD_ERROR_GATE, STANDARD_LADDER } from "../src/analysis/calibrate.js";
-import { mixtureLogEValue, requiredCanaryRequests, type CountSample } from "../src/analysis/index.js";
+import { mixtureLogEValue, requiredCanaryRequests, sequentialAlpha, type CountSample } from "../src/analysis/index.js";
 
 describe("A/A (identical canary), standard ladder, 100 rps, 0.1 % errors, alpha 0.005", () => {
   test("the gate rolls back at most 1 of 200 rollouts; per-minute z and exact tests roll back many", () => {
@@ -52,10 +52,12 @@ describe("percentile gate (Mann-Whitney at checkpoints), A/A", () => {
 describe("detection", () => {
   test("0.1 % -> 0.6 % at 100 rps held at a 1 % step: always caught, median within the power helper's estimate", () => {
     const r = runDetection({ runs: 100, rps: 100, percent: 1, baselineRate: 0.001, canaryRate: 0.006 });
-    const predicted = requiredCanaryRequests({ baselineRate: 0.001, canaryRate: 0.006, canaryShare: 0.01, alpha: 0.005, rollbackBand: 0.25, prior: "band" });
+    // The gate's sequential test gets half the gate's 0.005 (the rest is the final look's at maxHold).
+    const predicted = requiredCanaryRequests({ baselineRate: 0.001, canaryRate: 0.006, canaryShare: 0.01, alpha: sequentialAlpha(0.005, true), rollbackBand: 0.25, prior: "band" });
     expect(r.detected).toBe(100);
-    // The helper ignores earlier crossings of the running maximum, so it errs high, but not wildly.
-    expect(r.medianCanaryRequests).toBeLessThanOrEqual(predicted.medianRequests);
+    // The helper ignores earlier crossings of the running maximum (it errs high) and the
+    // dispersion tempering and per-minute cap (it errs low); the two nearly cancel here.
+    expect(r.medianCanaryRequests).toBeLessThanOrEqual(1.15 * predicted.medianRequests);
     expect(r.medianCanaryRequests).toBeGreaterThan(predicted.medianRequests / 3);
   });
 

@@ -3,8 +3,8 @@
  * that use them, from 0.01 % to 5 % base rates. Seeded Monte Carlo sized to run in seconds.
  */
 import { describe, expect, test } from "vitest";
-import { runAa, simulateRollout, STANDARD_LADDER } from "../src/analysis/calibrate.js";
-import { binomialUpperTail, effectiveBands, evaluateComparisonGate, mixtureOptions, type CountSample } from "../src/analysis/index.js";
+import { binomial, rng, runAa, simulateRollout } from "../src/analysis/calibrate.js";
+import { binomialUpperTail, effectiveBands, evaluateComparisonGate, exactBinomialTest, mixtureOptions, type CountSample } from "../src/analysis/index.js";
 import { parsePolicy, safeParsePolicy } from "../src/policy/index.js";
 import { isComparisonGate, type ComparisonGate } from "../src/policy/types.js";
 
@@ -74,28 +74,87 @@ describe("gate: relative bands", () => {
   });
 });
 
-describe("presets at a 2 % base rate, 100 rps, standard ladder", () => {
+/** One-sided 95 % Clopper-Pearson lower bound of a proportion x / n. */
+function lowerBound95(x: number, n: number): number {
+  if (x === 0) return 0;
+  let lo = 0;
+  let hi = x / n;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (binomialUpperTail(x, n, mid) < 0.05) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A profile's own ladder for the calibration simulator, with its maxHold as a multiple of the holds. */
+function ladderOf(profile: "low" | "standard" | "high"): { steps: Array<{ percent: number; minutes: number }>; maxHoldFactor: number; alpha: number; gate: ComparisonGate } {
+  const policy = parsePolicy({ profile });
+  const steps = policy.steps.map((s) => ({ percent: s.percent!, minutes: s.holdMs / 60_000 }));
+  return { steps, maxHoldFactor: policy.steps[0]!.maxHoldMs / policy.steps[0]!.holdMs, alpha: policy.alpha / policy.gates.filter(isComparisonGate).length, gate: errorGateOf(profile) };
+}
+
+function outcomes(profile: "low" | "standard" | "high", runs: number, rps: number, canaryRate: number, finalLook = true, seed = 5000): Record<"promoted" | "rolled-back" | "timeout", number> {
+  const { steps, maxHoldFactor, alpha, gate } = ladderOf(profile);
+  const out = { promoted: 0, "rolled-back": 0, timeout: 0 };
+  for (let i = 0; i < runs; i++) {
+    const r = simulateRollout({ seed: seed + i, rps, steps, maxHoldFactor, baselineRate: 0.02, canaryRate, gate, alpha, finalLook });
+    out[r.outcome]++;
+  }
+  return out;
+}
+
+describe("presets at a 2 % base rate, each on its own ladder and maxHold", () => {
   const RUNS = 400;
-  test.each(["low", "standard", "high"] as const)("%s: at most 1 % false rollbacks per rollout (A/A, 400 runs)", (profile) => {
-    const policy = parsePolicy({ profile });
-    const gate = errorGateOf(profile);
-    const alpha = policy.alpha / policy.gates.filter(isComparisonGate).length;
-    const r = runAa({ runs: RUNS, seed: 21, rps: 100, rate: 0.02, gate, alpha });
-    expect(r.rolledBack).toBeLessThanOrEqual(2);
-    expect(upperBound95(r.rolledBack, RUNS)).toBeLessThan(0.0125);
+  test.each(["low", "standard", "high"] as const)("%s: at most 1 % false rollbacks per rollout (A/A at 100 rps, 400 runs, one-sided 95 % bound below 1.25 %)", (profile) => {
+    const r = outcomes(profile, RUNS, 100, 0.02, true, 21 * 100_003);
+    expect(r["rolled-back"]).toBeLessThanOrEqual(2);
+    expect(upperBound95(r["rolled-back"], RUNS)).toBeLessThan(0.0125);
   });
 
-  test("standard: a 2 -> 3 % regression is stopped (rolled back, or held by the gate until the step times out) in at least 95 % of 300 runs, and never promoted", () => {
-    const gate = errorGateOf("standard");
-    const outcomes = { promoted: 0, "rolled-back": 0, timeout: 0 };
-    for (let seed = 0; seed < 300; seed++) {
-      const r = simulateRollout({ seed: 5000 + seed, rps: 100, steps: STANDARD_LADDER, baselineRate: 0.02, canaryRate: 0.03, gate, alpha: 0.005 });
-      outcomes[r.outcome]++;
+  test("low at 100 rps: a 2 -> 3 % regression is rolled back (not paused) in at least 95 % of 300 runs, one-sided 95 % lower bound above 95 %", () => {
+    const r = outcomes("low", 300, 100, 0.03);
+    expect(r["rolled-back"] / 300).toBeGreaterThanOrEqual(0.95);
+    expect(lowerBound95(r["rolled-back"], 300)).toBeGreaterThan(0.95);
+  });
+
+  test("standard at 500 rps: a 2 -> 3 % regression is rolled back (not paused) in at least 95 % of 300 runs, one-sided 95 % lower bound above 95 %", () => {
+    // Measured: 297 of 300 at 500 rps; 284 at 300 rps, 258 at 200 rps (the rest pause at maxHold).
+    const r = outcomes("standard", 300, 500, 0.03);
+    expect(r.promoted).toBe(0);
+    expect(r["rolled-back"] / 300).toBeGreaterThanOrEqual(0.95);
+    expect(lowerBound95(r["rolled-back"], 300)).toBeGreaterThan(0.95);
+  });
+
+  test("standard at 100 rps: the final look rolls back runs that used to pause at the 1 % step's maxHold, and none is promoted", () => {
+    const withLook = outcomes("standard", 300, 100, 0.03, true);
+    const without = outcomes("standard", 300, 100, 0.03, false);
+    expect(withLook.promoted).toBe(0);
+    expect(without.promoted).toBe(0);
+    // Measured: 156 of 300 against 126 (the rest pause at maxHold).
+    expect(withLook["rolled-back"]).toBeGreaterThanOrEqual(without["rolled-back"] + 25);
+  });
+
+  test("standard at 100 rps cannot reach 95 %: the most powerful test confined to the 1 % step's 40 minutes, at the gate's whole alpha, rejects in under 80 % of runs", () => {
+    // The one-sided exact binomial test is uniformly most powerful for this split, so no test on
+    // the same minutes at alpha 0.005 does better; the ladder moves on only once the step passes.
+    let rejected = 0;
+    const runs = 1000;
+    for (let i = 0; i < runs; i++) {
+      const rand = rng(777 + i);
+      const c = { total: 0, events: 0 };
+      const b = { total: 0, events: 0 };
+      for (let m = 0; m < 40; m++) {
+        const ct = binomial(rand, 6000, 0.01);
+        c.total += ct;
+        c.events += binomial(rand, ct, 0.03);
+        b.total += 6000 - ct;
+        b.events += binomial(rand, 6000 - ct, 0.02);
+      }
+      if (exactBinomialTest(c, b) <= 0.005) rejected++;
     }
-    expect(outcomes.promoted).toBe(0);
-    expect((outcomes["rolled-back"] + outcomes.timeout) / 300).toBeGreaterThanOrEqual(0.95);
-    // Rolled back outright in a good share: 126 of 300 when measured.
-    expect(outcomes["rolled-back"] / 300).toBeGreaterThan(0.3);
+    expect(rejected / runs).toBeLessThan(0.8);
+    expect(rejected / runs).toBeGreaterThan(0.6);
   });
 
   test("standard: a 2 -> 3 % regression held at 1 % for up to 4 hours is rolled back in at least 95 % of 200 runs", () => {

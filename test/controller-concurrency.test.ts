@@ -11,33 +11,28 @@ import { createStateStore } from "../src/aws/state.js";
 import { createTrafficRouter } from "../src/aws/traffic.js";
 import { createControllerFromClients } from "../src/controller/wiring.js";
 import { startMoto, type MotoServer } from "../src/local/moto-server.js";
-import { startFaultProxy, type FaultProxy } from "./support/fault-proxy.js";
 import { alarmEvent, createWorld, tickEvent, type World } from "./support/moto-world.js";
 
 const INVOCATIONS = 50;
 const ROUNDS = Number(process.env.RACE_ROUNDS ?? 20);
 
 let moto: MotoServer;
-let proxy: FaultProxy;
 beforeAll(async () => {
   moto = await startMoto();
-  proxy = await startFaultProxy(moto.endpoint, { serialize: ["TransactWriteItems", "UpdateItem", "PutItem"] });
 });
 afterAll(async () => {
-  await proxy?.stop();
   await moto?.stop();
 });
 
 /**
  * A controller on the real clock with the SDK's default retries, built per invocation as a fresh
  * Lambda container builds it (the SDK clients are shared: they hold no state but connections).
- * Its calls go through a proxy that forwards DynamoDB writes one at a time: moto's
- * TransactWriteItems is not thread-safe (HTTP 500, "dictionary changed size during iteration"),
- * where DynamoDB serializes writes to an item and cancels the losers.
+ * Straight to moto: startMoto makes its DynamoDB as atomic as DynamoDB (see ATOMIC_DYNAMODB_LAUNCHER
+ * and the emulator test in controller-races.test.ts), so no proxy has to serialize the writes.
  */
 let clients: ReturnType<typeof createClients> | undefined;
 const container = (w: World, round: number) => {
-  clients ??= createClients({ endpoint: proxy.endpoint, region: moto.region, credentials: moto.credentials });
+  clients ??= createClients({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
   return createControllerFromClients(w.config, clients, { newRolloutId: (v) => `${v}-r${round}` });
 };
 

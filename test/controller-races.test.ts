@@ -3,6 +3,7 @@
  * at once, the same delivery repeated, and SDK errors injected at every call site.
  */
 import { SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createStateStore, type HistoryRecord } from "../src/aws/state.js";
 import { createTrafficRouter } from "../src/aws/traffic.js";
@@ -42,6 +43,50 @@ function serverError(): Error {
 function timeout(): Error {
   return Object.assign(new Error("socket timed out"), { name: "TimeoutError" });
 }
+
+describe("the emulator's conditional writes are as atomic as DynamoDB's", () => {
+  // Why the 24-invocation test below flaked under load (two transitions at one decision point, or
+  // a committed history record gone): moto's TransactWriteItems takes no lock and, when a condition
+  // fails, restores the whole table from a copy taken before a concurrent winner committed. startMoto
+  // serializes moto's DynamoDB backend (ATOMIC_DYNAMODB_LAUNCHER). The race is inside one moto
+  // request, so no proxy delay can order it; this test makes it likely instead (a table of some
+  // hundred items makes each copy slow) and checks every round. Against `python3 -m moto.server`
+  // unpatched it fails in most rounds (HTTP 500 "dictionary changed size during iteration", two
+  // winners, or the winner's write erased).
+  test("24 concurrent transactions conditional on one version: exactly one wins, its writes survive, no other error", { timeout: 120_000 }, async () => {
+    const w = await createWorld(moto, { name: "atomic" });
+    const docs = w.clients.documents;
+    const table = w.config.table;
+    for (let i = 0; i < 150; i += 25) {
+      await docs.send(new BatchWriteCommand({ RequestItems: { [table]: Array.from({ length: 25 }, (_, k) => ({ PutRequest: { Item: { pk: "filler", sk: `x${i + k}`, blob: "y".repeat(400) } } })) } }));
+    }
+    await docs.send(new PutCommand({ TableName: table, Item: { pk: "race", sk: "state", version: 0 } }));
+    const problems: string[] = [];
+    for (let v = 0; v < 8; v++) {
+      const settled = await Promise.allSettled(
+        Array.from({ length: 24 }, (_, i) =>
+          docs.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                { Put: { TableName: table, Item: { pk: "race", sk: "state", version: v + 1, by: i }, ConditionExpression: "version = :v", ExpressionAttributeValues: { ":v": v } } },
+                { Put: { TableName: table, Item: { pk: "race-history", sk: `${v}-${i}` }, ConditionExpression: "attribute_not_exists(pk)" } },
+              ],
+            }),
+          ),
+        ),
+      );
+      const winners = settled.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
+      const others = settled.flatMap((r) => (r.status === "rejected" && (r.reason as Error).name !== "TransactionCanceledException" ? [`${(r.reason as Error).name}: ${(r.reason as Error).message.slice(0, 80)}`] : []));
+      const state = (await docs.send(new GetCommand({ TableName: table, Key: { pk: "race", sk: "state" }, ConsistentRead: true }))).Item;
+      const history = (await docs.send(new QueryCommand({ TableName: table, KeyConditionExpression: "pk = :p AND begins_with(sk, :s)", ExpressionAttributeValues: { ":p": "race-history", ":s": `${v}-` }, ConsistentRead: true }))).Items ?? [];
+      if (winners.length !== 1 || others.length || state?.version !== v + 1 || state?.by !== winners[0] || history.length !== 1 || history[0]!.sk !== `${v}-${winners[0]}`) {
+        problems.push(`version ${v}: winners ${JSON.stringify(winners)}, stored ${JSON.stringify(state)}, history ${JSON.stringify(history.map((h) => h.sk))}, errors ${JSON.stringify(others.slice(0, 2))}`);
+        await docs.send(new PutCommand({ TableName: table, Item: { pk: "race", sk: "state", version: v + 1 } }));
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
 
 describe("concurrency against moto", () => {
   test("24 concurrent invocations (ticks and alarm events mixed) make exactly one transition per decision point and lose no history record", async () => {

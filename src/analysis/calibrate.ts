@@ -98,6 +98,12 @@ export interface RolloutScenario {
   /** The count test's prior (the policy's analysis.prior). @default "band" */
   prior?: "band" | "wide";
   /**
+   * Give the gate the step's maxHold (the engine always does), so it spends part of alpha on a
+   * final look there; false leaves the whole alpha to the sequential test, as before the final
+   * look existed (to measure what it buys). @default true
+   */
+  finalLook?: boolean;
+  /**
    * Which judge decides: the gate (default), one of the fixed-horizon baselines every minute, or
    * "oracle": the bare sequential test told the true rate ratio in advance (all prior weight on
    * canaryRate / baselineRate, no bands) and whether errors cluster (no dispersion correction
@@ -151,7 +157,7 @@ export function simulateRollout(s: RolloutScenario): RolloutOutcome {
       });
       canaryRequests += canaryTotal;
       minute++;
-      const ctx = { now: minute * MINUTE, rolloutStartedAt: 0, stepStartedAt, stepIndex, alpha: s.alpha, prior: s.prior ?? "band", dispersion: s.dispersion ?? "estimate" };
+      const ctx = { now: minute * MINUTE, rolloutStartedAt: 0, stepStartedAt, stepIndex, alpha: s.alpha, prior: s.prior ?? "band", dispersion: s.dispersion ?? "estimate", ...(s.finalLook === false ? {} : { stepMaxHoldMs: step.minutes * maxHoldFactor * MINUTE }) };
       let verdict: GateVerdict["verdict"];
       if (!s.judge || s.judge === "gate") {
         last = evaluateComparisonGate(s.gate, { kind: "counts", samples }, ctx);
@@ -210,13 +216,15 @@ export function runAa(options: {
   meanBurst?: number;
   dispersion?: RolloutScenario["dispersion"];
   gate?: ComparisonGate;
+  finalLook?: boolean;
+  steps?: RolloutScenario["steps"];
 }): AaSummary {
   const out: AaSummary = { runs: options.runs, rolledBack: 0, timeouts: 0, promoted: 0, falseRollbackRate: 0 };
   for (let i = 0; i < options.runs; i++) {
     const r = simulateRollout({
       seed: (options.seed ?? 1) * 100_003 + i,
       rps: options.rps ?? 100,
-      steps: STANDARD_LADDER,
+      steps: options.steps ?? STANDARD_LADDER,
       baselineRate: options.rate ?? 0.001,
       canaryRate: options.rate ?? 0.001,
       gate: options.gate ?? STANDARD_ERROR_GATE,
@@ -226,6 +234,7 @@ export function runAa(options: {
       ...(options.incident ? { incident: options.incident } : {}),
       ...(options.meanBurst ? { meanBurst: options.meanBurst } : {}),
       ...(options.dispersion ? { dispersion: options.dispersion } : {}),
+      ...(options.finalLook === false ? { finalLook: false } : {}),
     });
     if (r.outcome === "rolled-back") out.rolledBack++;
     else if (r.outcome === "timeout") out.timeouts++;
@@ -262,6 +271,7 @@ export function runDetection(options: {
   meanBurst?: number;
   dispersion?: RolloutScenario["dispersion"];
   gate?: ComparisonGate;
+  finalLook?: boolean;
 }): {
   detected: number;
   /** Median over the detected runs only (biased low when some are never detected). */
@@ -292,6 +302,7 @@ export function runDetection(options: {
       ...(options.judge ? { judge: options.judge } : {}),
       ...(options.meanBurst ? { meanBurst: options.meanBurst } : {}),
       ...(options.dispersion ? { dispersion: options.dispersion } : {}),
+      ...(options.finalLook === false ? { finalLook: false } : {}),
     });
     if (r.outcome === "rolled-back") {
       minutes.push(r.minutes);

@@ -12,10 +12,15 @@
  * many ticks look at it. Latency "percentile" gates use a one-sided Mann-Whitney U test on
  * per-minute percentile points: weaker and not anytime-valid, so it only spends alpha at a few
  * checkpoints (see percentileVerdict). docs/analysis.md explains the method.
+ *
+ * Given the step's maxHold (ctx.stepMaxHoldMs), a count gate splits its alpha: FINAL_LOOK_SHARE
+ * goes to one fixed-horizon look at the step's own data when the step reaches maxHold (the
+ * moment it would otherwise time out), the rest to the sequential test. The union bound keeps
+ * the per-rollout budget (finalLookAlpha).
  */
 import type { ComparisonGate } from "../policy/types.js";
-import { SequentialRateTest, type DispersionMode, type MixturePrior, type RegressionDirection, type SequentialTestOptions } from "./sequential.js";
-import { exactBinomialTest, mannWhitneyGreater, twoProportionZTest } from "./stats.js";
+import { DISPERSION_MARGIN_SLOPE, SequentialRateTest, type DispersionMode, type MixturePrior, type RegressionDirection, type SequentialTestOptions } from "./sequential.js";
+import { binomialUpperTailReal, exactBinomialTest, mannWhitneyGreater, twoProportionZTest } from "./stats.js";
 import type { CountSample, Counts, GateContext, GateEvidence, GateVerdict, PercentileSample, Verdict } from "./types.js";
 
 export function sumCounts(samples: ReadonlyArray<{ canary: Counts; baseline: Counts }>): { canary: Counts; baseline: Counts } {
@@ -161,11 +166,106 @@ export function effectiveBands(gate: Pick<ComparisonGate, "holdBand" | "rollback
   return { holdBand: of(gate.holdBand, gate.holdBandRelative), rollbackBand: of(gate.rollbackBand, gate.rollbackBandRelative) };
 }
 
+/**
+ * Share of a count gate's alpha spent on the final looks at maxHold (the rest goes to the
+ * sequential test). Half: a single look at a fixed horizon is far more powerful at that sample
+ * size than the anytime test, which pays for looking every minute; the sequential test pays
+ * log 2 nats more to reject (measured in docs/analysis.md).
+ */
+export const FINAL_LOOK_SHARE = 0.5;
+
+/**
+ * The final look judges the step's minutes that began at least this long before maxHold: with
+ * CloudWatch's one-minute datapoints arriving up to 3 minutes after the minute ends, they are all
+ * visible when the step reaches maxHold, so the look sees one fixed set of minutes.
+ */
+export const FINAL_LOOK_GRACE_MS = 3 * 60_000;
+
+/**
+ * Alpha of the final look at step `stepIndex` (from 0): alpha x FINAL_LOOK_SHARE x
+ * 1/((s+1)(s+2)), which sums to alpha x FINAL_LOOK_SHARE over any number of steps. Each step can
+ * reach its maxHold once, and its look uses only that step's minutes (fresh data given
+ * everything before the step started), so the chance that any final look rejects an identical
+ * canary is at most the sum of these shares. The first step, where traffic is thinnest and
+ * steps time out most, gets half.
+ */
+export function finalLookAlpha(alpha: number, stepIndex: number): number {
+  const s = Math.max(0, stepIndex);
+  return (alpha * FINAL_LOOK_SHARE) / ((s + 1) * (s + 2));
+}
+
+/** Alpha left to the sequential test when the gate has a final look. */
+export function sequentialAlpha(alpha: number, withFinalLook: boolean): number {
+  return withFinalLook ? alpha * (1 - FINAL_LOOK_SHARE) : alpha;
+}
+
+export interface FinalLookResult {
+  /** One-sided p-value of "the canary is worse" over the window's minutes. */
+  pValue: number;
+  /** Canary events and the number expected without a difference (sum of n_i rho_i). */
+  events: number;
+  expected: number;
+  /** Events of both sides in the window, and the canary's expected share of them. */
+  n: number;
+  rho: number;
+  /** Dispersion the counts were divided by (1 = independent events). */
+  phi: number;
+}
+
+/**
+ * The dispersion the final look divides the counts by, given the estimate phi and the canary's
+ * expected share of events rho: 1 + (phi - 1) max(2, 1 + 0.4 log(1 / rho)). Dividing by phi
+ * alone (Rao-Scott) matches the variance of clustered counts but not their skew, and the
+ * one-sided tail is what the look uses: seeded A/A windows with geometric clusters (means 2-20,
+ * shares 1-25 %) rejected up to 2.2x alpha at alpha 0.005 with phi alone, and at most alpha
+ * with this margin (test/analysis.final-look.test.ts). The log term is the sequential test's
+ * margin (DISPERSION_MARGIN_SLOPE) at the canary side's per-event factor 1 / rho.
+ */
+export function finalLookDispersion(phi: number, rho: number): number {
+  if (!(phi > 1)) return 1;
+  const margin = Math.max(2, 1 + DISPERSION_MARGIN_SLOPE * Math.log(1 / Math.max(rho, 1e-12)));
+  return 1 + (phi - 1) * margin;
+}
+
+/**
+ * The fixed-horizon test of the final look: an exact conditional binomial test on the window's
+ * minutes. Given each minute's events n_i and the canary's traffic share rho_i, an identical
+ * canary's events are a sum of Binomial(n_i, rho_i); that sum is tested against
+ * Binomial(N, rho*) with N = sum n_i and rho* = sum n_i rho_i / N, whose upper tail is at least
+ * the sum's beyond its mean (Hoeffding 1956), so the p-value is conservative when the shares
+ * differ between minutes. With clustered events the counts are divided by a dispersion (the
+ * Rao-Scott correction: a design effect of phi leaves N / phi effective events), built from the
+ * same estimate the sequential test is tempered by (from the totals, which the test conditions
+ * on) with a margin for the tail (finalLookDispersion). Minutes with no traffic on one side
+ * carry no evidence and are skipped. `phi` in the result is the divisor applied.
+ */
+export function finalLookTest(minutes: ReadonlyArray<CountSample>, phi = 1, worseWhen: RegressionDirection = "higher"): FinalLookResult {
+  let x = 0;
+  let n = 0;
+  let mean = 0;
+  for (const m of minutes) {
+    if (!validSample(m) || m.canary.total === 0 || m.baseline.total === 0) continue;
+    const events = m.canary.events + m.baseline.events;
+    if (events === 0) continue;
+    x += m.canary.events;
+    n += events;
+    mean += (events * m.canary.total) / (m.canary.total + m.baseline.total);
+  }
+  const estimate = Number.isFinite(phi) && phi > 1 ? phi : 1;
+  if (n === 0) return { pValue: 1, events: x, expected: mean, n, rho: 0, phi: estimate };
+  const rho = mean / n;
+  const f = finalLookDispersion(estimate, rho);
+  const pValue = worseWhen === "higher" ? binomialUpperTailReal(x / f, n / f, rho) : binomialUpperTailReal((n - x) / f, n / f, 1 - rho);
+  return { pValue, events: x, expected: mean, n, rho, phi: f };
+}
+
 function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateContext): GateVerdict {
   const direction: RegressionDirection = gate.worseWhen;
   const sign = direction === "higher" ? 1 : -1;
-  const threshold = 1 / ctx.alpha;
-  const logThreshold = -Math.log(ctx.alpha);
+  const withFinalLook = ctx.stepMaxHoldMs !== undefined && Number.isFinite(ctx.stepMaxHoldMs) && ctx.stepMaxHoldMs > 0;
+  const alphaSequential = sequentialAlpha(ctx.alpha, withFinalLook);
+  const threshold = 1 / alphaSequential;
+  const logThreshold = -Math.log(alphaSequential);
 
   const stepCanary = { total: 0, events: 0 };
   const stepBaseline = { total: 0, events: 0 };
@@ -207,6 +307,7 @@ function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateCon
   const rejected = test.maxLogEValue >= logThreshold;
   // Relative bands are a share of the baseline's rate over the whole rollout (steadier than the step's).
   const { holdBand, rollbackBand } = effectiveBands(gate, allBaseline.total > 0 ? allBaseline.events / allBaseline.total : baselineRate);
+  const final = finalLook(gate, samples, ctx, test, withFinalLook);
 
   const holdBandText = bandText(holdBand, gate.holdBandRelative);
   const rollbackBandText = bandText(rollbackBand, gate.rollbackBandRelative);
@@ -218,14 +319,55 @@ function countVerdict(gate: ComparisonGate, samples: CountSample[], ctx: GateCon
     const scope = enough ? "" : " (whole rollout)";
     return verdictOf(gate, "rollback", evidence, `${summary}; ${eText} and ${beyond(sign, bandDifference, "points" + scope, "rollback band", rollbackBandText)}`);
   }
+  if (final && final.rejected && final.difference > rollbackBand) {
+    return verdictOf(gate, "rollback", evidence, `${summary}; ${eText}; ${final.text} and ${beyond(sign, final.difference, "points (final look)", "rollback band", rollbackBandText)}`);
+  }
+  const finalNote = final ? `; ${final.text}` : "";
   if (!enough) {
-    return verdictOf(gate, "hold", evidence, `${summary}; need ${int(gate.minSamples)} this step before it may pass; ${eText}`);
+    return verdictOf(gate, "hold", evidence, `${summary}; need ${int(gate.minSamples)} this step before it may pass; ${eText}${finalNote}`);
   }
   if (difference > holdBand) {
-    return verdictOf(gate, "hold", evidence, `${summary}; ${beyond(sign, difference, "points", "hold band", holdBandText)}; ${eText}`);
+    return verdictOf(gate, "hold", evidence, `${summary}; ${beyond(sign, difference, "points", "hold band", holdBandText)}; ${eText}${finalNote}`);
   }
   const note = rejected ? `${eText} but ${inside(sign, bandDifference, "points", "rollback band", rollbackBandText)}` : eText;
   return verdictOf(gate, "pass", evidence, `${summary}; ${inside(sign, difference, "points", "hold band", holdBandText)}; ${note}`);
+}
+
+/**
+ * The final look, once the step has reached its maxHold: the fixed-horizon test over the step's
+ * minutes that began at least FINAL_LOOK_GRACE_MS before maxHold, at finalLookAlpha. Null before
+ * maxHold or without one. `difference` is over the same minutes, in points, positive = worse.
+ */
+function finalLook(
+  gate: ComparisonGate,
+  samples: ReadonlyArray<CountSample>,
+  ctx: GateContext,
+  test: SequentialRateTest,
+  enabled: boolean,
+): { rejected: boolean; difference: number; text: string } | null {
+  if (!enabled || ctx.now - ctx.stepStartedAt < ctx.stepMaxHoldMs!) return null;
+  const end = ctx.stepStartedAt + ctx.stepMaxHoldMs! - FINAL_LOOK_GRACE_MS;
+  const window: CountSample[] = [];
+  const canary = { total: 0, events: 0 };
+  const baseline = { total: 0, events: 0 };
+  for (const s of samples) {
+    if (s.start < ctx.stepStartedAt || s.start >= end || !validSample(s)) continue;
+    window.push(s);
+    canary.total += s.canary.total;
+    canary.events += s.canary.events;
+    baseline.total += s.baseline.total;
+    baseline.events += s.baseline.events;
+  }
+  if (canary.total === 0 || baseline.total === 0) return null;
+  const phi = test.dispersion ? test.dispersion.phi : 1;
+  const alpha = finalLookAlpha(ctx.alpha, ctx.stepIndex);
+  const r = finalLookTest(window, phi, gate.worseWhen);
+  const sign = gate.worseWhen === "higher" ? 1 : -1;
+  const difference = sign * 100 * (canary.events / canary.total - baseline.events / baseline.total);
+  const rejected = r.pValue <= alpha;
+  const tempered = r.phi > 1 ? `, counts divided by dispersion ${r.phi.toFixed(2)}` : "";
+  const text = `final look at maxHold over ${window.length} minutes: p ${num(r.pValue)} ${rejected ? "<=" : ">"} ${num(alpha)} (${int(r.events)} canary events, ${r.expected.toFixed(1)} expected${tempered})`;
+  return { rejected, difference, text };
 }
 
 function verdictOf(gate: ComparisonGate, verdict: Verdict, evidence: GateVerdict["evidence"], reason: string): GateVerdict {

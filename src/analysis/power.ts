@@ -24,7 +24,7 @@
 import type { ComparisonGate, RolloutPolicy } from "../policy/types.js";
 import { bandLogWeights, DEFAULT_GRID, type MixturePrior, type RatioGrid } from "./sequential.js";
 import { normalQuantile, normalSf } from "./stats.js";
-import { effectiveBands, mixtureOptions, PERCENTILE_MIN_PAIRED_MINUTES } from "./gate.js";
+import { effectiveBands, mixtureOptions, PERCENTILE_MIN_PAIRED_MINUTES, sequentialAlpha } from "./gate.js";
 
 export interface SampleSizeInput {
   /** Event rate of the baseline, as a fraction (0.001 = 0.1 %). */
@@ -243,7 +243,9 @@ export function planPower(policy: RolloutPolicy, traffic: TrafficAssumptions): {
         baselineRate: base,
         canaryRate: target,
         canaryShare: share,
-        alpha,
+        // The sequential test's share: the engine gives every step a maxHold, so the gate keeps
+        // the rest of its alpha for the final look there (gate.ts).
+        alpha: sequentialAlpha(alpha, true),
         rollbackBand,
         prior: policy.prior ?? "band",
         ...(traffic.power !== undefined ? { power: traffic.power } : {}),

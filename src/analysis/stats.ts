@@ -34,6 +34,20 @@ export function binomialUpperTail(k: number, n: number, p: number): number {
   return betainc(p, k, n - k + 1, true, false);
 }
 
+/**
+ * The binomial upper tail continued to real k and n: I_p(k, n - k + 1), which equals
+ * P(X >= k) for integers. Used for counts divided by a dispersion factor (the Rao-Scott
+ * correction of the final look, gate.ts). 1 for k <= 0, 0 for k > n. Matches
+ * scipy.special.betainc(k, n - k + 1, p).
+ */
+export function binomialUpperTailReal(k: number, n: number, p: number): number {
+  if (!(k > 0)) return 1;
+  if (k > n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  return betainc(p, k, n - k + 1, true, false);
+}
+
 /** Standard normal upper tail P(Z > z), via erfc (no cancellation for large z). Matches scipy.stats.norm.sf. */
 export function normalSf(z: number): number {
   return 0.5 * erfc(z / Math.SQRT2);

@@ -80,4 +80,10 @@ export interface GateContext {
    * "none" assumes independent errors; it exists to measure what the correction buys. @default "estimate"
    */
   dispersion?: "estimate" | "none";
+  /**
+   * The current step's maxHold (ms). With it, count gates spend part of `alpha` on one
+   * fixed-horizon look at the step's data when the step reaches maxHold (gate.ts, finalLookAlpha);
+   * without it the sequential test gets the whole of `alpha`.
+   */
+  stepMaxHoldMs?: number;
 }

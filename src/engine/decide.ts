@@ -118,6 +118,7 @@ export function evaluateGates(policy: RolloutPolicy, step: ResolvedStep, state: 
           stepStartedAt: state.stepStartedAt,
           stepIndex: state.stepIndex,
           alpha: policy.alpha / comparisons,
+          stepMaxHoldMs: step.maxHoldMs,
           prior: policy.prior ?? "band",
         })
       : evaluateAlarmGate(gate, evidence),

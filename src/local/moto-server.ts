@@ -68,12 +68,41 @@ async function waitReady(endpoint: string, child: ChildProcess, timeoutMs: numbe
   throw new Error(`moto server did not answer on ${endpoint} within ${timeoutMs} ms (is moto installed? python3 -m pip install 'moto[server]'):\n${output()}`);
 }
 
+/**
+ * `python -m moto.server`, with moto's DynamoDB made atomic the way DynamoDB is. moto serves
+ * requests on threads and its DynamoDB backend takes no lock: TransactWriteItems deep-copies the
+ * table, checks its conditions, writes, and on a failed condition restores the whole table from
+ * that copy. Two concurrent transactions can therefore both pass `version = :v`, and a loser's
+ * restore erases a winner's commit that landed meanwhile (its history record vanishes and the
+ * version goes back, so a third invocation commits the same version again): two transitions at
+ * one decision point that no DynamoDB table can produce. Other requests see "dictionary changed
+ * size during iteration" (HTTP 500). One re-entrant lock around every public method of the
+ * backend serializes them, which is what DynamoDB's own per-item serialization and serializable
+ * transactions give: a condition is checked and the write applied with nothing in between.
+ */
+export const ATOMIC_DYNAMODB_LAUNCHER = `
+import functools, inspect, sys, threading
+from moto.dynamodb.models import DynamoDBBackend
+_lock = threading.RLock()
+def _locked(f):
+    @functools.wraps(f)
+    def call(*args, **kwargs):
+        with _lock:
+            return f(*args, **kwargs)
+    return call
+for _name, _f in list(vars(DynamoDBBackend).items()):
+    if inspect.isfunction(_f) and not _name.startswith("_"):
+        setattr(DynamoDBBackend, _name, _locked(_f))
+from moto.server import main
+main(sys.argv[1:])
+`;
+
 /** Starts moto in server mode on 127.0.0.1. Call `stop()` when done (tests: in afterAll). */
 export async function startMoto(options: StartMotoOptions = {}): Promise<MotoServer> {
   const port = options.port ?? (await freePort());
   const python = options.python ?? process.env.ROLLGATE_PYTHON ?? "python3";
   const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(python, ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
+  const child = spawn(python, ["-c", ATOMIC_DYNAMODB_LAUNCHER, "-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, PYTHONUNBUFFERED: "1" },
   });

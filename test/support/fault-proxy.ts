@@ -45,19 +45,8 @@ export function operationOf(req: IncomingMessage, body: Buffer): string {
   return action ? action[1]! : "unknown";
 }
 
-export interface FaultProxyOptions {
-  /**
-   * Operations forwarded one at a time. moto's TransactWriteItems is not thread-safe (it deep-copies
-   * the table while other requests change it and answers HTTP 500 "dictionary changed size during
-   * iteration"); DynamoDB serializes writes to an item itself, so a test of concurrency serializes them.
-   */
-  serialize?: string[];
-}
-
-export async function startFaultProxy(upstream: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
+export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const up = new URL(upstream);
-  const serialize = new Set(options.serialize ?? []);
-  let queue: Promise<void> = Promise.resolve();
   const seen: string[] = [];
   let faults: Array<Fault & { count: number; done: boolean; resolve?: () => void; firedAt: Promise<void> }> = [];
   const server: Server = createServer((req, res) => {
@@ -103,8 +92,7 @@ export async function startFaultProxy(upstream: string, options: FaultProxyOptio
           });
           fwd.end(body);
         });
-      if (serialize.has(op)) queue = queue.then(forward);
-      else void forward();
+      void forward();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
