@@ -78,7 +78,8 @@ function recordFor(inv: ReturnType<typeof recordInvokes>, i: number, response: P
   return destinationRecord(s.functionName, s.payload, response, at);
 }
 
-describe("a 5-minute hook with the controller invoked every minute (moto, real SDK calls)", () => {
+// Generous timeouts: a loaded machine slows moto down; nothing here measures time.
+describe("a 5-minute hook with the controller invoked every minute (moto, real SDK calls)", { timeout: 180_000 }, () => {
   test("the tick starts it asynchronously and returns; later ticks only check the deadline; the answer at minute 5 is recorded once and shifts traffic", async () => {
     const { w, c, invokes, smoke } = await atStepBoundary();
     // Minute 0: the step's beforeStep hook is started; traffic stays on step 1 while it runs.
@@ -273,7 +274,7 @@ describe("hook answers are validated at the edge", () => {
   });
 });
 
-describe("a controller killed (SIGKILL) between recording a hook's execution and Lambda accepting it", () => {
+describe("a controller killed (SIGKILL) between recording a hook's execution and Lambda accepting it", { timeout: 180_000 }, () => {
   const ROOT = resolve(import.meta.dirname, "..");
   const CHILD = resolve(import.meta.dirname, "support/crash-child.ts");
   /** One tick in a child process (as the Lambda: configured from ROLLGATE_*), killed at the Invoke. */
