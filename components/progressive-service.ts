@@ -557,11 +557,13 @@ export class ProgressiveService extends pulumi.ComponentResource {
         { functionName: controller.functionName, input: JSON.stringify({ command: "status" }) },
         { parent: this },
       );
+      // The status comes from the deployed controller (old configuration): a live rollout also
+      // refuses a changed serviceName, loadBalancerArn or listenerArn.
       guardedInput = pulumi
-        .all([startInput, status.result, args.version, policy, controller.functionName])
-        .apply(([input, result, version, p, fn]) =>
+        .all([startInput, status.result, args.version, policy, controller.functionName, pulumi.all([serviceName, args.loadBalancerArn, args.listenerArn])])
+        .apply(([input, result, version, p, fn, [service, lbArn, listenerArn]]) =>
           checked(this, () => {
-            checkReleaseAllowed(result, version, { controllerFunction: fn, steps: p.steps.length });
+            checkReleaseAllowed(result, version, { controllerFunction: fn, steps: p.steps.length, wanted: { serviceName: service, loadBalancerArn: lbArn, ...(listenerArn !== undefined ? { listenerArn } : {}) } });
             return input;
           }),
         );

@@ -333,3 +333,13 @@ describe("a controller killed (SIGKILL) between recording a hook's execution and
     expect((await actionsOf(w)).filter((a) => a === "hook-results")).toHaveLength(1);
   });
 });
+
+describe("status reports what ProgressiveService's live-rollout check compares", { timeout: 180_000 }, () => {
+  test("the service name, the rule or listener it steers, and the load balancer", async () => {
+    const listener = await createWorld(moto, { name: `status-listener-${++n}` });
+    expect(await controllerFor(listener).status()).toMatchObject({ service: listener.name, trafficArn: listener.listenerArn, loadBalancerArn: listener.lbArn });
+    const rule = await createWorld(moto, { name: `status-rule-${++n}`, mode: "rule" });
+    expect(await controllerFor(rule).status()).toMatchObject({ trafficArn: rule.ruleArn, loadBalancerArn: rule.lbArn });
+    expect(rule.ruleArn).toMatch(/:listener-rule\/app\//);
+  });
+});
