@@ -24,7 +24,8 @@ export const POLICY_NAMES = [
   "rollgate standard",
   "rollgate high",
   "rollgate standard + alarm",
-  "oracle (standard ladder)",
+  "oracle holding like standard",
+  "oracle advancing every 10 min",
   "CodeDeploy 10%/5m, alarm >= 10 req",
   "Argo 5m window/interval, failureLimit 3",
   "Argo newest minute, failureLimit 2",
@@ -51,7 +52,13 @@ export function policyByName(name: PolicyName, scenarioKey?: string): SimPolicy 
     case "rollgate standard + alarm":
       // The standard preset plus an alarm gate on a canary-minus-baseline 5XX alarm: the fast path.
       return parsePolicy({ profile: "standard", gates: [...(PRESETS.standard.gates ?? []), { type: "alarm", name: "canary-5xx", alarms: [DIFF_ALARM.name] }] });
-    case "oracle (standard ladder)": {
+    case "oracle holding like standard": {
+      // rollgate standard's controller, ladder, holds and advance rule; only the rollback test is told the truth.
+      const sc = scenarioKey ? SCENARIOS[scenarioKey] : undefined;
+      const ratio = sc ? sc.canaryErrorRate / sc.baselineErrorRate : 1;
+      return { kind: "holding-oracle", ratio, clustered: (sc?.meanBurst ?? 1) > 1, policy: parsePolicy({ profile: "standard" }) };
+    }
+    case "oracle advancing every 10 min": {
       const sc = scenarioKey ? SCENARIOS[scenarioKey] : undefined;
       const ratio = sc ? sc.canaryErrorRate / sc.baselineErrorRate : 1;
       return { kind: "oracle", ratio, clustered: (sc?.meanBurst ?? 1) > 1 };

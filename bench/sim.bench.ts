@@ -20,7 +20,7 @@ const THREADS = Math.max(1, Math.min(Number(process.env.SIM_THREADS ?? available
 
 const AA = Object.keys(AA_SCENARIOS);
 const BAD = Object.keys(BAD_SCENARIOS);
-const ORACLE: PolicyName = "oracle (standard ladder)";
+const ORACLE: PolicyName = "oracle holding like standard";
 
 function seedBase(scenario: string): number {
   let h = 2166136261;
@@ -40,7 +40,7 @@ function jobs(): Job[] {
     }
   }
   // Longest first keeps both threads busy to the end.
-  const weight = (j: Job) => (j.policy.startsWith("rollgate") ? 2 : 1) * (SCENARIOS[j.scenario]!.rps >= 1000 ? 4 : 1);
+  const weight = (j: Job) => (j.policy.startsWith("rollgate") || j.policy.startsWith("oracle holding") ? 2 : 1) * (SCENARIOS[j.scenario]!.rps >= 1000 ? 4 : 1);
   return out.sort((a, b) => weight(b) - weight(a));
 }
 

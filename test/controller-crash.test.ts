@@ -14,6 +14,7 @@ import { createClients } from "../src/aws/clients.js";
 import { createStateStore } from "../src/aws/state.js";
 import { createTrafficRouter } from "../src/aws/traffic.js";
 import { controllerEnv } from "../src/controller/config.js";
+import { OUTBOX_GRACE_MS } from "../src/controller/outbox.js";
 import { createControllerFromClients } from "../src/controller/wiring.js";
 import { startMoto, type MotoServer } from "../src/local/moto-server.js";
 import { startFaultProxy, type FaultKind, type FaultProxy } from "./support/fault-proxy.js";
@@ -124,6 +125,99 @@ describe("SIGKILL of the invoking process at each point between reading, writing
     const { signal, output } = await crashAt(w, tickEvent, operation, kind);
     expect(signal, output).toBe("SIGKILL");
     await expectAdvanced(w);
+  });
+});
+
+describe("outbox: a decision event lost between the commit and the publish is sent by a later invocation", () => {
+  /** Every PutEvents and SNS Publish the world's own clients send from now on (the test's controllers). */
+  function captureEvents(w: World): { eventBridge: Array<Record<string, unknown>>; sns: Array<{ detail: Record<string, unknown>; eventId?: string }> } {
+    const out = { eventBridge: [] as Array<Record<string, unknown>>, sns: [] as Array<{ detail: Record<string, unknown>; eventId?: string }> };
+    const mw = (kind: "eventBridge" | "sns") => (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      const input = (args as { input: Record<string, any> }).input;
+      if (kind === "eventBridge" && input.Entries) for (const e of input.Entries) out.eventBridge.push(JSON.parse(e.Detail));
+      if (kind === "sns" && input.Message) out.sns.push({ detail: JSON.parse(input.Message), eventId: input.MessageAttributes?.eventId?.StringValue });
+      return next(args);
+    };
+    (w.clients.eventbridge.middlewareStack as { add: (m: unknown, o: unknown) => void }).add(mw("eventBridge"), { step: "initialize", name: `capture-eb-${Math.random()}` });
+    (w.clients.sns.middlewareStack as { add: (m: unknown, o: unknown) => void }).add(mw("sns"), { step: "initialize", name: `capture-sns-${Math.random()}` });
+    return out;
+  }
+
+  test.each([
+    ["alarm fast-path rollback", "rollback"],
+    ["tick advancing from step 1 to step 2", "advance"],
+  ] as const)("%s, SIGKILLed after the commit landed and before publishing: the next tick after the grace publishes exactly that event, once", async (_what, action) => {
+    const w = action === "rollback" ? await rollbackWorld(`outbox-kill-${action}`) : await advanceWorld(`outbox-kill-${action}`);
+    const events = captureEvents(w);
+    const { signal, output } = await crashAt(w, action === "rollback" ? alarmEvent(w.alarmName, "ALARM", w) : tickEvent, "TransactWriteItems", "hold-after");
+    expect(signal, output).toBe("SIGKILL");
+    const committed = (await storeOf(w).history(w.name, { limit: 1 }))[0]!;
+    expect(committed.action).toBe(action);
+    expect(Object.keys((await storeOf(w).get(w.name))!.outbox ?? {})).toEqual([`s${committed.seq}`]);
+
+    // Within the grace a tick leaves it to its committer (which might still be publishing).
+    w.clock.advance(5_000);
+    await controllerFor(w).tick();
+    expect(events.eventBridge.filter((e) => e.eventId === `${w.name}/${committed.seq}`)).toHaveLength(0);
+
+    w.clock.advance(OUTBOX_GRACE_MS);
+    await controllerFor(w).tick();
+    const expected = { eventId: `${w.name}/${committed.seq}`, service: w.name, action, rolloutId: committed.rolloutId, step: committed.stepIndex, phase: committed.phase, reason: committed.reason, at: new Date(committed.at).toISOString() };
+    expect(events.eventBridge).toEqual([expect.objectContaining(expected)]);
+    expect(events.sns).toEqual([{ detail: expect.objectContaining(expected), eventId: expected.eventId }]);
+    expect((await storeOf(w).get(w.name))!.outbox ?? {}).toEqual({});
+
+    // Published once: later invocations find nothing owed.
+    w.clock.advance(OUTBOX_GRACE_MS);
+    await controllerFor(w).tick();
+    await controllerFor(w).status();
+    expect(events.eventBridge).toHaveLength(1);
+    expect(events.sns).toHaveLength(1);
+  });
+
+  test("SIGKILLed after PutEvents landed, before marking it published: sent again with the same eventId (at least once), then never again", async () => {
+    const w = await rollbackWorld("outbox-kill-after-put");
+    const events = captureEvents(w);
+    let sent: Record<string, unknown> | undefined;
+    const env = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ROLLGATE_"))),
+      ...controllerEnv(w.config),
+      AWS_ENDPOINT_URL: proxy.endpoint,
+      CRASH_CLOCK: String(w.clock.now),
+      CRASH_PAYLOAD: JSON.stringify(alarmEvent(w.alarmName, "ALARM", w)),
+    };
+    const child = spawn(process.execPath, ["--import", "tsx", CHILD], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    proxy.clear();
+    proxy.add({ operation: "PutEvents", nth: 1, kind: "hold-after", onHit: (body) => { sent = JSON.parse(JSON.parse(body).Entries[0].Detail); child.kill("SIGKILL"); } });
+    const signal = await new Promise<NodeJS.Signals | null>((done) => child.once("exit", (_c, sig) => done(sig)));
+    proxy.clear();
+    expect(signal).toBe("SIGKILL");
+    expect(sent).toMatchObject({ action: "rollback" });
+
+    w.clock.advance(OUTBOX_GRACE_MS + 1_000);
+    await controllerFor(w).tick();
+    expect(events.eventBridge).toEqual([sent]);
+    w.clock.advance(OUTBOX_GRACE_MS);
+    await controllerFor(w).tick();
+    expect(events.eventBridge).toHaveLength(1);
+  });
+
+  test("publishing fails (EventBridge 5xx): the transition stands, the event stays owed and goes out later, once per resend among 5 concurrent ticks", async () => {
+    const w = await rollbackWorld("outbox-publish-fails");
+    const events = captureEvents(w);
+    w.failNth("PutEventsCommand", 1, () => Object.assign(new Error("We encountered an internal error"), { name: "InternalFailure", $fault: "server", $metadata: { httpStatusCode: 500 } }));
+    expect(await controllerFor(w).handle(alarmEvent(w.alarmName, "ALARM", w))).toMatchObject({ action: "rollback", transition: true });
+    w.clearFaults();
+    const rollback = (await storeOf(w).history(w.name, { limit: 1 }))[0]!;
+    expect(Object.keys((await storeOf(w).get(w.name))!.outbox ?? {})).toEqual([`s${rollback.seq}`]);
+    w.clock.advance(OUTBOX_GRACE_MS);
+    // 5 ticks at once: the claim lets one of them send it.
+    await Promise.all(Array.from({ length: 5 }, () => controllerFor(w).tick()));
+    // (The failed attempt never reached the capture: the injected fault throws before it.) SNS got
+    // the first attempt as well as the resend: a sink that took the event may get it again, with the same id.
+    expect(events.eventBridge.map((e) => e.eventId)).toEqual([`${w.name}/${rollback.seq}`]);
+    expect(events.sns.map((e) => e.eventId)).toEqual([`${w.name}/${rollback.seq}`, `${w.name}/${rollback.seq}`]);
+    expect((await storeOf(w).get(w.name))!.outbox ?? {}).toEqual({});
   });
 });
 

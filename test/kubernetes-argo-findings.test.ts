@@ -202,6 +202,48 @@ describe("issue 17 findings, against the rendered objects", { timeout: 300_000 }
     }
   });
 
+  test("7b. blue-green post-promotion: after the switch the bake compares the new version with the previous version's lookback and aborts back to it; a healthy one is promoted after the bake", () => {
+    // Before this, nothing judged the new version once it had all the traffic: a version that
+    // breaks after the switch (or only at full load) was promoted at the switch.
+    const policy: PolicyInput = { strategy: { type: "blueGreen", bake: "15m", testPercent: 5 }, promotion: { bake: "30m" }, gates: [{ type: "errorRate" }] };
+    const r = render(policy);
+    const steps = (r.rollout.spec.strategy as { canary: { steps: Array<Record<string, unknown>> } }).canary.steps;
+    expect(steps.slice(-2)).toEqual([{ setWeight: 100 }, { analysis: expect.objectContaining({ templates: [{ templateName: "checkout-bake" }] }) }]);
+    const switchMinute = 15;
+    for (const seed of [31, 32, 33]) {
+      // 2 % errors from 10 minutes after the switch, at full traffic.
+      const bad = simulate(r, { rps: 200, baselineErrorRate: 0.001, canaryErrorRate: 0.02, regressionAtMinute: switchMinute + 10, lagSeconds: [60, 180] }, seed);
+      expect(bad.result, bad.reason).toBe("rolled-back");
+      expect(bad.maxCanaryShare).toBe(1);
+      expect(bad.detectionMs!, bad.reason).toBeLessThan(8 * 60_000);
+      const healthy = simulate(r, { rps: 200, baselineErrorRate: 0.001, canaryErrorRate: 0.001, lagSeconds: [60, 180] }, seed);
+      expect(healthy.result, healthy.reason).toBe("promoted");
+      // Promoted only once the bake (30 minutes after the switch, plus the metric delay) has passed.
+      expect(healthy.minutesSimulated).toBeGreaterThanOrEqual(switchMinute + 30);
+    }
+  });
+
+  test("7c. the bake never passes on missing data: when the new version's metrics stop at the switch the Rollout pauses; with onMissingData: rollback the idle baseline does not abort a healthy bake", () => {
+    const policy: PolicyInput = { strategy: { type: "blueGreen", bake: "15m", testPercent: 5 }, promotion: { bake: "30m" }, gates: [{ type: "errorRate" }] };
+    const r = render(policy);
+    // The canary's series vanish once it has all the traffic (the minutes without a baseline): the
+    // comparison still sees the minutes before the switch, so only the freshness metric can tell.
+    const read = renderedMeasure();
+    const blind: Measure = (input) => read({ ...input, minutes: input.minutes.map((m) => (m.baseline ? m : { start: m.start })) });
+    for (const seed of [41, 42]) {
+      const o = runSimulation(new ArgoRolloutController(r, { logThreshold: 0 }, { measure: blind }), { rps: 200, baselineErrorRate: 0.001, canaryErrorRate: 0.001, lagSeconds: [60, 180] }, seed).outcome;
+      expect(o.result, o.reason).toBe("paused");
+      expect(o.reason).toMatch(/Inconclusive/);
+    }
+    // onMissingData: rollback: the background guard reads the idle stable as NO_BASELINE during
+    // the bake, which it tolerates only there (the bake's own comparison reads the lookback).
+    const strict = render({ ...policy, gates: [{ type: "errorRate", onMissingData: "rollback" }] });
+    for (const seed of [43, 44]) {
+      const o = simulate(strict, { rps: 200, baselineErrorRate: 0.001, canaryErrorRate: 0.001, lagSeconds: [60, 180] }, seed);
+      expect(o.result, o.reason).toBe("promoted");
+    }
+  });
+
   test("8. a latency threshold that is not a histogram bucket is refused at render time, naming the field and the buckets", () => {
     const policy: PolicyInput = { profile: "low", gates: [{ type: "latency", thresholdMs: 300 }] };
     let error: unknown;

@@ -7,7 +7,7 @@
  * render-time noise check use.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { countVerdictValue, FAIL_VALUE, NO_DATA_VALUE, TOO_FEW_VALUE } from "../components/kubernetes/conditions.js";
+import { countVerdictValue, FAIL_VALUE, NO_BASELINE_VALUE, NO_DATA_VALUE, TOO_FEW_VALUE } from "../components/kubernetes/conditions.js";
 import { analysisTiming, planKubernetes, renderKubernetes, type MetricProvider } from "../components/kubernetes/index.js";
 import type { PolicyInput } from "../src/policy/index.js";
 import type { ComparisonGate } from "../src/policy/types.js";
@@ -111,6 +111,48 @@ for (const [name, failedPerMinute, kind] of [
   cases.push({ name, canary: c, stable: s, gate: "checkout-failures", counts: { canaryTotal: 100 * MINUTES, canaryEvents: failedPerMinute * MINUTES, baselineTotal: 1000 * MINUTES, baselineEvents: 20 * MINUTES }, kind });
 }
 
+/*
+ * The post-promotion bake: 10 minutes of the test share (canary 5 %), then the switch (the stable,
+ * the previous version, keeps its pods but takes no traffic), 10 minutes at 100 % on the canary.
+ * Judged half a minute after the last scrape, as a bake measurement is.
+ */
+const BAKE_POLICY: PolicyInput = { ...POLICY, promotion: { bake: "30m" } };
+const baked = renderKubernetes({ name: "checkout", image: "x", policy: BAKE_POLICY, provider: prometheus });
+const bakeQuery = analysisTiming(planKubernetes("checkout", BAKE_POLICY, "prometheus"), { analysisInterval: "1m", metricDelay: "1m" }).query;
+const bakeMetric = (name: string) => (baked.analysisTemplates.find((t) => t.metadata.name === "checkout-bake")!.spec.metrics as Array<Record<string, unknown>>).find((m) => m.name === name)!;
+const BAKE_AT = START + MINUTES * 60_000 + 30_000;
+interface BakeCase {
+  name: string;
+  canary: string;
+  stable: string;
+  counts: { canaryTotal: number; canaryEvents: number; baselineTotal: number; baselineEvents: number };
+  /** The comparison's phase, and the freshness metric's. */
+  comparison: "Successful" | "Failed";
+  fresh: "Successful" | "Inconclusive";
+}
+const bakeCases: BakeCase[] = [];
+function bake(name: string, canaryAfter: number | undefined, comparison: BakeCase["comparison"], fresh: BakeCase["fresh"]): void {
+  const c = `bc${bakeCases.length}`;
+  const st = `bs${bakeCases.length}`;
+  // The canary's series end at the switch when its metrics stop arriving (canaryAfter undefined).
+  const canaryMinutes = [...steadyMinutes(10, 50, 0.002), ...(canaryAfter === undefined ? [] : steadyMinutes(10, 1000, canaryAfter))];
+  const stableMinutes = [...steadyMinutes(10, 950, 0.002), ...steadyMinutes(10, 0, 0)];
+  series.push(...requestSeries({ hash: c, start: START, labels, minutes: canaryMinutes }));
+  series.push(...requestSeries({ hash: st, start: START, labels, minutes: stableMinutes }));
+  const sum = (ms: Array<{ total: number; errors: number }>, k: "total" | "errors") => ms.reduce((a, m) => a + m[k], 0);
+  bakeCases.push({
+    name,
+    canary: c,
+    stable: st,
+    counts: { canaryTotal: sum(canaryMinutes, "total"), canaryEvents: sum(canaryMinutes, "errors"), baselineTotal: sum(stableMinutes, "total"), baselineEvents: sum(stableMinutes, "errors") },
+    comparison,
+    fresh,
+  });
+}
+bake("bake, healthy at full traffic: compared with the previous version's lookback, not failed", 0.002, "Successful", "Successful");
+bake("bake, 2 % errors after the switch against the previous version's 0.2 %: fails", 0.02, "Failed", "Successful");
+bake("bake, the new version's metrics stop at the switch: the comparison sees only the minutes before it, the freshness metric does not pass", undefined, "Successful", "Inconclusive");
+
 let server: PrometheusServer;
 beforeAll(async () => {
   server = await startPrometheus({ series });
@@ -138,6 +180,37 @@ describe("rendered PromQL on a real Prometheus", () => {
     const phase = evaluateArgo(metric as { successCondition: string; failureCondition: string }, { kind: "vector", values: [value] }).phase;
     const expected = { fail: "Failed", pass: "Successful", hold: "Inconclusive", "too-few": "Inconclusive", "no-data": "Inconclusive" }[c.kind];
     expect(phase, `value ${value}`).toBe(expected);
+  });
+});
+
+describe("the post-promotion bake's PromQL on a real Prometheus", () => {
+  test.each(bakeCases)("$name", async (c) => {
+    const subst = (q: string) => q.replaceAll("{{args.canary-hash}}", c.canary).replaceAll("{{args.stable-hash}}", c.stable).replaceAll("{{args.window}}", WINDOW);
+    const comparison = bakeMetric("error-rate");
+    const fresh = bakeMetric("error-rate-fresh");
+    const promql = (m: Record<string, unknown>) => subst((m.provider as { prometheus: { query: string } }).prometheus.query);
+    const [cmp, fr] = (await Promise.all([server.query(promql(comparison), BAKE_AT), server.query(promql(fresh), BAKE_AT)])) as Array<{ result: Array<{ value: [number, string] }> }>;
+    expect(cmp!.result).toHaveLength(1);
+    expect(fr!.result).toHaveLength(1);
+    const value = Number(cmp!.result[0]!.value[1]);
+    const twin = countVerdictValue(gateOf("error-rate"), c.counts, bakeQuery);
+    if ([FAIL_VALUE, TOO_FEW_VALUE, NO_DATA_VALUE, NO_BASELINE_VALUE].includes(twin)) expect(value).toBe(twin);
+    else expect(value).toBeCloseTo(twin, 1);
+    // The previous version's lookback is the baseline: never NO_BASELINE although it takes no traffic now.
+    expect(value).not.toBe(NO_BASELINE_VALUE);
+    const trials = Number(fr!.result[0]!.value[1]);
+    const conditions = (m: Record<string, unknown>) => m as { successCondition?: string; failureCondition?: string };
+    expect(evaluateArgo(conditions(comparison), { kind: "vector", values: [value] }).phase, `value ${value}`).toBe(c.comparison);
+    expect(evaluateArgo(conditions(fresh), { kind: "vector", values: [trials] }).phase, `trials ${trials}`).toBe(c.fresh);
+  });
+
+  test("the background guard over its short window reads the idle stable as NO_BASELINE after the switch", async () => {
+    const c = bakeCases[0]!;
+    const guard = (baked.analysisTemplates.find((t) => t.metadata.name === "checkout-guard")!.spec.metrics as Array<Record<string, unknown>>)[0]!;
+    const promql = ((guard.provider as { prometheus: { query: string } }).prometheus.query).replaceAll("{{args.canary-hash}}", c.canary).replaceAll("{{args.stable-hash}}", c.stable).replaceAll("{{args.window}}", "5m");
+    const data = (await server.query(promql, BAKE_AT)) as { result: Array<{ value: [number, string] }> };
+    expect(Number(data.result[0]!.value[1])).toBe(NO_BASELINE_VALUE);
+    expect(evaluateArgo(guard as { failureCondition: string }, { kind: "vector", values: [NO_BASELINE_VALUE] }).phase).toBe("Successful");
   });
 });
 

@@ -12,9 +12,11 @@ import { parse } from "yaml";
 import {
   ArgoMappingError,
   FAIL_VALUE,
+  NO_BASELINE_VALUE,
   NO_DATA_VALUE,
   TOO_FEW_VALUE,
   argoDuration,
+  freshPhase,
   phaseOfValue,
   renderKubernetes,
   toStrictJsonSchema,
@@ -188,6 +190,9 @@ describe("rendered objects pass the Argo Rollouts CRD schemas", () => {
     ["blue-green, dark bake, auto-promotion", { strategy: { type: "blueGreen", bake: "30m" } }, { provider: undefined }],
     ["blue-green with approval and a smoke-test template", { strategy: { type: "blueGreen", bake: "15m", approval: true } }, { provider: undefined, analysisTemplates: ["checkout-smoke"] }],
     ["no gates at all", { strategy: { type: "canary", steps: [{ percent: 25, hold: "1m" }] } }, { provider: undefined }],
+    ["blue-green with a test share and a guarded bake, CloudWatch", { strategy: { type: "blueGreen", bake: "15m", testPercent: 5 }, promotion: { bake: "30m" }, gates: [{ type: "errorRate" }, { type: "latency", thresholdMs: 500 }] }, {}],
+    ["blue-green with a test share and a guarded bake, Prometheus", { strategy: { type: "blueGreen", bake: "15m", testPercent: 5, approval: true }, promotion: { bake: "30m" }, gates: [{ type: "errorRate", onMissingData: "rollback" }, { type: "latency" }] }, { provider: prometheus }],
+    ["standard profile with a guarded bake and onTimeout rollback, CloudWatch", { profile: "standard", promotion: { bake: "1h" }, timeouts: { onTimeout: "rollback" } }, {}],
   ];
   test.each(cases)("%s", (_name, policy, extra) => {
     const r = render(policy, extra);
@@ -421,10 +426,11 @@ describe("policy features Argo cannot express", () => {
     expect(r.warnings.map((w) => w.path)).toEqual(["analysis.alpha", "timeouts.onTimeout", "onDrift", "weightTotal", "args.expectedRps"]);
   });
 
-  test("a post-promotion bake keeps the old ReplicaSet warm (scaleDownDelaySeconds) with a warning", () => {
-    const r = render({ profile: "low", promotion: { bake: "15m", scaleDown: false } });
+  test("a post-promotion bake without comparison gates keeps the old ReplicaSet warm (scaleDownDelaySeconds) with a warning that nothing guards it", () => {
+    const r = render({ strategy: { type: "canary", steps: [{ percent: 10, hold: "5m" }] }, promotion: { bake: "15m", scaleDown: false } }, { provider: undefined });
     expect(canaryOf(r).scaleDownDelaySeconds).toBe(900);
     expect(r.warnings.map((w) => w.path)).toEqual(expect.arrayContaining(["promotion.bake", "promotion.scaleDown"]));
+    expect(r.warnings.find((w) => w.path === "promotion.bake")!.message).toMatch(/no gate guards the bake: the policy has no comparison gates/);
     expectValid(r);
     const bg = render({ strategy: { type: "blueGreen", bake: "10m" }, promotion: { bake: "5m" } }, { provider: undefined });
     expect(bg.rollout.spec.strategy).toMatchObject({ blueGreen: { scaleDownDelaySeconds: 300 } });
@@ -461,6 +467,7 @@ function shapes(kind: "cloudWatch" | "prometheus"): Array<[string, ArgoResult, "
         ["nil", { kind: "cloudWatch", nil: true }, "nil"],
         ["NaN", cw(Number.NaN), "nan"],
         ["NO_DATA", cw(NO_DATA_VALUE, NO_DATA_VALUE), "value", NO_DATA_VALUE],
+        ["NO_BASELINE", cw(NO_BASELINE_VALUE), "value", NO_BASELINE_VALUE],
         ["TOO_FEW", cw(TOO_FEW_VALUE, NO_DATA_VALUE), "value", TOO_FEW_VALUE],
         ["FAIL", cw(FAIL_VALUE, 0), "value", FAIL_VALUE],
         ["healthy (one point)", cw(0), "value", 0],
@@ -473,6 +480,7 @@ function shapes(kind: "cloudWatch" | "prometheus"): Array<[string, ArgoResult, "
         ["nil", { kind: "nil" }, "nil"],
         ["NaN", vec(Number.NaN), "nan"],
         ["NO_DATA", vec(NO_DATA_VALUE), "value", NO_DATA_VALUE],
+        ["NO_BASELINE", vec(NO_BASELINE_VALUE), "value", NO_BASELINE_VALUE],
         ["TOO_FEW", vec(TOO_FEW_VALUE), "value", TOO_FEW_VALUE],
         ["FAIL", vec(FAIL_VALUE), "value", FAIL_VALUE],
         ["healthy (one sample)", vec(0), "value", 0],
@@ -490,6 +498,10 @@ describe("every rendered condition, judged by the real expr engine", () => {
     ["metric gate, worse when lower", { profile: "standard", gates: [metricGate] }],
     ["missing data rolls back", { profile: "low", gates: [{ type: "errorRate", onMissingData: "rollback" }, { type: "latency", thresholdMs: 250, onMissingData: "rollback" }] }],
     ["blue-green with a test share", { strategy: { type: "blueGreen", bake: "20m", testPercent: 5 }, promotion: { bake: "15m" }, gates: [{ type: "errorRate" }] }],
+    [
+      "blue-green with a test share and a bake, missing data rolls back",
+      { strategy: { type: "blueGreen", bake: "20m", testPercent: 5 }, promotion: { bake: "30m" }, gates: [{ type: "errorRate", onMissingData: "rollback" }, { type: "latency", thresholdMs: 250 }] },
+    ],
   ];
   const cases = policies.flatMap(([label, policy]) => [cloudWatch, prometheus].map((provider) => [label, provider.kind, policy, provider] as const));
 
@@ -507,16 +519,36 @@ describe("every rendered condition, judged by the real expr engine", () => {
     rows.forEach((row, i) => {
       const got = evaluations[i]!;
       const at = `${row.template.metadata.name}/${row.metric.name} on ${row.shape}: ${got.phase} ${got.error ?? ""}`;
-      const gate = gates.get(row.metric.name.replace(/-(guard|post)$/, ""))!;
-      const role = isGuard(row.template) ? "guard" : "verdict";
+      const gate = gates.get(row.metric.name.replace(/-(guard|fresh)$/, ""))!;
+      const bakeTemplate = row.template.metadata.name.endsWith("-bake");
+      const role = bakeTemplate ? "bake" : isGuard(row.template) ? "guard" : "verdict";
+      if (bakeTemplate && row.metric.name.endsWith("-fresh")) {
+        // The freshness metric reads a count of the new version's trials: only a positive count passes.
+        if (row.what === "nil") return expect(got.phase, at).toBe("Error");
+        const trials = row.what === "value" ? row.value : row.what === "nan" ? Number.NaN : undefined;
+        expect(got.phase, at).toBe(freshPhase(gate, trials));
+        expect(got.phase === "Successful", `fresh only with trials: ${at}`).toBe(trials !== undefined && trials > 0);
+        return;
+      }
       // A nil result does not compile with len() in expr 1.8.9: a provider fault (Error), never a pass.
       if (row.what === "nil") {
         expect(got.phase, at).toBe("Error");
         return;
       }
       expect(got.phase, at).not.toBe("Error");
-      const noData = row.what === "empty" || row.what === "nan" || row.value === NO_DATA_VALUE;
+      // A Rollout with a bake step: its guard tolerates a baseline without traffic (after the switch).
+      const bakeStep = r.analysisTemplates.some((t) => t.metadata.name.endsWith("-bake"));
+      const idleBaseline = row.value === NO_BASELINE_VALUE && role === "guard" && bakeStep;
+      const noData = row.what === "empty" || row.what === "nan" || row.value === NO_DATA_VALUE || (row.value === NO_BASELINE_VALUE && !idleBaseline);
+      if (idleBaseline) expect(got.phase, `an idle baseline during the bake does not fail the guard: ${at}`).toBe("Successful");
       if (noData || row.value === TOO_FEW_VALUE) expect(got.phase, `missing data never passes: ${at}`).not.toBe(role === "verdict" ? "Successful" : "never");
+      if (role === "bake") {
+        // The bake's comparison only fails (its freshness metric keeps missing data from passing).
+        expect(phaseOfValue(gate, row.what === "value" ? row.value : row.what === "nan" ? Number.NaN : undefined, "bake"), `phaseOfValue: ${at}`).toBe(got.phase);
+        if (row.value === FAIL_VALUE || row.value === Infinity) expect(got.phase, at).toBe("Failed");
+        if (noData) expect(got.phase, at).toBe(gate.onMissingData === "rollback" ? "Failed" : "Successful");
+        return;
+      }
       if (row.value === FAIL_VALUE || row.value === Infinity) expect(got.phase, `a failing canary always fails: ${at}`).toBe("Failed");
       if (row.value === TOO_FEW_VALUE) expect(got.phase, `too few samples holds: ${at}`).toBe(role === "verdict" ? "Inconclusive" : "Successful");
       if (noData) expect(got.phase, at).toBe(gate.onMissingData === "rollback" ? "Failed" : role === "verdict" ? "Inconclusive" : "Successful");
@@ -524,7 +556,7 @@ describe("every rendered condition, judged by the real expr engine", () => {
       if (row.value === 10_000) expect(got.phase, `no confidence, no rollback: ${at}`).toBe(role === "verdict" ? "Inconclusive" : "Successful");
       // The simulator reads the value with phaseOfValue: it must say what the engine says.
       const value = row.what === "value" ? row.value : row.what === "nan" ? Number.NaN : undefined;
-      expect(phaseOfValue(gate, value, role), `phaseOfValue: ${at}`).toBe(got.phase);
+      expect(phaseOfValue(gate, value, role, bakeStep), `phaseOfValue: ${at}`).toBe(got.phase);
     });
   });
 
@@ -575,7 +607,7 @@ describe("queries", () => {
     const returned = queries.metricDataQueries.filter((q) => q.returnData);
     expect(returned).toHaveLength(1);
     expect(returned[0]!.expression).toMatch(
-      new RegExp(`^IF\\(cn <= 0 OR sn <= 0, ${NO_DATA_VALUE}, IF\\(ce > ex AND kl >= [0-9.]+ AND diff > 0\\.25, ${FAIL_VALUE}, IF\\(cn >= 200, diff, ${TOO_FEW_VALUE}\\)\\)\\)$`),
+      new RegExp(`^IF\\(cn <= 0, ${NO_DATA_VALUE}, IF\\(sn <= 0, ${NO_BASELINE_VALUE}, IF\\(ce > ex AND kl >= [0-9.]+ AND diff > 0\\.25, ${FAIL_VALUE}, IF\\(cn >= 200, diff, ${TOO_FEW_VALUE}\\)\\)\\)\\)$`),
     );
     const dims = queries.metricDataQueries
       .filter((q) => q.metricStat)

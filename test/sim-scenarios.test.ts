@@ -4,7 +4,9 @@
  * each step's end). Seeded, a few runs each.
  */
 import { describe, expect, test } from "vitest";
-import { clusteredErrors, Rng, simulateRollout, type ComparisonPolicy, type Scenario } from "../src/sim/index.js";
+import { parsePolicy } from "../src/policy/index.js";
+import type { RolloutPolicy } from "../src/policy/types.js";
+import { clusteredErrors, Rng, simulateRollout, withoutGateRollbacks, type ComparisonPolicy, type Scenario } from "../src/sim/index.js";
 
 const base: Scenario = { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, lagSeconds: [60, 60], observeUntilHorizon: true, horizonMinutes: 60 };
 const run = (policy: ComparisonPolicy, scenario: Scenario, seed: number) => simulateRollout({ policy, scenario, seed, timeline: false }).outcome;
@@ -45,6 +47,38 @@ describe("oracle controller", () => {
     let rolledBack = 0;
     for (let seed = 0; seed < 5; seed++) if (run({ kind: "oracle", ratio: 6 }, { ...base, canaryErrorRate: 0.006, horizonMinutes: 120 }, seed).result === "rolled-back") rolledBack++;
     expect(rolledBack).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe("holding oracle", () => {
+  const standard = parsePolicy({ profile: "standard" });
+  const holding = (ratio: number): ComparisonPolicy => ({ kind: "holding-oracle", ratio, policy: standard });
+  const weightsOf = (policy: ComparisonPolicy | RolloutPolicy, scenario: Scenario, seed: number) =>
+    simulateRollout({ policy, scenario, seed }).timeline.decisions.filter((d) => d.action !== "hold" && d.action !== "noop").map((d) => `${d.atMs}:${d.weights.canary}`);
+
+  test("holds and advances exactly as rollgate standard does when nothing is rolled back (same ladder, holds and advance rule)", () => {
+    let compared = 0;
+    for (let seed = 0; seed < 6; seed++) {
+      const own = simulateRollout({ policy: standard, scenario: base, seed, timeline: false }).outcome;
+      if (own.result === "rolled-back") continue;
+      expect(weightsOf(holding(1), base, seed)).toEqual(weightsOf(standard, base, seed));
+      compared++;
+    }
+    expect(compared).toBeGreaterThanOrEqual(4);
+  });
+
+  test("only its oracle test rolls back: told the true ratio it stops 0.1 -> 20 %, told 1 it never does (its gates hold but cannot roll back)", () => {
+    const bad = { ...base, canaryErrorRate: 0.2, horizonMinutes: 60 };
+    const told = run(holding(200), bad, 3);
+    expect(told.result).toBe("rolled-back");
+    expect(told.reason).toMatch(/oracle test \(told the true ratio 200\) reached 1\/0\.005/);
+    const blind = run(holding(1), bad, 3);
+    expect(blind.result).not.toBe("rolled-back");
+    expect(run({ kind: "holding-oracle", ratio: 1, policy: withoutGateRollbacks(standard) }, bad, 3).maxCanaryShare).toBeLessThan(0.02);
+  });
+
+  test("an identical release is never rolled back (ratio 1 has no test)", () => {
+    for (let seed = 0; seed < 4; seed++) expect(run(holding(1), base, seed).result).not.toBe("rolled-back");
   });
 });
 

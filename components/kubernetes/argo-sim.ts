@@ -25,7 +25,7 @@ import {
   type ArgoMetric,
   type MeasurementPhase,
 } from "./argo-analysis.js";
-import { countVerdictValue, percentileVerdictValue, phaseOfValue, type QueryParams, type WindowCounts } from "./conditions.js";
+import { countVerdictValue, freshPhase, percentileVerdictValue, phaseOfValue, type QueryParams, type WindowCounts } from "./conditions.js";
 import type { K8sObject, RenderedKubernetes } from "./render.js";
 
 const MINUTE = 60_000;
@@ -45,18 +45,23 @@ export interface MeasureInput {
   /** The rendered metric (verdict or guard) as it appears in the template. */
   metric: Record<string, unknown>;
   gate: ComparisonGate;
-  role: "verdict" | "guard";
+  /** verdict: a step's; guard: the background guard; bake / fresh: the bake step's comparison and freshness metrics. */
+  role: MetricRole;
   /** The window's delivered minutes, oldest first. */
   minutes: GateWindowMinute[];
   windowMs: number;
   now: number;
+  /** The Rollout ends with a setWeight 100 bake step (the guard then tolerates an idle baseline). */
+  bakeStep: boolean;
 }
 
 export type Measure = (input: MeasureInput) => MeasurementPhase;
+export type MetricRole = "verdict" | "guard" | "bake" | "fresh";
 
 /** The default reading: the TypeScript twins of the rendered query and conditions. */
 export function defaultMeasure(query: QueryParams): Measure {
-  return ({ gate, role, minutes }) => {
+  return ({ gate, role, minutes, bakeStep }) => {
+    if (role === "fresh") return freshPhase(gate, minutes.reduce((sum, m) => sum + (m.canary?.total ?? 0), 0));
     if (gate.type === "latency" && gate.mode === "percentile") {
       const value = percentileVerdictValue(
         gate,
@@ -67,7 +72,7 @@ export function defaultMeasure(query: QueryParams): Measure {
           ...(m.baselineMs !== undefined ? { baselineMs: m.baselineMs } : {}),
         })),
       );
-      return phaseOfValue(gate, value, role);
+      return phaseOfValue(gate, value, role, bakeStep);
     }
     const c: WindowCounts = { canaryTotal: 0, canaryEvents: 0, baselineTotal: 0, baselineEvents: 0 };
     for (const m of minutes) {
@@ -80,14 +85,14 @@ export function defaultMeasure(query: QueryParams): Measure {
         c.baselineEvents += m.baseline.events;
       }
     }
-    return phaseOfValue(gate, countVerdictValue(gate, c, query), role);
+    return phaseOfValue(gate, countVerdictValue(gate, c, query), role, bakeStep);
   };
 }
 
 interface RunSlot {
   run: AnalysisRunModel;
   role: "verdict" | "guard";
-  specs: Map<string, { spec: Record<string, unknown>; gate: ComparisonGate; windowMs: number }>;
+  specs: Map<string, { spec: Record<string, unknown>; gate: ComparisonGate; windowMs: number; role: MetricRole }>;
 }
 
 /** The metric's query window: a literal in its provider block, or the run's `window` arg. */
@@ -120,6 +125,7 @@ export class ArgoRolloutController implements SimController {
   private readonly gates = new Map<string, ComparisonGate>();
   private readonly thresholdIndex = new Map<string, number>();
   private readonly measure: Measure;
+  private readonly bakeStep: boolean;
   private stepIndex = 0;
   private stepStartedAt = 0;
   private weight = 0;
@@ -137,6 +143,7 @@ export class ArgoRolloutController implements SimController {
     const strategy = rendered.rollout.spec.strategy as { canary?: { steps: Array<Record<string, unknown>> } };
     if (!strategy.canary) throw new Error("the Argo simulator drives canary Rollouts only");
     this.steps = strategy.canary.steps;
+    this.bakeStep = this.steps.some((s) => s.setWeight === 100);
     for (const t of rendered.analysisTemplates) this.templates.set(t.metadata.name, t);
     const thresholds: number[] = [];
     const percentiles = new Set<number>([99]);
@@ -286,15 +293,18 @@ export class ArgoRolloutController implements SimController {
     const windowArg = analysis.args.find((a) => a.name === "window")?.value;
     const windowMs = parseGoDuration(windowArg) ?? 10 * MINUTE;
     const metrics: ArgoMetric[] = [];
-    const specs = new Map<string, { spec: Record<string, unknown>; gate: ComparisonGate; windowMs: number }>();
+    const specs = new Map<string, { spec: Record<string, unknown>; gate: ComparisonGate; windowMs: number; role: MetricRole }>();
     for (const ref of analysis.templates) {
       const t = this.templates.get(ref.templateName);
       if (!t) continue; // a user template (smoke test): not simulated
+      const bake = t.metadata.name.endsWith("-bake");
       for (const spec of t.spec.metrics as Array<Record<string, unknown>>) {
-        const gate = this.gates.get(String(spec.name).replace(/-guard(-long)?$/, ""));
+        const name = String(spec.name);
+        const gate = this.gates.get(name.replace(/-(guard|fresh)$/, ""));
         if (!gate) continue;
         metrics.push(metricFromSpec(spec));
-        specs.set(String(spec.name), { spec, gate, windowMs: windowOf(spec, windowMs) });
+        const metricRole: MetricRole = bake ? (name.endsWith("-fresh") ? "fresh" : "bake") : role;
+        specs.set(name, { spec, gate, windowMs: windowOf(spec, windowMs), role: metricRole });
       }
     }
     return { run: new AnalysisRunModel(role, metrics, now), role, specs };
@@ -302,8 +312,8 @@ export class ArgoRolloutController implements SimController {
 
   private reconcileRun(slot: RunSlot, now: number, world: WorldView): void {
     slot.run.reconcile(now, (metric) => {
-      const { spec, gate, windowMs } = slot.specs.get(metric.name)!;
-      return this.measure({ metric: spec, gate, role: slot.role, minutes: this.window(gate, world, now, windowMs), windowMs, now });
+      const { spec, gate, windowMs, role } = slot.specs.get(metric.name)!;
+      return this.measure({ metric: spec, gate, role, minutes: this.window(gate, world, now, windowMs), windowMs, now, bakeStep: this.bakeStep });
     });
   }
 

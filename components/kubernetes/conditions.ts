@@ -10,7 +10,8 @@
  * | a difference         | canary minus baseline over the window, with at least minSamples canary   |
  * |                      | trials, not confidently beyond the rollback band                         |
  * | TOO_FEW (-1e9)       | both sides have traffic, the canary has fewer than minSamples trials     |
- * | NO_DATA (-2e9)       | a side has no traffic in the window (or the query found no series)       |
+ * | NO_DATA (-2e9)       | the canary has no traffic in the window (or the query found no series)   |
+ * | NO_BASELINE (-2.5e9) | the canary has traffic, the baseline none (after a switch to 100 %)      |
  *
  * "Confident" is the engine's rule with a test Argo's query languages can compute: the canary's
  * share of the window's events, conditional on the total, is tested against its share of the
@@ -40,8 +41,17 @@ import type { ComparisonGate, LatencyGate } from "../../src/policy/types.js";
 export const FAIL_VALUE = 1_000_000_000;
 /** Verdict value when the canary has fewer than minSamples trials (and no confident regression). */
 export const TOO_FEW_VALUE = -1_000_000_000;
-/** Verdict value when a side has no traffic in the window. */
+/** Verdict value when the canary has no traffic in the window (or neither side has). */
 export const NO_DATA_VALUE = -2_000_000_000;
+/**
+ * Verdict value when the canary has traffic and the baseline none: missing data everywhere,
+ * except for the background guard of a Rollout with a bake step, where the stable takes no
+ * traffic by design once all of it is on the new version (the bake's own verdict then compares
+ * with the previous version's lookback).
+ */
+export const NO_BASELINE_VALUE = -2_500_000_000;
+/** NO_BASELINE lies below this, NO_DATA above it. */
+const NO_BASELINE_BELOW = -2_250_000_000;
 /** Real differences (points or ms) live strictly between these. */
 const REAL_CEILING = 1_000_000;
 const REAL_FLOOR = -1_000_000;
@@ -94,18 +104,53 @@ export function verdictConditions(gate: ComparisonGate, kind: ProviderKind): Met
 /**
  * Condition of the background guard: only a confident regression (or, with onMissingData
  * "rollback", no data) fails it. There is no successCondition, so everything else counts as a
- * successful measurement: the guard only ever rolls back, it never promotes.
+ * successful measurement: the guard only ever rolls back, it never promotes. With `bakeStep`
+ * (the Rollout ends with a setWeight 100 bake) a baseline without traffic (NO_BASELINE) does not
+ * fail it: during the bake the stable takes none by design, and the bake's verdict judges.
  */
-export function guardCondition(gate: ComparisonGate, kind: ProviderKind): string {
-  return failure(gate, kind);
+export function guardCondition(gate: ComparisonGate, kind: ProviderKind, bakeStep = false): string {
+  return failure(gate, kind, bakeStep);
 }
 
-function failure(gate: ComparisonGate, kind: ProviderKind): string {
+/**
+ * Condition of the bake's comparison (render.ts BakeTiming): the guard's, without the idle
+ * baseline allowance, since the bake's window reaches the previous version's lookback.
+ */
+export function bakeCondition(gate: ComparisonGate, kind: ProviderKind): string {
+  return failure(gate, kind, false);
+}
+
+/** Name of the bake's freshness metric of a gate. */
+export const freshMetricName = (gate: string) => `${gate}-fresh`;
+
+/**
+ * Conditions of the bake's freshness metric, whose query returns the new version's trials over
+ * the last few minutes: more than 0 is Successful; none (or no answer) is Inconclusive, or Failed
+ * with onMissingData "rollback". NaN compares false: never a pass.
+ */
+export function freshConditions(gate: ComparisonGate, kind: ProviderKind): MetricConditions {
   const ne = nonEmpty(kind);
   const v = valueOf(kind);
-  return gate.onMissingData === "rollback"
-    ? `!(${ne}) || isNaN(${v}) || ${v} < ${NO_DATA_BELOW} || ${v} > ${REAL_CEILING}`
-    : `${ne} && ${v} > ${REAL_CEILING}`;
+  return {
+    successCondition: `${ne} && ${v} > 0`,
+    // Never empty: without a failureCondition Argo fails every measurement whose successCondition
+    // is false (utils/evaluate/evaluate.go lines 40-42); "false" leaves them Inconclusive.
+    failureCondition: gate.onMissingData === "rollback" ? `!(${ne}) || isNaN(${v}) || ${v} <= 0` : "false",
+  };
+}
+
+/** What the freshness conditions say about the new version's trials (undefined: an empty result). */
+export function freshPhase(gate: ComparisonGate, trials: number | undefined): MeasurementPhase {
+  if (trials !== undefined && trials > 0) return "Successful";
+  return gate.onMissingData === "rollback" ? "Failed" : "Inconclusive";
+}
+
+function failure(gate: ComparisonGate, kind: ProviderKind, idleBaselineOk = false): string {
+  const ne = nonEmpty(kind);
+  const v = valueOf(kind);
+  if (gate.onMissingData !== "rollback") return `${ne} && ${v} > ${REAL_CEILING}`;
+  const noData = idleBaselineOk ? `(${v} < ${NO_DATA_BELOW} && ${v} > ${NO_BASELINE_BELOW})` : `${v} < ${NO_DATA_BELOW}`;
+  return `!(${ne}) || isNaN(${v}) || ${noData} || ${v} > ${REAL_CEILING}`;
 }
 
 export type MeasurementPhase = "Successful" | "Failed" | "Inconclusive";
@@ -115,11 +160,12 @@ export type MeasurementPhase = "Successful" | "Failed" | "Inconclusive";
  * the tests check it against the real expr engine on the rendered strings). `undefined` is an
  * empty result.
  */
-export function phaseOfValue(gate: ComparisonGate, value: number | undefined, role: "verdict" | "guard"): MeasurementPhase {
-  const noData = value === undefined || Number.isNaN(value) || value < NO_DATA_BELOW;
+export function phaseOfValue(gate: ComparisonGate, value: number | undefined, role: "verdict" | "guard" | "bake", bakeStep = false): MeasurementPhase {
+  const idle = role === "guard" && bakeStep && value !== undefined && value < NO_BASELINE_BELOW;
+  const noData = value === undefined || Number.isNaN(value) || (value < NO_DATA_BELOW && !idle);
   const failed = gate.onMissingData === "rollback" ? noData || (value as number) > REAL_CEILING : !noData && (value as number) > REAL_CEILING;
   if (failed) return "Failed";
-  if (role === "guard") return "Successful";
+  if (role !== "verdict") return "Successful";
   return value !== undefined && value > REAL_FLOOR && value <= gate.holdBand ? "Successful" : "Inconclusive";
 }
 
@@ -149,7 +195,8 @@ export function chernoffExponent(c: WindowCounts): number {
 
 /** The verdict value of a count gate (errorRate, latency threshold, metric) over a window. */
 export function countVerdictValue(gate: ComparisonGate, c: WindowCounts, p: QueryParams): number {
-  if (c.canaryTotal <= 0 || c.baselineTotal <= 0) return NO_DATA_VALUE;
+  if (c.canaryTotal <= 0) return NO_DATA_VALUE;
+  if (c.baselineTotal <= 0) return NO_BASELINE_VALUE;
   const sign = gate.worseWhen === "higher" ? 1 : -1;
   const diff = sign * 100 * (c.canaryEvents / c.canaryTotal - c.baselineEvents / c.baselineTotal);
   const e = c.canaryEvents + c.baselineEvents;
@@ -186,7 +233,9 @@ export function percentileVerdictValue(gate: ComparisonGate, minutes: Percentile
       dn++;
     }
   }
-  if (cn <= 0 || sn <= 0 || dn <= 0) return NO_DATA_VALUE;
+  if (cn <= 0) return NO_DATA_VALUE;
+  if (sn <= 0) return NO_BASELINE_VALUE;
+  if (dn <= 0) return NO_DATA_VALUE;
   if (cn < Math.max(1, gate.minSamples)) return TOO_FEW_VALUE;
   const diff = dsum / dn;
   return diff > gate.rollbackBand ? FAIL_VALUE : diff;
@@ -263,7 +312,7 @@ function cwCountVerdict(gate: ComparisonGate, q: QueryParams): CloudWatchQuery[]
   out.push(
     expr(
       "verdict",
-      `IF(cn <= 0 OR sn <= 0, ${NO_DATA_VALUE}, IF(${worse} AND kl >= ${num(q.logThreshold)} AND diff > ${num(gate.rollbackBand)}, ${FAIL_VALUE}, IF(cn >= ${Math.max(1, gate.minSamples)}, diff, ${TOO_FEW_VALUE})))`,
+      `IF(cn <= 0, ${NO_DATA_VALUE}, IF(sn <= 0, ${NO_BASELINE_VALUE}, IF(${worse} AND kl >= ${num(q.logThreshold)} AND diff > ${num(gate.rollbackBand)}, ${FAIL_VALUE}, IF(cn >= ${Math.max(1, gate.minSamples)}, diff, ${TOO_FEW_VALUE}))))`,
       true,
     ),
   );
@@ -314,7 +363,7 @@ function cwLatency(gate: LatencyGate, q: QueryParams): CloudWatchQuery[] {
   out.push(
     expr(
       "verdict",
-      `IF(cn <= 0 OR sn <= 0 OR dn <= 0, ${NO_DATA_VALUE}, IF(cn < ${Math.max(1, gate.minSamples)}, ${TOO_FEW_VALUE}, IF(diff > ${num(gate.rollbackBand)}, ${FAIL_VALUE}, diff)))`,
+      `IF(cn <= 0, ${NO_DATA_VALUE}, IF(sn <= 0, ${NO_BASELINE_VALUE}, IF(dn <= 0, ${NO_DATA_VALUE}, IF(cn < ${Math.max(1, gate.minSamples)}, ${TOO_FEW_VALUE}, IF(diff > ${num(gate.rollbackBand)}, ${FAIL_VALUE}, diff)))))`,
       true,
     ),
   );
@@ -340,6 +389,18 @@ function cwMetric(gate: Extract<ComparisonGate, { type: "metric" }>, q: QueryPar
     out.push(expr(`${s}e`, `RUNNING_SUM(FILL(${s}ev, 0))`));
   }
   return [...out, ...cwCountVerdict(gate, q)];
+}
+
+/** The new version's trials over the metric's window (the bake's freshness check), one returned series. */
+export function cloudWatchFreshQueries(gate: ComparisonGate): CloudWatchQuery[] {
+  let trials: CloudWatchQuery;
+  if (gate.type === "errorRate") trials = albStat("ctrials", "canary", "RequestCount", "Sum");
+  else if (gate.type === "latency") trials = albStat("ctrials", "canary", "TargetResponseTime", "SampleCount");
+  else {
+    const dimensions = [...Object.entries(gate.dimensions).map(([name, value]) => ({ name, value })), { name: gate.variantDimension, value: arg(ARG.canaryHash) }];
+    trials = { id: "ctrials", metricStat: { metric: { namespace: gate.namespace, metricName: gate.total, dimensions }, period: 60, stat: "Sum" }, returnData: false };
+  }
+  return [trials, expr("fresh", "RUNNING_SUM(FILL(ctrials, 0))", true)];
 }
 
 export function cloudWatchQueries(gate: ComparisonGate, q: QueryParams): CloudWatchQuery[] {
@@ -438,7 +499,17 @@ function promCountVerdict(gate: ComparisonGate, q: QueryParams, cn: string, ce: 
   const fail = `(vector(${FAIL_VALUE}) and on() ${worse} and on() (${kl} >= ${num(q.logThreshold)}) and on() (${diff} > ${num(gate.rollbackBand)}) and ${both})`;
   const judged = `(${diff} and on() (${cn} >= ${Math.max(1, gate.minSamples)}) and ${both})`;
   const tooFew = `(vector(${TOO_FEW_VALUE}) and ${both})`;
-  return `${fail} or on() ${judged} or on() ${tooFew} or on() vector(${NO_DATA_VALUE})`;
+  const noBaseline = `(vector(${NO_BASELINE_VALUE}) and on() (${cn} > 0))`;
+  return `${fail} or on() ${judged} or on() ${tooFew} or on() ${noBaseline} or on() vector(${NO_DATA_VALUE})`;
+}
+
+/** The new version's trials over a fixed range ending now (the bake's freshness check); 0 when none. */
+export function prometheusFreshQuery(gate: ComparisonGate, n: PromNames, range: string): string {
+  const sel = (extra: string[] = []) => matchers(n, "canary", extra);
+  const over = (metric: string, s: string) => `(sum(increase(${metric}${s}[${range}])) or on() vector(0))`;
+  if (gate.type === "errorRate") return over(n.requestsMetric, sel());
+  if (gate.type === "latency") return over(`${n.durationMetric}_count`, sel());
+  return over(gate.total, sel(Object.entries(gate.dimensions).map(([k, v]) => `${k}=${quote(v)}`)));
 }
 
 export function prometheusQuery(gate: ComparisonGate, n: PromNames, q: QueryParams): string {
@@ -466,7 +537,8 @@ export function prometheusQuery(gate: ComparisonGate, n: PromNames, q: QueryPara
       const enough = `on() (${count("canary")} >= ${Math.max(1, gate.minSamples)})`;
       return (
         `(vector(${FAIL_VALUE}) and on() (${diff} > ${num(gate.rollbackBand)}) and ${enough} and ${both}) or on() ` +
-        `(${diff} and ${enough} and ${both}) or on() (vector(${TOO_FEW_VALUE}) and ${both}) or on() vector(${NO_DATA_VALUE})`
+        `(${diff} and ${enough} and ${both}) or on() (vector(${TOO_FEW_VALUE}) and ${both}) or on() ` +
+        `(vector(${NO_BASELINE_VALUE}) and on() (${count("canary")} > 0)) or on() vector(${NO_DATA_VALUE})`
       );
     }
     case "metric": {

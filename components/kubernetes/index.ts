@@ -23,10 +23,12 @@ export {
 export {
   CLOUDWATCH_NO_VERDICT,
   FAIL_VALUE,
+  NO_BASELINE_VALUE,
   NO_DATA_VALUE,
   TOO_FEW_VALUE,
   chernoffExponent,
   countVerdictValue,
+  freshPhase,
   guardCondition,
   phaseOfValue,
   verdictConditions,

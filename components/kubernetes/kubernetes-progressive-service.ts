@@ -568,6 +568,7 @@ export class KubernetesProgressiveService extends pulumi.ComponentResource {
       const plan = planKubernetes(name, args.policy, args.cloudWatch ? "cloudWatch" : args.prometheus ? "prometheus" : serverKind, {
         ignoreAlarmGates: args.ignoreAlarmGates ?? false,
         ignoreRingSteps: args.ignoreRingSteps ?? false,
+        analysisServer: serverKind !== undefined,
       });
       // With the server the anytime-valid test is expressed: the threshold rendering's caveat does not apply.
       return serverKind ? { ...plan, warnings: plan.warnings.filter((w) => w.path !== "analysis.alpha") } : plan;

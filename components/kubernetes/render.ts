@@ -13,8 +13,13 @@ import type { PolicyInput } from "../../src/policy/schema.js";
 import { isComparisonGate, type ComparisonGate, type RolloutPolicy } from "../../src/policy/types.js";
 import {
   ARG,
+  bakeCondition,
   checkPromNames,
+  cloudWatchFreshQueries,
   cloudWatchQueries,
+  freshConditions,
+  freshMetricName,
+  prometheusFreshQuery,
   guardCondition,
   latencyBucketProblem,
   prometheusQuery,
@@ -160,6 +165,8 @@ export interface ArgoPlan {
   groups: TimingGroup[];
   serviceNames: string[];
   warnings: MappingIssue[];
+  /** The guarded post-promotion bake: a last setWeight 100 step whose analysis judges these gates. */
+  bake?: { templateName: string; gates: ComparisonGate[] };
 }
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -170,6 +177,7 @@ const MAX_NAME = 40;
 
 export const templateName = (name: string, gate: string) => `${name}-gate-${gate}`;
 export const guardTemplateName = (name: string) => `${name}-guard`;
+export const bakeTemplateName = (name: string) => `${name}-bake`;
 
 /**
  * Checks that Argo can express the policy and lists what it expresses only approximately. Throws
@@ -179,7 +187,7 @@ export function planKubernetes(
   name: string,
   policyIn: PolicyInput | RolloutPolicy,
   providerKind: ProviderKind | undefined,
-  options: { ignoreAlarmGates?: boolean; ignoreRingSteps?: boolean } = {},
+  options: { ignoreAlarmGates?: boolean; ignoreRingSteps?: boolean; analysisServer?: boolean } = {},
 ): ArgoPlan {
   const parsed = isResolved(policyIn) ? policyIn : parsePolicy(policyIn);
   const errors: MappingIssue[] = [];
@@ -261,12 +269,6 @@ export function planKubernetes(
     });
   });
   const promotion = policy.promotion ?? { bakeMs: 0, scaleDown: true };
-  if (promotion.bakeMs > 0) {
-    warnings.push({
-      path: "promotion.bake",
-      message: `maps to scaleDownDelaySeconds (${Math.ceil(promotion.bakeMs / 1000)}): the old ReplicaSet stays warm for the bake so an undo is fast, but no gate guards the bake (Argo's analysis ends at promotion)`,
-    });
-  }
   if (!promotion.scaleDown) {
     warnings.push({ path: "promotion.scaleDown", message: "false cannot be expressed: Argo always scales the old ReplicaSet down after scaleDownDelaySeconds" });
   }
@@ -281,7 +283,7 @@ export function planKubernetes(
   if (blueGreenTest) {
     warnings.push({
       path: "strategy.testPercent",
-      message: `${policy.steps[0]!.percent} %: Argo's blueGreen strategy sends no live traffic to the preview, so this renders as a canary that scales the new ReplicaSet to full size, holds the test share for the bake with the gates' analysis, then moves all traffic at once; no analysis runs after the switch (no baseline traffic is left to compare with), and scaleDownDelaySeconds keeps the old ReplicaSet for \`kubectl argo rollouts undo\``,
+      message: `${policy.steps[0]!.percent} %: Argo's blueGreen strategy sends no live traffic to the preview, so this renders as a canary that scales the new ReplicaSet to full size, holds the test share for the bake with the gates' analysis, then moves all traffic at once (see promotion.bake for what guards the new version after the switch)`,
     });
   }
   if (strategy === "blueGreen") {
@@ -332,6 +334,7 @@ export function planKubernetes(
   }
   if (errors.length > 0) throw new ArgoMappingError(errors);
 
+  const bake = planBake(name, policy, strategy, gates, providerKind, options.analysisServer ?? false, warnings);
   const groups = timingGroups(policy);
   const verdictTemplates: ArgoPlan["verdictTemplates"] = [];
   for (const gate of gates) {
@@ -340,9 +343,79 @@ export function planKubernetes(
       verdictTemplates.push({ name: templateName(name, gate.name) + (groups.length > 1 ? `-${g + 1}` : ""), gate: gate.name, group: g });
     });
   }
-  const templateNames = [...verdictTemplates.map((t) => t.name), ...(gates.length > 0 ? [guardTemplateName(name)] : [])];
+  const templateNames = [...verdictTemplates.map((t) => t.name), ...(bake ? [bake.templateName] : []), ...(gates.length > 0 ? [guardTemplateName(name)] : [])];
   const serviceNames = strategy === "canary" ? [`${name}-stable`, `${name}-canary`] : [`${name}-active`, `${name}-preview`];
-  return { policy, strategy, blueGreenTest, gates, templateNames, verdictTemplates, groups, serviceNames, warnings };
+  return { policy, strategy, blueGreenTest, gates, templateNames, verdictTemplates, ...(bake ? { bake } : {}), groups, serviceNames, warnings };
+}
+
+/**
+ * The post-promotion bake (promotion.bake), guarded the way Argo can guard it. Argo's own
+ * blueGreen post-promotion analysis (rollout/analysis.go lines 300-348) starts once the active
+ * Service selects the new ReplicaSet; Status.StableRS stays the previous one until that run is
+ * Successful (rollout/sync.go lines 1307-1313), so `podTemplateHashValue: Stable` is the previous
+ * version's hash and `Latest` the new one's (utils/analysis/factory.go lines 25-31, called with
+ * c.stableRS and c.newRS at rollout/analysis.go line 390); the previous ReplicaSet stays at full
+ * size as the stable one (rollout/bluegreen.go lines 74-86), and a Failed or Error run aborts
+ * (analysis.go lines 152-171), which points the active Service back at Status.StableRS
+ * (rollout/service.go lines 112-114). The policies that carry comparison gates render as canaries
+ * (a dark blue-green bake cannot have them), where the same holds: the bake is a last
+ * `setWeight: 100` step with its own analysis before Argo promotes; until the steps complete the
+ * stable ReplicaSet is the previous version, kept at full size under traffic routing
+ * (utils/replicaset/canary.go lines 389-393), and an abort sends all traffic back to it at once.
+ *
+ * After the switch no baseline takes traffic, so each gate compares the new version with the
+ * previous version's own rate over a window that reaches back before the switch (the lookback):
+ * by target group on CloudWatch (the stable target group served only the previous version) and
+ * by pod-template-hash on Prometheus. Undefined when there is nothing to render.
+ */
+function planBake(
+  name: string,
+  policy: RolloutPolicy,
+  strategy: "canary" | "blueGreen",
+  gates: ComparisonGate[],
+  providerKind: ProviderKind | undefined,
+  analysisServer: boolean,
+  warnings: MappingIssue[],
+): ArgoPlan["bake"] {
+  const bakeMs = policy.promotion?.bakeMs ?? 0;
+  if (!(bakeMs > 0)) return undefined;
+  const seconds = Math.ceil(bakeMs / 1000);
+  const unguarded = (why: string) =>
+    warnings.push({
+      path: "promotion.bake",
+      message: `maps to scaleDownDelaySeconds (${seconds}): the previous ReplicaSet stays warm for the bake so \`kubectl argo rollouts undo\` is fast, but no gate guards the bake: ${why}`,
+    });
+  if (strategy === "blueGreen") {
+    unguarded("a dark blue-green policy carries only alarm gates, which Argo cannot read; give the policy a testPercent and comparison gates to have the bake judged after the switch");
+    return undefined;
+  }
+  if (analysisServer) {
+    unguarded("the analysis server judges steps, not the bake after the switch; use cloudWatch or prometheus for a guarded bake");
+    return undefined;
+  }
+  if (gates.length === 0) {
+    unguarded("the policy has no comparison gates (alarm gates cannot be read by Argo)");
+    return undefined;
+  }
+  const judged = gates.filter((g) => {
+    if (providerKind === "cloudWatch" && g.type === "latency" && g.mode === "percentile") {
+      warnings.push({
+        path: `gates[${policy.gates.indexOf(g)}]`,
+        message: `percentile latency gate "${g.name}" is not judged during the bake on CloudWatch: it pairs the two target groups' percentiles minute by minute, and after the switch the stable target group has no minutes; use thresholdMs (a count, which compares with the previous version's rate over the lookback) or Prometheus (whose histograms pool the lookback)`,
+      });
+      return false;
+    }
+    return true;
+  });
+  if (judged.length === 0) {
+    unguarded("its only gates are percentile latency gates, which CloudWatch cannot compare after the switch");
+    return undefined;
+  }
+  warnings.push({
+    path: "promotion.bake",
+    message: `renders as a last step at setWeight 100 with the bake analysis (${judged.map((g) => g.name).join(", ")}) before Argo promotes: after the switch no baseline takes traffic, so the new version is compared with the previous version's own rate over a lookback window that ends at the switch, and a regression aborts back to the previous ReplicaSet (still at full size as the stable one). Alarm gates do not guard it (Argo cannot read alarm state), and a baseline from before the switch does not cancel incidents that start during the bake`,
+  });
+  return { templateName: bakeTemplateName(name), gates: judged };
 }
 
 /** Steps that share hold, maxHold and onTimeout share their verdict templates. */
@@ -387,7 +460,7 @@ function isResolved(p: PolicyInput | RolloutPolicy): p is RolloutPolicy {
 export function renderKubernetes(input: RenderInput): RenderedKubernetes {
   const server = input.analysisServer;
   const providerKind = input.provider?.kind ?? (server ? serverBackend(server).kind : undefined);
-  const plan = planKubernetes(input.name, input.policy, providerKind, { ignoreAlarmGates: input.ignoreAlarmGates, ignoreRingSteps: input.ignoreRingSteps });
+  const plan = planKubernetes(input.name, input.policy, providerKind, { ignoreAlarmGates: input.ignoreAlarmGates, ignoreRingSteps: input.ignoreRingSteps, analysisServer: server !== undefined });
   const errors: MappingIssue[] = [];
   if (server) {
     if (input.provider) errors.push({ path: "args.analysisServer", message: "set either analysisServer (the server's verdicts) or a metric provider (threshold conditions), not both" });
@@ -509,8 +582,10 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
   const argsFor = (window: string) => analysisArgs(window, v.provider);
   const extra = v.analysisTemplates.map((templateName) => ({ templateName }));
   const bakeMs = plan.policy.promotion?.bakeMs ?? 0;
-  // The post-promotion bake keeps the old ReplicaSet (and, for blue-green, its pods) warm.
-  const scaleDownDelay = bakeMs > 0 ? { scaleDownDelaySeconds: Math.ceil(bakeMs / 1000) } : {};
+  // An unguarded post-promotion bake keeps the old ReplicaSet (and, for blue-green, its pods)
+  // warm for an undo. A guarded one (plan.bake) runs before Argo promotes, while the previous
+  // ReplicaSet is still the stable one at full size; after it Argo's default delay (30 s) applies.
+  const scaleDownDelay = bakeMs > 0 && !plan.bake ? { scaleDownDelaySeconds: Math.ceil(bakeMs / 1000) } : {};
   const verdictsOf = (stepIndex: number) => {
     const group = plan.groups.findIndex((g) => g.steps.includes(stepIndex));
     const step = plan.policy.steps[stepIndex]!;
@@ -539,6 +614,11 @@ export function renderKubernetes(input: RenderInput): RenderedKubernetes {
       // background guard keeps acting during it (only the InconclusiveAnalysis pause stops it).
       if (step.approval) steps.push({ pause: {} });
     });
+    if (plan.bake) {
+      // The switch, then the bake's analysis; Argo promotes once it is Successful.
+      steps.push({ setWeight: 100 });
+      steps.push({ analysis: { templates: [{ templateName: plan.bake.templateName }], args: argsFor(argoDuration(analysisTiming(plan, v).bake!.windowMs)) } });
+    }
     strategy = {
       canary: {
         stableService: first,
@@ -716,6 +796,12 @@ function analysisArgs(window: string, provider: MetricProvider | undefined): Arr
   return args;
 }
 
+/** The new version's trials over a fixed window ending now: the bake's freshness check. */
+function freshProviderBlock(gate: ComparisonGate, provider: MetricProvider, window: string): Record<string, unknown> {
+  if (provider.kind === "cloudWatch") return { cloudWatch: { interval: window, metricDataQueries: cloudWatchFreshQueries(gate) } };
+  return { prometheus: { address: provider.address, query: prometheusFreshQuery(gate, provider, window) } };
+}
+
 function providerBlock(gate: ComparisonGate, provider: MetricProvider, q: QueryParams): Record<string, unknown> {
   if (provider.kind === "cloudWatch") {
     const queries: CloudWatchQuery[] = cloudWatchQueries(gate, q);
@@ -743,10 +829,37 @@ export interface VerdictTiming {
   consecutiveErrorLimit: number;
 }
 
+/**
+ * The bake step's analysis (plan.bake), from the switch to 100 % until the bake has passed. Per
+ * gate two metrics, each measuring every interval for `count` measurements:
+ * - the comparison: fails on a confident regression against the previous version's lookback (and,
+ *   with onMissingData "rollback", on no data); otherwise Successful, so at count it is Successful
+ *   (analysis.go lines 615-649 with neither a success limit nor a failure);
+ * - the freshness: Successful when the new version has trials in the last `freshWindowMs`,
+ *   Inconclusive otherwise with inconclusiveLimit 0, so one stale measurement ends the run
+ *   Inconclusive and the Rollout pauses for an operator (or, with onMissingData "rollback", Failed).
+ *   The comparison's window reaches back before the switch, so without this a canary whose metrics
+ *   stopped after the switch would be judged on the minutes before it: missing data would pass.
+ */
+export interface BakeTiming {
+  /** metricDelay + 1 period: the first measurement sees minutes after the switch. */
+  initialDelayMs: number;
+  /** Measurements: the bake ÷ interval, so the step lasts the bake plus metricDelay. */
+  count: number;
+  consecutiveErrorLimit: number;
+  /** The comparison's window: every measurement reaches back to the lookback before the switch. */
+  windowMs: number;
+  /** The previous version's minutes before the switch that the last measurement still sees. */
+  lookbackMs: number;
+  /** The freshness window: metricDelay + 2 periods, which delivered data always fills. */
+  freshWindowMs: number;
+}
+
 export interface AnalysisTiming {
   intervalMs: number;
   delayMs: number;
   groups: VerdictTiming[];
+  bake?: BakeTiming;
   guard: { initialDelayMs: number; windowMs: number; consecutiveErrorLimit: number };
   /** Measurements the rollout can take per gate (doubled for approval waits), the Bonferroni divisor. */
   looks: number;
@@ -788,16 +901,34 @@ export function analysisTiming(plan: ArgoPlan, v: { analysisInterval: string; me
   });
   const minHold = Math.min(...plan.policy.steps.map((s) => s.holdMs));
   const guardWindow = Math.max(minHold, delayMs + 2 * PERIOD_MS);
-  // Looks per gate: the guard every interval through every step's maxHold, and every
-  // verdict measurement. An approval wait has no bound, so with approvals the count is doubled.
-  const planned = plan.policy.steps.reduce((sum, s) => sum + Math.ceil(s.maxHoldMs / intervalMs), 0);
-  const verdictLooks = plan.policy.steps.reduce((sum, _s, i) => sum + groups[plan.groups.findIndex((g) => g.steps.includes(i))]!.count, 0);
+  let bake: BakeTiming | undefined;
+  if (plan.bake) {
+    const last = plan.policy.steps[plan.policy.steps.length - 1]!;
+    const count = Math.max(1, Math.ceil(plan.policy.promotion.bakeMs / intervalMs));
+    const initialDelayMs = delayMs + PERIOD_MS;
+    // The last step's hold of the previous version (it served the rest of the traffic then), and
+    // never less than the delayed data can fill.
+    const lookbackMs = Math.max(last.holdMs, delayMs + 2 * PERIOD_MS);
+    bake = {
+      initialDelayMs,
+      count,
+      consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : HOLD_ERROR_LIMIT,
+      windowMs: initialDelayMs + count * intervalMs + lookbackMs,
+      lookbackMs,
+      freshWindowMs: delayMs + 2 * PERIOD_MS,
+    };
+  }
+  // Looks per gate: the guard every interval through every step's maxHold (and the bake), and
+  // every verdict measurement. An approval wait has no bound, so with approvals the count is doubled.
+  const planned = plan.policy.steps.reduce((sum, s) => sum + Math.ceil(s.maxHoldMs / intervalMs), 0) + (bake ? bake.count + Math.ceil(bake.initialDelayMs / intervalMs) : 0);
+  const verdictLooks = plan.policy.steps.reduce((sum, _s, i) => sum + groups[plan.groups.findIndex((g) => g.steps.includes(i))]!.count, 0) + (bake?.count ?? 0);
   const looks = (plan.policy.steps.some((s) => s.approval) ? 2 : 1) * (planned + verdictLooks);
   const gateCount = Math.max(1, plan.gates.length);
   return {
     intervalMs,
     delayMs,
     groups,
+    ...(bake ? { bake } : {}),
     guard: { initialDelayMs: delayMs + PERIOD_MS, windowMs: guardWindow, consecutiveErrorLimit: rollbackOnMissing ? ROLLBACK_ERROR_LIMIT : HOLD_ERROR_LIMIT },
     looks,
     query: { logThreshold: Math.log((gateCount * looks) / plan.policy.alpha) },
@@ -833,6 +964,28 @@ function renderAnalysisTemplates(plan: ArgoPlan, v: Resolved, meta: (name: strin
       },
     ]);
   });
+  if (plan.bake && timing.bake) {
+    const b = timing.bake;
+    const common = { interval: v.analysisInterval, initialDelay: argoDuration(b.initialDelayMs), count: b.count, consecutiveErrorLimit: b.consecutiveErrorLimit };
+    verdicts.push(
+      template(
+        plan.bake.templateName,
+        plan.bake.gates.flatMap((gate) => [
+          // A regression against the previous version's lookback aborts; at count it passes.
+          { name: gate.name, ...common, failureLimit: 0, failureCondition: bakeCondition(gate, provider.kind), provider: providerBlock(gate, provider, timing.query) },
+          // One measurement without the new version's data pauses (or, onMissingData "rollback", aborts).
+          {
+            name: freshMetricName(gate.name),
+            ...common,
+            failureLimit: 0,
+            inconclusiveLimit: 0,
+            ...freshConditions(gate, provider.kind),
+            provider: freshProviderBlock(gate, provider, argoDuration(b.freshWindowMs)),
+          },
+        ]),
+      ),
+    );
+  }
   if (plan.strategy === "canary") {
     const guard = template(
       guardTemplateName(v.name),
@@ -843,7 +996,7 @@ function renderAnalysisTemplates(plan: ArgoPlan, v: Resolved, meta: (name: strin
         initialDelay: argoDuration(timing.guard.initialDelayMs),
         failureLimit: v.guardFailureLimit,
         consecutiveErrorLimit: timing.guard.consecutiveErrorLimit,
-        failureCondition: guardCondition(gate, provider.kind),
+        failureCondition: guardCondition(gate, provider.kind, plan.bake !== undefined),
         provider: providerBlock(gate, provider, timing.query),
       })),
     );

@@ -12,6 +12,12 @@ export const EVENT_SOURCE = "rollgate";
 export const EVENT_DETAIL_TYPE = "Rollgate Decision";
 
 export interface DecisionEvent {
+  /**
+   * Stable id of the decision (`<service>/<history seq>`): the same on every delivery. Events are
+   * delivered at least once (a crash between commit and publish is made good by a later
+   * invocation), so a consumer drops an eventId it has seen. Absent on freeze events.
+   */
+  eventId?: string;
   service: string;
   /** Release version label of the canary (the version being released). */
   releaseVersion: string;
@@ -63,6 +69,7 @@ export function createEventPublisher(clients: { eventbridge: EventBridgeClient; 
               MessageAttributes: {
                 service: { DataType: "String", StringValue: event.service },
                 action: { DataType: "String", StringValue: event.action },
+                ...(event.eventId ? { eventId: { DataType: "String", StringValue: event.eventId } } : {}),
               },
             }),
           ),

@@ -9,6 +9,11 @@
  * A state change and its history record are written in one transaction, conditional on the
  * version read: the winner of a race writes both, a loser writes neither and re-reads.
  *
+ * Outbox: the same transaction lists each new history record in the state item's `outbox` (its
+ * decision event is not published yet). The controller publishes after the commit and then
+ * removes the entry (markPublished); an entry a crashed invocation left behind is published by a
+ * later one from the history record itself. Delivery is at least once, with a stable event id.
+ *
  * History lives in partitions of its own (pk history#...), so IAM can tell it from state: the
  * controller's role may UpdateItem only where dynamodb:LeadingKeys is a state partition, and no
  * role may delete (components/step-controller.ts). Every history record is hash-chained to the
@@ -68,7 +73,28 @@ export interface ServiceRecord {
   recentWrites?: RecentWrite[];
   /** Ids of the last alarm events recorded as not acted on, so a redelivery is recorded once. */
   seenEvents?: string[];
+  /**
+   * Decision events committed but not yet published, by history seq (`s<seq>`); written by commit
+   * in the same transaction as the history records, removed by markPublished. Set by the store:
+   * a caller's copy is not trusted.
+   */
+  outbox?: Record<string, OutboxEntry>;
 }
+
+/** A history record whose decision event has not been published yet. */
+export interface OutboxEntry {
+  seq: number;
+  /** Sort key of the history record. */
+  sk: string;
+  /** When it was committed (epoch ms). */
+  at: number;
+  /** When a later invocation claimed it to publish it (a claim older than the grace is taken over). */
+  claimedAt?: number;
+}
+
+/** Entries the outbox keeps when publishing keeps failing (the oldest are dropped; history keeps them). */
+export const OUTBOX_MAX_ENTRIES = 50;
+export const outboxKey = (seq: number) => `s${seq}`;
 
 /** One entry of the write fence. */
 export interface RecentWrite {
@@ -173,6 +199,15 @@ export interface StateStore {
   commit(record: ServiceRecord, expectedVersion: number, history: HistoryRecord[]): Promise<void>;
   /** Sets applied=true if the record is still at `version`; false when someone moved on. */
   markApplied(service: string, version: number): Promise<boolean>;
+  /** Removes outbox entries whose events went out (whatever the record's version is now). */
+  markPublished(service: string, seqs: number[]): Promise<void>;
+  /**
+   * Claims an outbox entry for publishing: true when it is there and unclaimed, or its claim is
+   * older than `staleBefore`; false when it is gone or someone else holds a fresh claim.
+   */
+  claimOutbox(service: string, seq: number, now: number, staleBefore: number): Promise<boolean>;
+  /** One history record by its sort key (an outbox entry's `sk`). */
+  historyRecord(service: string, sk: string): Promise<HistoryRecord | undefined>;
   /** Sets the global freeze; false (and nothing written) when it already had that value. */
   setFreeze(frozen: boolean, by: { actor?: string; reason: string; at: number; trigger: string; details?: Pick<HistoryRecord, "via" | "claimedActor" | "note"> }): Promise<FreezeRecord | undefined>;
   /** Appends a record to the global history chain without changing this table's flag (account-wide freeze changes). */
@@ -235,14 +270,17 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
     return linkRecords(plain, head);
   };
 
-  /** The head of a partition's chain as committed at `version` (read in the commit that writes after it). */
-  async function headAt(key: { pk: string; sk: string }, version: number): Promise<ChainHead | undefined> {
-    if (version === 0) return undefined;
-    const res = await documents.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true, ProjectionExpression: "version, historyHead" }));
-    const item = res.Item as { version?: number; historyHead?: ChainHead } | undefined;
+  /**
+   * The head of a partition's chain and the outbox as committed at `version` (read in the commit
+   * that writes after it, so neither is taken from the caller's possibly older copy).
+   */
+  async function headAt(key: { pk: string; sk: string }, version: number): Promise<{ head?: ChainHead; outbox?: Record<string, OutboxEntry> }> {
+    if (version === 0) return {};
+    const res = await documents.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true, ProjectionExpression: "version, historyHead, outbox" }));
+    const item = res.Item as { version?: number; historyHead?: ChainHead; outbox?: Record<string, OutboxEntry> } | undefined;
     // Another writer moved on: the conditional write below fails and the caller re-reads.
     if (!item || item.version !== version) throw new ConflictError(`state of ${key.pk} changed since version ${version} was read`);
-    return item.historyHead;
+    return { ...(item.historyHead ? { head: item.historyHead } : {}), ...(item.outbox ? { outbox: item.outbox } : {}) };
   }
 
   /**
@@ -283,9 +321,14 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
       if (record.version !== expectedVersion + 1) throw new Error(`commit: record.version must be ${expectedVersion + 1}, got ${record.version}`);
       // The chain continues from the head stored at the version this commit is conditional on,
       // whatever head the caller's copy of the record carries.
-      const { linked, head } = chain(history, await headAt({ pk: servicePk(record.service), sk: STATE_SK }, expectedVersion));
-      const { historyHead: _stale, ...rest } = record;
-      const item = { ...rest, ...(head ? { historyHead: head } : {}) };
+      const stored = await headAt({ pk: servicePk(record.service), sk: STATE_SK }, expectedVersion);
+      const { linked, head } = chain(history, stored.head);
+      // Every new history record's event is owed until markPublished: listed in the same transaction.
+      const owed = [...Object.values(stored.outbox ?? {}), ...linked.map((h) => ({ seq: h.seq, sk: historySk(h.at, h.seq), at: h.at }))]
+        .sort((a, b) => a.seq - b.seq)
+        .slice(-OUTBOX_MAX_ENTRIES);
+      const { historyHead: _stale, outbox: _copy, ...rest } = record;
+      const item = { ...rest, ...(head ? { historyHead: head } : {}), ...(owed.length ? { outbox: Object.fromEntries(owed.map((e) => [outboxKey(e.seq), e])) } : {}) };
       try {
         await documents.send(
           new TransactWriteCommand({
@@ -325,6 +368,45 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
         if (isConditionFailure(err)) return false;
         throw err;
       }
+    },
+    async markPublished(service, seqs) {
+      if (seqs.length === 0) return;
+      try {
+        await documents.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { pk: servicePk(service), sk: STATE_SK },
+            UpdateExpression: `REMOVE ${seqs.map((_s, i) => `outbox.#k${i}`).join(", ")}`,
+            ConditionExpression: "attribute_exists(outbox)",
+            ExpressionAttributeNames: Object.fromEntries(seqs.map((seq, i) => [`#k${i}`, outboxKey(seq)])),
+          }),
+        );
+      } catch (err) {
+        // No outbox at all: nothing left to mark.
+        if (!isConditionFailure(err)) throw err;
+      }
+    },
+    async claimOutbox(service, seq, now, staleBefore) {
+      try {
+        await documents.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { pk: servicePk(service), sk: STATE_SK },
+            UpdateExpression: "SET outbox.#k.claimedAt = :now",
+            ConditionExpression: "attribute_exists(outbox.#k) AND (attribute_not_exists(outbox.#k.claimedAt) OR outbox.#k.claimedAt < :stale)",
+            ExpressionAttributeNames: { "#k": outboxKey(seq) },
+            ExpressionAttributeValues: { ":now": now, ":stale": staleBefore },
+          }),
+        );
+        return true;
+      } catch (err) {
+        if (isConditionFailure(err)) return false;
+        throw err;
+      }
+    },
+    async historyRecord(service, sk) {
+      const res = await documents.send(new GetCommand({ TableName: table, Key: { pk: historyPk(service), sk }, ConsistentRead: true }));
+      return strip(res.Item) as HistoryRecord | undefined;
     },
     async setFreeze(frozen, by) {
       const current = await this.getFreeze();

@@ -17,6 +17,7 @@ import type { FreezeRecord, PendingRelease, ServiceRecord, StateStore } from "..
 import type { ForwardRecord, RecentWrite } from "../aws/state.js";
 import { forwardDifferences, otherSlot, type RingRouter, type RingSnapshot, type Slot, type SlotWeights, type TrafficRouter, type TrafficSnapshot } from "../aws/traffic.js";
 import { checkRingRules, type ControllerConfig } from "./config.js";
+import { owedEntries, publishOwed } from "./outbox.js";
 import type { CommandPayload } from "./events.js";
 
 /** The slice of Powertools' Logger the controller uses (so tests can pass their own). */
@@ -178,6 +179,8 @@ export interface ControllerContext {
   emf: ControllerMetrics;
   maxAttempts: number;
   newRolloutId: (version: string, now: number) => string;
+  /** Publishing of owed outbox events started by `load`; the controller awaits them before it answers. */
+  owed: Set<Promise<void>>;
 }
 
 export function createContext(deps: ControllerDeps): ControllerContext {
@@ -199,6 +202,7 @@ export function createContext(deps: ControllerDeps): ControllerContext {
     emf: deps.emf ?? noopMetrics,
     maxAttempts: deps.maxAttempts ?? 6,
     newRolloutId: deps.newRolloutId ?? ((version: string, now: number) => `${version}-${now.toString(36)}-${Math.random().toString(36).slice(2, 8)}`),
+    owed: new Set(),
   };
 }
 
@@ -336,6 +340,11 @@ export function initialRecord(ctx: ControllerContext, now: number): ServiceRecor
 export async function load(ctx: ControllerContext): Promise<Loaded> {
   const { store, config, traffic } = ctx;
   const [record, tableFreeze, account, snapshot, ringRead] = await Promise.all([store.get(config.service), store.getFreeze(), ctx.deps.accountFreeze?.get(), traffic.read(), readRings(ctx)]);
+  // Events earlier invocations committed and never published go out beside this invocation's work.
+  if (owedEntries(record, ctx.clock()).length > 0) {
+    const p: Promise<void> = publishOwed(ctx, record).finally(() => ctx.owed.delete(p));
+    ctx.owed.add(p);
+  }
   // Either freeze holds this service: its table's, or the account-wide one every controller reads.
   const freeze: FreezeRecord = account ? { ...tableFreeze, frozen: tableFreeze.frozen || account.frozen, account } : tableFreeze;
   return { record: record ?? initialRecord(ctx, ctx.clock()), freeze, snapshot, ...ringRead };
@@ -375,6 +384,11 @@ export function tag(ctx: ControllerContext, record: ServiceRecord): void {
   ctx.emf.addMetadata("rolloutId", r.rolloutId);
   ctx.emf.addMetadata("releaseVersion", r.release.canary);
   ctx.emf.addMetadata("step", String(r.stepIndex));
+}
+
+/** Waits for the owed events this controller started publishing (never throws). */
+export async function settleOwed(ctx: ControllerContext): Promise<void> {
+  while (ctx.owed.size > 0) await Promise.all([...ctx.owed]);
 }
 
 /** Retries `attempt` while it loses conditional writes. */

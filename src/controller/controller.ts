@@ -21,7 +21,7 @@
  */
 import { functionUrlResponse, isFunctionUrlEvent, readFunctionUrlEvent, type FunctionUrlEvent, type FunctionUrlResponse } from "../auth/function-url.js";
 import { command, type Caller } from "./commands.js";
-import { createContext, type CommandResponse, type ControllerDeps, type EvaluationResult, type InvocationResult, type StatusResponse } from "./context.js";
+import { createContext, settleOwed, type CommandResponse, type ControllerDeps, type EvaluationResult, type InvocationResult, type StatusResponse } from "./context.js";
 import { evaluate } from "./evaluate.js";
 import { acceptHookResult } from "./hooks.js";
 import { InvalidPayloadError, parseTrigger } from "./events.js";
@@ -79,17 +79,25 @@ export function createController(deps: ControllerDeps): Controller {
       throw err;
     }
   }
+  /** Answers only once the owed events this invocation started publishing are out (Lambda freezes after it answers). */
+  async function settled<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } finally {
+      await settleOwed(ctx);
+    }
+  }
   return {
     async handle(payload) {
-      if (isFunctionUrlEvent(payload)) return viaFunctionUrl(payload);
+      if (isFunctionUrlEvent(payload)) return settled(viaFunctionUrl(payload));
       const trigger = parseTrigger(payload);
-      if (trigger.kind === "command") return command(ctx, trigger.command, { via: "direct-invoke" });
-      if (trigger.kind === "hook-result") return acceptHookResult(ctx, trigger.answer, (via) => evaluate(ctx, { kind: "tick", via }));
-      return evaluate(ctx, trigger);
+      if (trigger.kind === "command") return settled(command(ctx, trigger.command, { via: "direct-invoke" }));
+      if (trigger.kind === "hook-result") return settled(acceptHookResult(ctx, trigger.answer, (via) => evaluate(ctx, { kind: "tick", via })));
+      return settled(evaluate(ctx, trigger));
     },
-    tick: () => evaluate(ctx, { kind: "tick" }),
-    alarm: (alarmName, state) => evaluate(ctx, { kind: "alarm", alarmName, state }),
-    command: (payload, caller) => command(ctx, payload, caller),
-    status: () => status(ctx),
+    tick: () => settled(evaluate(ctx, { kind: "tick" })),
+    alarm: (alarmName, state) => settled(evaluate(ctx, { kind: "alarm", alarmName, state })),
+    command: (payload, caller) => settled(command(ctx, payload, caller)),
+    status: () => settled(status(ctx)),
   };
 }

@@ -12,10 +12,10 @@
  */
 import { canaryRings } from "../engine/decide.js";
 import type { Decision } from "../engine/types.js";
-import type { DecisionEvent } from "../aws/events.js";
 import { ConflictError } from "../aws/errors.js";
 import type { EventRecord, HistoryRecord, ServiceRecord } from "../aws/state.js";
 import { forwardDifferences, type RingSnapshot, type SlotWeights, type TrafficSnapshot } from "../aws/traffic.js";
+import { publishCommitted } from "./outbox.js";
 import {
   desiredForwardRecord,
   ecsServiceOf,
@@ -252,29 +252,7 @@ export function historyOf(ctx: ControllerContext, e: Effect, next: ServiceRecord
   };
 }
 
-/** Publishes the decision event of a committed transition; a failure is logged, never undoes it. */
-export async function publish(ctx: ControllerContext, h: HistoryRecord, record: ServiceRecord): Promise<void> {
-  const event: DecisionEvent = {
-    service: ctx.config.service,
-    releaseVersion: record.rollout.release.canary,
-    stableVersion: record.rollout.release.stable,
-    rolloutId: record.rollout.rolloutId,
-    step: record.rollout.stepIndex,
-    action: h.action,
-    phase: record.rollout.phase,
-    weights: record.rollout.weights,
-    slotWeights: toSlotWeights(record.rollout.weights, record.baselineSlot),
-    reason: h.reason,
-    trigger: h.trigger,
-    at: new Date(h.at).toISOString(),
-    ...(h.actor ? { actor: h.actor } : {}),
-  };
-  try {
-    await ctx.publisher.publish(event);
-  } catch (err) {
-    // The transition is committed and recorded in history; a lost notification must not undo it
-    // or make the invocation retry (which would not re-send it either: the transition is done).
-    ctx.emf.addMetric("EventPublishFailures", "Count", 1);
-    ctx.log.error("publishing the decision event failed; the history record stands", err as Error);
-  }
+/** Publishes the decision event of a committed transition (see outbox.ts); a failure never undoes it. */
+export async function publish(ctx: ControllerContext, h: HistoryRecord, _record?: ServiceRecord): Promise<void> {
+  await publishCommitted(ctx, h);
 }

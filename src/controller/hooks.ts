@@ -157,7 +157,8 @@ export async function acceptHookResult(
         ? historyOf(ctx, current, next, label, "hook-results", `${describe(judged.run)} ${judged.result.status}: ${judged.result.reason}${where}`)
         : historyOf(ctx, current, next, label, "hook-result-ignored", `${answer.status} answer ignored: ${judged.reason}${judged.state ? "; the timeout is recorded" : ""}${where}`);
     await store.commit(next, current.version, [history]);
-    if (judged.kind === "recorded") await publish(ctx, history, next);
+    // Every history record is an event (the outbox would send it later otherwise).
+    await publish(ctx, history, next);
     return { recorded: judged.kind === "recorded", reason: judged.kind === "recorded" ? `${judged.result.status}: ${judged.result.reason}` : judged.reason };
   });
   if (outcome.recorded) emf.addMetric(answer.status === "pass" ? "HookPasses" : "HookNotPassed", "Count", 1);

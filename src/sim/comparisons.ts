@@ -8,8 +8,8 @@ import { exactBinomialJudgement, sequentialJudgement, zTestJudgement } from "../
 import { makeRatioGrid, SequentialRateTest } from "../analysis/sequential.js";
 import type { CountSample, Counts } from "../analysis/types.js";
 import { weightsFor } from "../policy/resolve.js";
-import type { Weights } from "../policy/types.js";
-import type { ControllerStatus, MinuteData, SimController, WorldView } from "./controller.js";
+import { isComparisonGate, type RolloutPolicy, type Weights } from "../policy/types.js";
+import { RollgateController, type ControllerStatus, type MinuteData, type SimController, type WorldView } from "./controller.js";
 import type { AlarmSpec, GateMinute, TimelineDecision } from "./types.js";
 
 const MINUTE = 60_000;
@@ -97,7 +97,27 @@ export interface OraclePolicy {
   alpha?: number;
 }
 
-export type ComparisonPolicy = CodeDeployPolicy | ThresholdPolicy | FixedHorizonPolicy | OraclePolicy;
+/**
+ * The holding oracle: rollgate's own controller and engine on `policy` (default: the standard
+ * profile), so the same ladder, holds, maxHold, lag, incidents and advance rule (a step advances
+ * only once its hold is over and its gates would pass), with one difference: its gates never
+ * roll back, and a test told the true effect does (the likelihood ratio of the true canary /
+ * baseline error ratio against 1 over the rollout's delivered error counts, at `alpha`, with
+ * no prior to pay for; tempered like rollgate's when errors cluster). It is the limit a
+ * controller that holds like rollgate can reach on the same traffic.
+ */
+export interface HoldingOraclePolicy {
+  kind: "holding-oracle";
+  ratio: number;
+  /** @default false */
+  clustered?: boolean;
+  /** @default 0.005 (the standard error gate's) */
+  alpha?: number;
+  /** The resolved policy whose ladder and gates it holds by. */
+  policy: RolloutPolicy;
+}
+
+export type ComparisonPolicy = CodeDeployPolicy | ThresholdPolicy | FixedHorizonPolicy | OraclePolicy | HoldingOraclePolicy;
 
 export const CODEDEPLOY_ALARM: AlarmSpec = { name: "codedeploy-canary-5xx", metric: "canaryErrorRate", threshold: 0.01, datapointsToAlarm: 1, evaluationPeriods: 1 };
 
@@ -364,8 +384,23 @@ function windowCanary(world: WorldView, now: number, windowMs: number): Counts |
   return total > 0 ? { total, events } : undefined;
 }
 
+/** The policy with every comparison gate's rollback switched off (holding and passing unchanged). */
+export function withoutGateRollbacks(policy: RolloutPolicy): RolloutPolicy {
+  return {
+    ...policy,
+    gates: policy.gates.map((g) => (isComparisonGate(g) ? { ...g, rollbackBand: Number.POSITIVE_INFINITY, rollbackBandRelative: undefined } : g)),
+  };
+}
+
 /** Builds the controller of a comparison policy. */
 export function comparisonController(policy: ComparisonPolicy): SimController {
+  if (policy.kind === "holding-oracle") {
+    const alpha = policy.alpha ?? 0.005;
+    return new RollgateController(withoutGateRollbacks(policy.policy), {
+      oracle: { ratio: policy.ratio, clustered: policy.clustered ?? false, alpha },
+      label: `holding oracle (told ratio ${Number(policy.ratio.toPrecision(3))}, alpha ${alpha})`,
+    });
+  }
   return policy.kind === "codedeploy" ? new CodeDeployController(policy) : new LadderController(policy);
 }
 

@@ -3,6 +3,7 @@
  * the Lambda calls it) and the comparison policies in comparisons.ts. They all see the world the
  * same way: minutes CloudWatch has delivered, and alarm states.
  */
+import { makeRatioGrid, SequentialRateTest } from "../analysis/sequential.js";
 import type { CountSample, GateEvidence, PercentileSample } from "../analysis/types.js";
 import { applyCommand, canaryRings, decide, idleState, recordHookResult } from "../engine/decide.js";
 import type { Decision, Evidence, RolloutState } from "../engine/types.js";
@@ -114,6 +115,15 @@ export interface RollgateControllerOptions {
   approvals?: "auto" | "never";
   /** Called with the nanoseconds each `decide` call took (engine plus analysis). */
   onDecideNs?: (ns: number) => void;
+  /**
+   * The holding oracle (comparisons.ts): a rollback test told the true canary / baseline error
+   * ratio (the likelihood ratio of that ratio against 1 over the rollout's error counts, no
+   * prior to pay for), checked before every decision; when it reaches 1/alpha the rollout is
+   * rolled back. The policy's own gates still decide holding and advancing.
+   */
+  oracle?: { ratio: number; clustered: boolean; alpha: number };
+  /** Row label. @default "rollgate <profile>" */
+  label?: string;
 }
 
 /**
@@ -135,12 +145,17 @@ export class RollgateController implements SimController {
   private readonly alarmNames: string[];
   private cursor = 0;
   private lastReason = "not started";
+  private readonly oracle: SequentialRateTest | undefined;
 
   constructor(
     readonly policy: RolloutPolicy,
     private readonly options: RollgateControllerOptions = {},
   ) {
-    this.label = policy.profile ? `rollgate ${policy.profile}` : "rollgate";
+    this.label = options.label ?? (policy.profile ? `rollgate ${policy.profile}` : "rollgate");
+    const o = options.oracle;
+    if (o && o.ratio > 1) {
+      this.oracle = new SequentialRateTest("higher", makeRatioGrid({ min: o.ratio, max: o.ratio, points: 1 }), { dispersion: o.clustered ? "estimate" : "none" });
+    }
     this.weightTotal = policy.weightTotal;
     this.state = idleState(policy);
     this.comparisonGates = policy.gates.filter(isComparisonGate);
@@ -175,6 +190,11 @@ export class RollgateController implements SimController {
   private ingest(world: WorldView): void {
     for (; this.cursor < world.revealed.length; this.cursor++) {
       const m = world.revealed[this.cursor]!;
+      // The oracle's test sees the same delivered minutes (the sum of a fixed ratio's log
+      // likelihood ratios does not depend on the order they arrive in).
+      if (this.oracle && m.traffic.canary.hasData && m.traffic.baseline.hasData) {
+        this.oracle.push(m.traffic.canary.http5xxCount, m.traffic.canary.requestCount, m.traffic.baseline.http5xxCount, m.traffic.baseline.requestCount);
+      }
       for (const gate of this.comparisonGates) {
         const sample = gateSample(gate, m, this.thresholdIndex.get(gate.name) ?? 0);
         if (!sample) continue;
@@ -189,6 +209,15 @@ export class RollgateController implements SimController {
   }
 
   private run(now: number, trigger: SimTrigger): TimelineDecision[] {
+    const o = this.options.oracle;
+    if (this.oracle && o && this.oracle.maxLogEValue >= -Math.log(o.alpha)) {
+      // The engine's rollback: back to the last known good weights, the rollout ended.
+      const { pause: _p, entering: _e, finalizeAt: _f, ...rest } = this.state;
+      const reason = `oracle test (told the true ratio ${Number(o.ratio.toPrecision(3))}) reached 1/${o.alpha}`;
+      this.state = { ...rest, phase: "rolled-back", weights: this.state.lastKnownGood, endedAt: now, outcome: reason };
+      this.lastReason = reason;
+      return [{ atMs: now, trigger, action: "rollback", weights: this.state.weights, reason }];
+    }
     const out: TimelineDecision[] = [];
     let d = this.timedDecide(now);
     // Lifecycle hooks are the user's Lambdas; the simulator answers them "pass" at once.

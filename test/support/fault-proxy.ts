@@ -20,7 +20,8 @@ export interface Fault {
   /** 1-based occurrence of the operation, counted from when the fault was added. */
   nth: number;
   kind: FaultKind;
-  onHit?: () => void;
+  /** Called with the request's body when the fault fires. */
+  onHit?: (body: string) => void;
 }
 
 export interface FaultProxy {
@@ -59,7 +60,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       const fault = faults.find((f) => !f.done && f.operation === op && ++f.count === f.nth);
       if (fault) fault.done = true;
       const fire = () => {
-        fault?.onHit?.();
+        fault?.onHit?.(body.toString("utf8"));
         fault?.resolve?.();
       };
       if (fault?.kind === "hold-before") {
