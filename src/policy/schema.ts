@@ -56,12 +56,12 @@ const comparisonFields = {
     .number({ error: "must be a number of percentage points" })
     .nonnegative({ error: "must be 0 or more" })
     .optional()
-    .describe('With a relative holdBand ("10%"): the band never goes below this many percentage points. Default 0.'),
+    .describe('With a relative holdBand ("10%"): the band never goes below this many percentage points, or 5 times the baseline rate where that is smaller (so a floor set for a 0.1 % base cannot hide a 10x regression at 0.01 %). Default 0.'),
   rollbackBandMin: z
     .number({ error: "must be a number of percentage points" })
     .nonnegative({ error: "must be 0 or more" })
     .optional()
-    .describe('With a relative rollbackBand ("30%"): the band never goes below this many percentage points. Default 0.'),
+    .describe('With a relative rollbackBand ("30%"): the band never goes below this many percentage points, or 5 times the baseline rate where that is smaller (so a floor set for a 0.1 % base cannot hide a 10x regression at 0.01 %). Default 0.'),
   minSamples: z
     .number({ error: "must be a whole number" })
     .int({ error: "must be a whole number" })
