@@ -340,7 +340,9 @@ export const policySchema = z
     onDrift: z
       .enum(["hold", "rollback", "reapply"], { error: 'must be "hold", "rollback" or "reapply"' })
       .optional()
-      .describe('What to do when the listener weights differ from what the controller applied. Default "hold" (pause and notify).'),
+      .describe(
+        'What to do when the listener weights differ from what the controller applied during a rollout. Default "reapply" (put the committed weights back and record it, like a reconcile loop). "hold" pauses and notifies, but only for drift that moves traffic toward the stable slot; drift that gives the canary more than its committed share, sends traffic to another target group, or to an empty stable slot is re-applied at once even then. "rollback" rolls back.',
+      ),
     promotion: z
       .strictObject({
         bake: durationSchema
