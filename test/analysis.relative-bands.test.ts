@@ -94,11 +94,11 @@ function ladderOf(profile: "low" | "standard" | "high"): { steps: Array<{ percen
   return { steps, maxHoldFactor: policy.steps[0]!.maxHoldMs / policy.steps[0]!.holdMs, alpha: policy.alpha / policy.gates.filter(isComparisonGate).length, gate: errorGateOf(profile) };
 }
 
-function outcomes(profile: "low" | "standard" | "high", runs: number, rps: number, canaryRate: number, finalLook = true, seed = 5000): Record<"promoted" | "rolled-back" | "timeout", number> {
+function outcomes(profile: "low" | "standard" | "high", runs: number, rps: number, canaryRate: number, finalLook = true, seed = 5000, baselineRate = 0.02, meanBurst = 1): Record<"promoted" | "rolled-back" | "timeout", number> {
   const { steps, maxHoldFactor, alpha, gate } = ladderOf(profile);
   const out = { promoted: 0, "rolled-back": 0, timeout: 0 };
   for (let i = 0; i < runs; i++) {
-    const r = simulateRollout({ seed: seed + i, rps, steps, maxHoldFactor, baselineRate: 0.02, canaryRate, gate, alpha, finalLook });
+    const r = simulateRollout({ seed: seed + i, rps, steps, maxHoldFactor, baselineRate, canaryRate, gate, alpha, finalLook, meanBurst });
     out[r.outcome]++;
   }
   return out;
@@ -171,5 +171,44 @@ describe("presets at a 2 % base rate, each on its own ladder and maxHold", () =>
     const relative = runAa({ runs: 200, seed: 22, rps: 100, rate: 0.02, gate: errorGateOf("standard") });
     const absolute = runAa({ runs: 200, seed: 22, rps: 100, rate: 0.02, gate: { ...errorGateOf("standard"), holdBandRelative: undefined, rollbackBandRelative: undefined } as ComparisonGate });
     expect(absolute.timeouts).toBeGreaterThan(2 * relative.timeouts);
+  });
+});
+
+describe("floors that scale: never more than 5x the baseline rate (0.01 % to 5 % base rates)", () => {
+  test("at 0.01 % both standard floors are 0.05 points; at 0.02 % the rollback floor is 0.1; from 0.05 % up they are the points as written", () => {
+    const g = errorGateOf("standard");
+    const at = (p: number) => effectiveBands(g, p);
+    expect(at(0.0001).holdBand).toBeCloseTo(0.05, 12);
+    expect(at(0.0001).rollbackBand).toBeCloseTo(0.05, 12);
+    expect(at(0.0002).holdBand).toBeCloseTo(0.1, 12);
+    expect(at(0.0002).rollbackBand).toBeCloseTo(0.1, 12);
+    expect(at(0.001)).toEqual({ holdBand: 0.1, rollbackBand: 0.25 });
+    expect(at(0.05).rollbackBand).toBeCloseTo(1.5, 12);
+    // Absolute bands are never scaled.
+    expect(effectiveBands({ ...g, holdBandRelative: undefined, rollbackBandRelative: undefined }, 0.0001)).toEqual({ holdBand: 0.1, rollbackBand: 0.25 });
+  });
+
+  test.each([
+    ["low", 1000, 0.95],
+    ["standard", 1000, 0.95],
+    ["standard", 100, 0.7],
+    ["high", 1000, 0.75],
+  ] as const)("%s at %d rps: a 10x regression at a 0.01 percent base (0.01 -> 0.1 percent) is rolled back in at least a share %d of 200 runs, never promoted", (profile, rps, share) => {
+    // Measured: low 200, standard 200 (162 at 100 rps), high 172 of 200; all 0 before the cap.
+    const r = outcomes(profile, 200, rps, 0.001, true, 7000, 0.0001);
+    expect(r["rolled-back"] / 200).toBeGreaterThanOrEqual(share);
+    if (profile !== "low") expect(r.promoted).toBe(0);
+  });
+
+  test.each([
+    ["low", 100, 0.0001, 1],
+    ["standard", 100, 0.0001, 1],
+    ["high", 100, 0.0001, 1],
+    ["standard", 1000, 0.0001, 1],
+    ["standard", 100, 0.05, 5],
+    ["high", 100, 0.05, 5],
+  ] as const)("%s at %d rps, base rate %d, mean burst %d: A/A at most 3 false rollbacks in 300 runs", (profile, rps, base, burst) => {
+    const r = outcomes(profile, 300, rps, base, true, 1, base, burst);
+    expect(r["rolled-back"]).toBeLessThanOrEqual(3);
   });
 });

@@ -11,7 +11,7 @@ import { createStateStore, type HistoryRecord } from "../src/aws/state.js";
 import { createTrafficRouter, type TrafficRouter } from "../src/aws/traffic.js";
 import { FENCE_MS, WRITE_GRACE_MS } from "../src/controller/context.js";
 import { startMoto, type MotoServer } from "../src/local/moto-server.js";
-import { alarmEvent, awsTimestamp, controllerFor, createWorld, MIN, putTraffic, T0, type World } from "./support/moto-world.js";
+import { TEST_POLICY, alarmEvent, awsTimestamp, controllerFor, createWorld, MIN, putTraffic, T0, type World } from "./support/moto-world.js";
 
 let moto: MotoServer;
 beforeAll(async () => {
@@ -164,11 +164,13 @@ describe("convergence in every phase: a forward write of an older decision lands
     expect((await routerOf(w).read()).weights).toEqual({ blue: 499, green: 500 });
     expect((await history(w)).at(-1)).toMatchObject({ action: "late-write-repaired" });
 
-    // The same weights set after the fence window are a person's edit: held as drift (onDrift=hold).
+    // The same weights set after the fence window are a person's edit: drift, recorded as such and
+    // re-applied (onDrift default reapply), not a late write.
     await setForward(w, weighted(w, 899, 100));
     w.clock.advance(FENCE_MS);
-    expect(await c.tick()).toMatchObject({ phase: "paused", action: "hold", drift: { actual: { stable: 899, canary: 100 } } });
-    expect((await routerOf(w).read()).weights).toEqual({ blue: 899, green: 100 });
+    expect(await c.tick()).toMatchObject({ phase: "progressing", action: "hold", transition: true, drift: { actual: { stable: 899, canary: 100 } } });
+    expect((await routerOf(w).read()).weights).toEqual({ blue: 499, green: 500 });
+    expect((await history(w)).at(-1)).toMatchObject({ action: "hold", drift: { actual: { stable: 899, canary: 100 } }, repair: { after: { targets: [{ weight: 499 }, { weight: 500 }] } } });
   });
 
   test("after promotion, pulumi up or a person rewriting the listener to the old slot (now scaled to zero) is put back on the next tick", async () => {
@@ -212,18 +214,27 @@ describe("the forward action is exactly the two slots: a third target group, a s
     expect((await c.status()).drift).toBe(false);
   });
 
-  test("during a rollout, a third target group taking traffic is drift (held and reported by onDrift=hold), and a rollback sends everything to stable", async () => {
-    const w = await createWorld(moto, { name: "shape-third" });
+  test.each(["reapply", "hold"] as const)("during a rollout, a third target group taking traffic is drift, re-applied at once (onDrift=%s: never held), and a rollback sends everything to stable", async (onDrift) => {
+    const w = await createWorld(moto, { name: `shape-third-${onDrift}`, policy: { ...TEST_POLICY, onDrift } });
     const c = controllerFor(w);
     await c.command({ command: "start", release: { version: "v2" } });
     const third = await thirdTargetGroup(w);
     // Same slot weights as recorded; 100 more to a third target group.
     await setForward(w, weighted(w, 899, 100, [{ TargetGroupArn: third, Weight: 100 }]));
     w.clock.advance(10_000);
-    const held = await c.tick();
-    expect(held).toMatchObject({ phase: "paused", action: "hold", transition: true });
-    expect(held.drift).toMatchObject({ elsewhere: 91 });
-    expect(held.reason).toMatch(/and 91 to another target group/);
+    const reapplied = await c.tick();
+    expect(reapplied).toMatchObject({ phase: "progressing", action: "hold", transition: true });
+    expect(reapplied.drift).toMatchObject({ elsewhere: 91 });
+    expect(reapplied.reason).toMatch(/and 91 to another target group/);
+    if (onDrift === "hold") expect(reapplied.reason).toMatch(/although onDrift=hold: 91 of the traffic goes to a target group other than the two slots/);
+    expect((await forward(w)).ForwardConfig!.TargetGroups).toEqual([
+      { TargetGroupArn: w.blueTg, Weight: 899 },
+      { TargetGroupArn: w.greenTg, Weight: 100 },
+    ]);
+    expect((await history(w)).at(-1)!.repair!.before.targets).toContainEqual({ targetGroupArn: third, weight: 100 });
+
+    // The third target group again, and the gate alarm fires in the same moment: the rollback clears it.
+    await setForward(w, weighted(w, 899, 100, [{ TargetGroupArn: third, Weight: 100 }]));
     await w.clients.cloudwatch.send(new SetAlarmStateCommand({ AlarmName: w.alarmName, StateValue: "ALARM", StateReason: "5xx" }));
     w.clock.advance(10_000);
     expect(await c.handle(alarmEvent(w.alarmName, "ALARM", w))).toMatchObject({ action: "rollback", phase: "rolled-back" });

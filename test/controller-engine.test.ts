@@ -27,8 +27,12 @@ describe("engine cases the controller relies on", () => {
     expect(d.drift).toEqual({ actual: { stable: 500, canary: 499 }, recorded: { stable: 899, canary: 100 } });
   });
 
-  test("without a firing alarm, drift still holds (onDrift=hold)", () => {
-    const d = decide(policy, started(), { alarms: { "canary-5xx": "OK" }, gates: {}, freeze: false, killSwitch: false, actualWeights: { stable: 500, canary: 499 } }, 10_000);
-    expect(d).toMatchObject({ action: "hold", state: { phase: "paused", pause: { reason: "drift" } } });
+  test("without a firing alarm, drift toward stable holds under onDrift=hold; drift toward the canary is re-applied even then", () => {
+    const hold = parsePolicy({ ...(policy.source as object), onDrift: "hold" });
+    const base = { alarms: { "canary-5xx": "OK" as const }, gates: {}, freeze: false, killSwitch: false };
+    const shed = decide(hold, started(), { ...base, actualWeights: { stable: 999, canary: 0 } }, 10_000);
+    expect(shed).toMatchObject({ action: "hold", applyWeights: false, state: { phase: "paused", pause: { reason: "drift" } } });
+    const raised = decide(hold, started(), { ...base, actualWeights: { stable: 500, canary: 499 } }, 10_000);
+    expect(raised).toMatchObject({ action: "hold", applyWeights: true, weights: { stable: 899, canary: 100 }, state: { phase: "progressing" } });
   });
 });

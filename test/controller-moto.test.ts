@@ -9,7 +9,7 @@ import { createStateStore } from "../src/aws/state.js";
 import { createTrafficRouter } from "../src/aws/traffic.js";
 import { statusResponseSchema } from "../src/controller/events.js";
 import { startMoto, type MotoServer } from "../src/local/moto-server.js";
-import { alarmEvent, controllerFor, createWorld, MIN, putTraffic, T0, tickEvent, type World } from "./support/moto-world.js";
+import { TEST_POLICY, alarmEvent, controllerFor, createWorld, MIN, putTraffic, T0, tickEvent, type World } from "./support/moto-world.js";
 
 let moto: MotoServer;
 beforeAll(async () => {
@@ -100,35 +100,64 @@ describe("controller against moto", () => {
     expect((await storeOf(w).history("alarm"))[0]).toMatchObject({ action: "rollback", trigger: `alarm:${w.alarmName}`, phase: "rolled-back" });
   });
 
-  test("a manual ModifyListener weight edit is detected as drift, recorded once in history, and holds the rollout", async () => {
-    const w = await createWorld(moto, { name: "drift" });
+  test("onDrift=hold: a person shedding canary traffic by hand is detected as drift, recorded once in history, and holds the rollout", async () => {
+    const w = await createWorld(moto, { name: "drift", policy: { ...TEST_POLICY, onDrift: "hold" } });
     const c = controllerFor(w);
     await c.command({ command: "start", release: { version: "v2" } });
-    await w.clients.elbv2.send(
-      new ModifyListenerCommand({
-        ListenerArn: w.listenerArn,
-        DefaultActions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: w.blueTg, Weight: 500 }, { TargetGroupArn: w.greenTg, Weight: 499 }] } }],
-      }),
-    );
+    const edit = (blue: number, green: number) =>
+      w.clients.elbv2.send(
+        new ModifyListenerCommand({
+          ListenerArn: w.listenerArn,
+          DefaultActions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: w.blueTg, Weight: blue }, { TargetGroupArn: w.greenTg, Weight: green }] } }],
+        }),
+      );
+    await edit(949, 50);
     await putTraffic(w, T0, { blue: goodBaseline, green: good });
     w.clock.now = T0 + MIN + 1_000;
 
     const first = await c.tick();
-    expect(first).toMatchObject({ action: "hold", phase: "paused", transition: true, drift: { actual: { stable: 500, canary: 499 }, recorded: { stable: 899, canary: 100 } } });
+    expect(first).toMatchObject({ action: "hold", phase: "paused", transition: true, drift: { actual: { stable: 949, canary: 50 }, recorded: { stable: 899, canary: 100 } } });
     const second = await c.tick();
     expect(second).toMatchObject({ phase: "paused", transition: false });
 
     const history = await storeOf(w).history("drift");
     expect(history).toHaveLength(2);
-    expect(history[0]).toMatchObject({ drift: { actual: { stable: 500, canary: 499 } }, phase: "paused" });
+    expect(history[0]).toMatchObject({ drift: { actual: { stable: 949, canary: 50 } }, phase: "paused" });
     // The listener is left as the human set it (onDrift=hold), and status reports the drift.
-    expect((await routerOf(w).read()).weights).toEqual({ blue: 500, green: 499 });
+    expect((await routerOf(w).read()).weights).toEqual({ blue: 949, green: 50 });
     expect(await c.status()).toMatchObject({ drift: true, phase: "paused" });
 
+    // The same person now gives the canary more than it was committed: never held, put back at once.
+    await edit(500, 499);
+    w.clock.advance(10_000);
+    const raised = await c.tick();
+    expect(raised).toMatchObject({ action: "hold", phase: "paused", transition: true, drift: { actual: { stable: 500, canary: 499 } } });
+    expect(raised.reason).toMatch(/although onDrift=hold: the canary gets 499, more than its committed 100/);
+    expect((await routerOf(w).read()).weights).toEqual({ blue: 899, green: 100 });
+
     // Resume re-applies the recorded weights.
+    await edit(949, 50);
     const resumed = await c.command({ command: "resume", actor: "bob" });
     expect(resumed).toMatchObject({ ok: true, phase: "progressing" });
     expect((await routerOf(w).read()).weights).toEqual({ blue: 899, green: 100 });
+  });
+
+  test("by default (onDrift=reapply) a manual weight edit is recorded as drift and the committed weights are put back in the same tick", async () => {
+    const w = await createWorld(moto, { name: "drift-default" });
+    const c = controllerFor(w);
+    await c.command({ command: "start", release: { version: "v2" } });
+    await w.clients.elbv2.send(
+      new ModifyListenerCommand({
+        ListenerArn: w.listenerArn,
+        DefaultActions: [{ Type: "forward", ForwardConfig: { TargetGroups: [{ TargetGroupArn: w.blueTg, Weight: 949 }, { TargetGroupArn: w.greenTg, Weight: 50 }] } }],
+      }),
+    );
+    w.clock.advance(10_000);
+    expect(await c.tick()).toMatchObject({ action: "hold", phase: "progressing", transition: true, drift: { actual: { stable: 949, canary: 50 } } });
+    expect((await routerOf(w).read()).weights).toEqual({ blue: 899, green: 100 });
+    expect((await storeOf(w).history(w.name))[0]).toMatchObject({ drift: { actual: { stable: 949, canary: 50 } }, repair: { before: { targets: [{ weight: 949 }, { weight: 50 }] } } });
+    w.clock.advance(10_000);
+    expect(await c.tick()).toMatchObject({ phase: "progressing", transition: false });
   });
 
   test("a global freeze (by command or by an error-budget alarm) blocks every advance and every start", async () => {

@@ -4,7 +4,9 @@
  * and the AWS provider build it (pulumi-aws#5798): WeightedRouting's inputs recorded at creation
  * under Pulumi's mock runtime, a changed program (new stickiness), the engine's ignoreChanges
  * processing over the recorded inputs (test/support/ignore-changes.ts), and the provider sending
- * the whole resulting list with ModifyRule. The tick must put traffic back on the committed weights.
+ * the whole resulting list with ModifyRule. The tick must put traffic back on the committed weights,
+ * with the default policy, whichever slot is stable (the replayed 999/0 is all-stable for blue and
+ * all-canary for green); and under onDrift=hold too when the replay gives the canary everything.
  * (With the whole action under ignoreChanges, as the component now has it, nothing is sent at all:
  * test/components-live-traffic.test.ts.)
  */
@@ -34,8 +36,7 @@ afterAll(async () => {
 const POLICY: PolicyInput = {
   strategy: { type: "canary", steps: [{ percent: 10, hold: "10m" }, { percent: 50, hold: "10m" }] },
   gates: [{ type: "alarm", name: "alarms", alarms: ["__ALARM__"] }],
-  // Traffic differing from what the controller applied is put back (the DESIGN's convergence).
-  onDrift: "reapply",
+  // No onDrift: the default (reapply) must put the committed weights back.
 };
 
 async function routingInputs(w: World, name: string, stickinessSeconds: number): Promise<RecordedResource> {
@@ -62,15 +63,26 @@ function toApiActions(actions: unknown): Action[] {
 }
 
 describe("a provider update replayed against moto, then one tick", () => {
-  test("the full action list from the last recorded inputs (999/0) lands mid-rollout; the next tick restores the committed weights", { timeout: 180_000 }, async () => {
-    const w = await createWorld(moto, { name: "replay", mode: "rule", policy: POLICY, stickiness: true });
+  test.each([
+    ["blue", undefined],
+    ["green", undefined],
+    ["green", "hold"],
+  ] as const)("stable=%s (onDrift %s): the full action list from the last recorded inputs (999/0) lands mid-rollout; the next tick restores the committed weights", { timeout: 180_000 }, async (stable, onDrift) => {
+    const w = await createWorld(moto, { name: `replay-${stable}-${onDrift ?? "default"}`, mode: "rule", policy: { ...POLICY, ...(onDrift ? { onDrift } : {}) }, stickiness: true });
     const router = createTrafficRouter(w.clients.elbv2, { ruleArn: w.ruleArn, blueTargetGroupArn: w.blueTg, greenTargetGroupArn: w.greenTg });
     const c = controllerFor(w);
-    expect(await c.command({ command: "start", release: { version: "v2" } })).toMatchObject({ ok: true });
+    if (stable === "green") {
+      // A first release promoted into green: the next one is canaried on blue.
+      expect(await c.command({ command: "start", release: { version: "v2" } })).toMatchObject({ ok: true });
+      expect(await c.command({ command: "promote" })).toMatchObject({ ok: true, phase: "promoted" });
+      w.clock.advance(MIN);
+      await c.tick();
+    }
+    expect(await c.command({ command: "start", release: { version: "v3" } })).toMatchObject({ ok: true });
     w.clock.advance(MIN);
     await c.tick();
     const committed = (await router.read()).weights;
-    expect(committed).toEqual({ blue: 899, green: 100 });
+    expect(committed).toEqual(stable === "blue" ? { blue: 899, green: 100 } : { blue: 100, green: 899 });
 
     // pulumi up with a changed stickiness, and only the weights under ignoreChanges.
     const olds = await routingInputs(w, "svc", 300);
@@ -82,7 +94,9 @@ describe("a provider update replayed against moto, then one tick", () => {
     expect((await router.read()).weights).toEqual({ blue: 999, green: 0 });
 
     w.clock.advance(MIN);
-    await c.tick();
+    const tick = await c.tick();
+    expect(tick).toMatchObject({ phase: "progressing", transition: true, drift: { actual: stable === "blue" ? { stable: 999, canary: 0 } : { stable: 0, canary: 999 } } });
+    if (onDrift === "hold") expect(tick.reason).toMatch(/although onDrift=hold: the canary gets 999, more than its committed 100/);
     expect((await router.read()).weights).toEqual(committed);
   });
 });

@@ -62,7 +62,7 @@ describe("decide: one decision per situation, with a reason", () => {
     ["the kill switch rolls back", s0, evidence({ killSwitch: true }, healthy), T0 + MIN, "rollback", "kill switch"],
     ["a freeze blocks the advance", s0, evidence({ freeze: true }, healthy), T0 + 10 * MIN, "hold", "global freeze"],
     ["a freeze does not block a rollback", s0, evidence({ freeze: true, alarms: { "svc-5xx": "ALARM", "svc-p99": "OK" } }, healthy), T0 + MIN, "rollback", "ALARM"],
-    ["drift pauses by default", s0, evidence({ actualWeights: { stable: 999, canary: 0 } }, healthy), T0 + 10 * MIN, "hold", "differ from recorded 989/10"],
+    ["drift re-applies the recorded weights by default", s0, evidence({ actualWeights: { stable: 999, canary: 0 } }, healthy), T0 + 10 * MIN, "hold", "differ from recorded 989/10"],
   ];
   test.each(cases)("%s", (_name, state, ev, now, action, reason) => {
     const d = decide(policy, state, ev, now);
@@ -124,9 +124,30 @@ describe("decide: one decision per situation, with a reason", () => {
     expect(reapply).toMatchObject({ action: "hold", applyWeights: true, weights: { stable: 989, canary: 10 } });
     expect(reapply.drift).toEqual({ actual: { stable: 500, canary: 499 }, recorded: { stable: 989, canary: 10 } });
     expect(decide({ ...policy, onDrift: "rollback" }, s0, drifted, T0 + MIN).action).toBe("rollback");
-    const held = decide(policy, s0, drifted, T0 + MIN);
+    expect(decide(policy, s0, drifted, T0 + MIN)).toMatchObject({ action: "hold", applyWeights: true, transition: true });
+    const held = decide({ ...policy, onDrift: "hold" }, s0, evidence({ actualWeights: { stable: 999, canary: 0 } }, healthy), T0 + MIN);
     expect(held.applyWeights).toBe(false);
     expect(held.state.pause?.reason).toBe("drift");
+  });
+
+  // onDrift=hold keeps only a person shedding canary traffic; anything else is put back at once.
+  test.each([
+    ["toward stable (canary shed)", { actualWeights: { stable: 999, canary: 0 } }, "held"],
+    ["toward stable, part of the canary kept", { actualWeights: { stable: 994, canary: 5 } }, "held"],
+    ["the canary above its committed share", { actualWeights: { stable: 500, canary: 499 } }, "more than its committed 10"],
+    ["one point more canary", { actualWeights: { stable: 988, canary: 11 } }, "more than its committed 10"],
+    ["traffic on a third target group", { actualWeights: { stable: 989, canary: 0 }, trafficElsewhere: 10 }, "other than the two slots"],
+    ["toward a stable slot with no healthy targets", { actualWeights: { stable: 999, canary: 0 }, stableSlotEmpty: true }, "no healthy targets"],
+  ] as const)("onDrift=hold, drift %s: %s", (_name, extra, expected) => {
+    const d = decide({ ...policy, onDrift: "hold" }, s0, evidence(extra, healthy), T0 + MIN);
+    if (expected === "held") {
+      expect(d).toMatchObject({ action: "hold", applyWeights: false, transition: true, state: { phase: "paused", pause: { reason: "drift" } } });
+      expect(d.reason).toContain("toward the stable slot");
+    } else {
+      expect(d).toMatchObject({ action: "hold", applyWeights: true, transition: true, weights: { stable: 989, canary: 10 }, state: { phase: "progressing" } });
+      expect(d.reason).toContain("although onDrift=hold");
+      expect(d.reason).toContain(expected);
+    }
   });
 });
 

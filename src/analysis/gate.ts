@@ -19,7 +19,7 @@
  * the per-rollout budget (finalLookAlpha).
  */
 import type { ComparisonGate } from "../policy/types.js";
-import { DISPERSION_MARGIN_SLOPE, SequentialRateTest, type DispersionMode, type MixturePrior, type RegressionDirection, type SequentialTestOptions } from "./sequential.js";
+import { DISPERSION_MARGIN_SLOPE, FLOOR_RATE_MULTIPLE, SequentialRateTest, type DispersionMode, type MixturePrior, type RegressionDirection, type SequentialTestOptions } from "./sequential.js";
 import { binomialUpperTailReal, exactBinomialTest, mannWhitneyGreater, twoProportionZTest } from "./stats.js";
 import type { CountSample, Counts, GateContext, GateEvidence, GateVerdict, PercentileSample, Verdict } from "./types.js";
 
@@ -158,11 +158,13 @@ export function mixtureOptions(gate: Pick<ComparisonGate, "rollbackBand" | "roll
 
 /**
  * The bands in force (points) for a baseline rate (a fraction): the absolute bands, or for
- * relative ones the larger of the floor and the share of the rate.
+ * relative ones the larger of the floor and the share of the rate, the floor never more than
+ * FLOOR_RATE_MULTIPLE times the rate (sequential.ts, relativeBandAt).
  */
 export function effectiveBands(gate: Pick<ComparisonGate, "holdBand" | "rollbackBand" | "holdBandRelative" | "rollbackBandRelative">, baselineRate: number): { holdBand: number; rollbackBand: number } {
+  // relativeBandAt's rule, in points.
   const p = Number.isFinite(baselineRate) && baselineRate > 0 ? baselineRate : 0;
-  const of = (floor: number, relative: number | undefined) => (relative === undefined ? floor : Math.max(floor, relative * 100 * p));
+  const of = (floor: number, relative: number | undefined) => (relative === undefined ? floor : Math.max(Math.min(floor, FLOOR_RATE_MULTIPLE * 100 * p), relative * 100 * p));
   return { holdBand: of(gate.holdBand, gate.holdBandRelative), rollbackBand: of(gate.rollbackBand, gate.rollbackBandRelative) };
 }
 

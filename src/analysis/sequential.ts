@@ -111,6 +111,20 @@ export type RegressionDirection = "higher" | "lower";
 export type MixturePrior = "band" | "wide";
 
 
+/**
+ * A relative band's floor (holdBandMin / rollbackBandMin, in points) never exceeds this many
+ * times the baseline rate: a floor fit for a 0.1 % base (0.25 points) would otherwise exceed the
+ * whole of a 10x regression at 0.01 % (+0.09 points) and let it through. With 5, a regression
+ * to 6x the base rate always clears the floor; at 0.1 % and above the floors are unchanged.
+ */
+export const FLOOR_RATE_MULTIPLE = 5;
+
+/** A relative band in force (a fraction): max(min(floor, FLOOR_RATE_MULTIPLE p), share p). */
+export function relativeBandAt(floor: number, share: number, rate: number): number {
+  const p = Number.isFinite(rate) && rate > 0 ? rate : 0;
+  return Math.max(Math.min(floor, FLOOR_RATE_MULTIPLE * p), share * p);
+}
+
 /** Spread of the band prior in log ratio (e-folds): above r_b, and below it. */
 export const BAND_PRIOR_SPREAD_ABOVE = 1.2;
 export const BAND_PRIOR_SPREAD_BELOW = 0.5;
@@ -162,7 +176,8 @@ export interface SequentialTestOptions {
   band?: number;
   /**
    * A relative rollback band (0.3 for "30%"): the band prior then centres on the band in force,
-   * the larger of `band` (the floor) and this share of the pooled rate, i.e. r_b >= 1 + share.
+   * the larger of `band` (the floor, capped at FLOOR_RATE_MULTIPLE x the pooled rate) and this
+   * share of the pooled rate (relativeBandAt), i.e. r_b >= 1 + share.
    */
   relativeBand?: number;
   /** @default "estimate" */
@@ -294,7 +309,7 @@ export class SequentialRateTest {
     this.lastPhi = 1 + excess;
     if (this.logPrior) {
       const pooled = this.pooledEvents / this.pooledTotal;
-      const band = Math.min(0.999999, Math.max(this.band, this.relativeBand * pooled));
+      const band = Math.min(0.999999, this.relativeBand > 0 ? relativeBandAt(this.band, this.relativeBand, pooled) : this.band);
       this.pushWeighted(canaryEvents, n, rho, excess, bandLogWeights(this.grid, this.direction, pooled, band, this.logPrior));
       return;
     }

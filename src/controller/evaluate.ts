@@ -148,7 +148,8 @@ export async function evaluate(ctx: ControllerContext, trigger: Exclude<Trigger,
     } else {
       evidence = { alarms: {}, gates: {} };
     }
-    const decision = decideReconciled(ctx, record, { ...evidence, freeze: freeze.frozen, killSwitch: record.killSwitch }, snapshot, seen, rings, now);
+    const stableSlotEmpty = await stableSlotEmptyUnderHeldDrift(ctx, record, snapshot, seen);
+    const decision = decideReconciled(ctx, record, { ...evidence, freeze: freeze.frozen, killSwitch: record.killSwitch, ...(stableSlotEmpty ? { stableSlotEmpty } : {}) }, snapshot, seen, rings, now);
     emf.addMetric("Decisions", "Count", 1);
     if (decision.drift && !decision.transition) log.info("listener weights still differ from the recorded ones", { drift: decision.drift });
 
@@ -213,6 +214,23 @@ function repairFor(ctx: ControllerContext, record: ServiceRecord, seen: Observat
   }
   if (!seen.trafficDiffers) return { action: "forward-repaired", reason: "the forward action's shape differs from the recorded one (traffic split unchanged)" };
   return undefined;
+}
+
+/**
+ * Drift that onDrift=hold would keep (traffic moved toward the stable slot) is safe only while
+ * the stable slot has targets. Where the controller knows the slots' size (ECS, controller-owned
+ * slot contents) it reads the stable target group's health; elsewhere it cannot tell and holds.
+ */
+async function stableSlotEmptyUnderHeldDrift(ctx: ControllerContext, record: ServiceRecord, snapshot: TrafficSnapshot, seen: Observation): Promise<boolean> {
+  const slots = ctx.deps.slots;
+  if (!slots || ctx.policy.onDrift !== "hold" || !ownsTraffic(record.rollout) || !record.applied) return false;
+  if (!seen.trafficDiffers || seen.lateWrite || snapshot.elsewhere > 0 || seen.actual.canary > record.rollout.weights.canary) return false;
+  try {
+    return (await slots.targetHealth(targetGroupOf(ctx, record.baselineSlot))).healthy === 0;
+  } catch (err) {
+    ctx.log.warn("reading the stable slot's target health failed; the drift is held as onDrift=hold says", { error: (err as Error).message });
+    return false;
+  }
 }
 
 /** A record waiting on a release deploy whose listener differs: converge first, deploy on the next pass. */

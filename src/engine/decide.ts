@@ -156,9 +156,15 @@ function decideTick(policy: RolloutPolicy, state: RolloutState, evidence: Eviden
       .filter((g): g is AlarmGate => g.type === "alarm" && step.gates.includes(g.name))
       .flatMap((g) => g.alarms.filter((a) => evidence.alarms[a] === "ALARM"));
     if (firing.length > 0) return rollback(state, now, `${seen}; alarm ${firing.join(", ")} in ALARM: rolling back`, [], "rolled-back", drift);
-    if (policy.onDrift === "hold" && state.pause?.reason !== "drift") {
-      const next: RolloutState = { ...state, phase: "paused", pause: { reason: "drift", since: now } };
-      return make("hold", state, next, `${seen}; paused until an operator resumes (onDrift=hold)`, [], drift);
+    if (policy.onDrift === "hold") {
+      // Hold only a person shedding canary traffic. Drift that raises the canary above its
+      // committed share, sends traffic off the two slots, or onto an empty slot is never held.
+      const unsafe = heldDriftIsUnsafe(state.weights, evidence.actualWeights, elsewhere, evidence.stableSlotEmpty === true);
+      if (unsafe) return { ...hold(state, `${seen}; re-applying recorded weights although onDrift=hold: ${unsafe}`, [], drift), transition: true, applyWeights: true };
+      if (state.pause?.reason !== "drift") {
+        const next: RolloutState = { ...state, phase: "paused", pause: { reason: "drift", since: now } };
+        return make("hold", state, next, `${seen}; paused until an operator resumes (onDrift=hold: traffic moved toward the stable slot)`, [], drift);
+      }
     }
     if (policy.onDrift === "reapply") {
       // Re-assert the recorded weights; the decision's weights are what the controller writes.
@@ -217,6 +223,17 @@ function decideTick(policy: RolloutPolicy, state: RolloutState, evidence: Eviden
     return make("pause-for-approval", state, next, `${describeStep(policy, state.stepIndex)} passed its gates; waiting for an operator to approve`, verdicts);
   }
   return advance(policy, state, now, `${describeStep(policy, state.stepIndex)} passed: held ${formatDuration(elapsed)}, gates ${verdicts.length ? verdicts.map((v) => v.gate).join(", ") : "(none)"} passed`, verdicts);
+}
+
+/**
+ * Why a drift may not be held even under onDrift=hold (undefined when holding it is safe): only a
+ * move of traffic from the canary toward a stable slot that has targets is a safe thing to keep.
+ */
+export function heldDriftIsUnsafe(recorded: Weights, actual: Weights, elsewhere: number, stableSlotEmpty: boolean): string | undefined {
+  if (elsewhere > 0) return `${elsewhere} of the traffic goes to a target group other than the two slots`;
+  if (actual.canary > recorded.canary) return `the canary gets ${actual.canary}, more than its committed ${recorded.canary}`;
+  if (stableSlotEmpty && actual.stable > 0) return "the stable slot it moves traffic to has no healthy targets";
+  return undefined;
 }
 
 /** Move to the next step, or promote after the last one. */

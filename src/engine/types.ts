@@ -98,6 +98,11 @@ export interface Evidence {
    * slots. Above 0 is drift even when the two slots' weights match the recorded ones.
    */
   trafficElsewhere?: number;
+  /**
+   * The stable slot has no healthy targets (read only when drift would be held). Drift that moves
+   * traffic toward it is then re-applied even under onDrift=hold.
+   */
+  stableSlotEmpty?: boolean;
 }
 
 export interface Decision {
@@ -106,7 +111,7 @@ export interface Decision {
   weights: Weights;
   /**
    * Whether the controller writes `weights` to the listener: true for advance, promote, rollback,
-   * resume and onDrift=reapply; false for hold and noop (a drift hold leaves the listener alone).
+   * resume and a re-applied drift (onDrift=reapply, or unsafe drift under hold); false for hold and noop (a drift hold leaves the listener alone).
    * Writing is idempotent, so a repeated rollback writes the same weights again.
    */
   applyWeights: boolean;

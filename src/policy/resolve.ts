@@ -14,7 +14,7 @@ export const DEFAULTS = {
   alpha: 0.01,
   prior: "band",
   weightTotal: 999,
-  onDrift: "hold",
+  onDrift: "reapply",
   onTimeout: "pause",
   /** maxHold defaults to this multiple of the step's hold. */
   maxHoldFactor: 4,

@@ -56,12 +56,12 @@ const comparisonFields = {
     .number({ error: "must be a number of percentage points" })
     .nonnegative({ error: "must be 0 or more" })
     .optional()
-    .describe('With a relative holdBand ("10%"): the band never goes below this many percentage points. Default 0.'),
+    .describe('With a relative holdBand ("10%"): the band never goes below this many percentage points, or 5 times the baseline rate where that is smaller (so a floor set for a 0.1 % base cannot hide a 10x regression at 0.01 %). Default 0.'),
   rollbackBandMin: z
     .number({ error: "must be a number of percentage points" })
     .nonnegative({ error: "must be 0 or more" })
     .optional()
-    .describe('With a relative rollbackBand ("30%"): the band never goes below this many percentage points. Default 0.'),
+    .describe('With a relative rollbackBand ("30%"): the band never goes below this many percentage points, or 5 times the baseline rate where that is smaller (so a floor set for a 0.1 % base cannot hide a 10x regression at 0.01 %). Default 0.'),
   minSamples: z
     .number({ error: "must be a whole number" })
     .int({ error: "must be a whole number" })
@@ -340,7 +340,9 @@ export const policySchema = z
     onDrift: z
       .enum(["hold", "rollback", "reapply"], { error: 'must be "hold", "rollback" or "reapply"' })
       .optional()
-      .describe('What to do when the listener weights differ from what the controller applied. Default "hold" (pause and notify).'),
+      .describe(
+        'What to do when the listener weights differ from what the controller applied during a rollout. Default "reapply" (put the committed weights back and record it, like a reconcile loop). "hold" pauses and notifies, but only for drift that moves traffic toward the stable slot; drift that gives the canary more than its committed share, sends traffic to another target group, or to an empty stable slot is re-applied at once even then. "rollback" rolls back.',
+      ),
     promotion: z
       .strictObject({
         bake: durationSchema
