@@ -4,7 +4,8 @@
  * 0.01 %, 2 % and 5 %, the rendered CloudWatch metric math (test/support/metric-math.ts, a model) and
  * the rendered PromQL (a real Prometheus, test/support/prometheus.ts) compute the verdict value, and
  * the real expr engine judges it with the rendered conditions: a relative regression fails, a canary
- * inside the relative bands does not, and the TypeScript twin (countVerdictValue) agrees. The same
+ * inside the relative bands does not, and the TypeScript twin (countVerdictValue) agrees. The band
+ * in force is the engine's (src/analysis/gate.ts effectiveBands): max(min(floor, 5 x rate), share x rate). The same
  * gate with the floors as absolute bands (what the render did before) fails the canaries that the
  * relative band lets through: those rows are the finding.
  */
@@ -55,6 +56,13 @@ const MINUTES = 20;
 const cases: Case[] = [
   { base: 0.0001, canary: 0.0001, relative: "pass", floors: "pass", why: "0.01 %: identical" },
   { base: 0.0001, canary: 0.005, relative: "fail", floors: "fail", why: "0.01 % -> 0.5 %: beyond the 0.25-point floor (30 % of 0.01 % is far below it)" },
+  {
+    base: 0.0001,
+    canary: 0.001,
+    relative: "fail",
+    floors: "pass",
+    why: "0.01 % -> 0.1 %: ten times the rate; the floor in force is capped at 5 x the rate (0.05 point), as the engine's; the floor alone passed it",
+  },
   { base: 0.02, canary: 0.0215, relative: "pass", floors: "hold", why: "2 % -> 2.15 %: inside the hold band in force, 0.2 points (the floor alone, 0.1, held it)" },
   { base: 0.02, canary: 0.024, relative: "hold", floors: "fail", why: "2 % -> 2.4 %: +20 %, between the bands in force (0.2 and 0.6 points); the floor alone rolled it back" },
   { base: 0.02, canary: 0.03, relative: "fail", floors: "fail", why: "2 % -> 3 %: +50 %, beyond 30 % of the baseline" },

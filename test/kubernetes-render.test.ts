@@ -611,8 +611,10 @@ describe("queries", () => {
     );
     // The standard profile's relative bands: max(floor, share x the baseline's rate in the window).
     const byId = new Map(queries.metricDataQueries.map((q) => [q.id as string, q.expression as string | undefined]));
-    expect(byId.get("rb")).toBe("IF(30 * se / sd > 0.25, 30 * se / sd, 0.25)");
-    expect(byId.get("hb")).toBe("IF(10 * se / sd > 0.1, 10 * se / sd, 0.1)");
+    expect(byId.get("rbf")).toBe("IF(500 * se / sd < 0.25, 500 * se / sd, 0.25)");
+    expect(byId.get("rb")).toBe("IF(30 * se / sd > rbf, 30 * se / sd, rbf)");
+    expect(byId.get("hbf")).toBe("IF(500 * se / sd < 0.1, 500 * se / sd, 0.1)");
+    expect(byId.get("hb")).toBe("IF(10 * se / sd > hbf, 10 * se / sd, hbf)");
     const dims = queries.metricDataQueries
       .filter((q) => q.metricStat)
       .map((q) => (q.metricStat as { metric: { dimensions: Array<{ value: string }> } }).metric.dimensions.map((d) => d.value).join(","));

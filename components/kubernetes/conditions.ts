@@ -35,6 +35,8 @@
  * short-circuit past. NaN compares false, so it is never a pass and never a fail unless missing
  * data rolls back, where NaN counts as no data on both providers.
  */
+import { effectiveBands } from "../../src/analysis/gate.js";
+import { FLOOR_RATE_MULTIPLE } from "../../src/analysis/sequential.js";
 import type { ComparisonGate, LatencyGate } from "../../src/policy/types.js";
 
 /** Verdict value of a confident regression. */
@@ -194,14 +196,14 @@ export function chernoffExponent(c: WindowCounts): number {
 }
 
 /**
- * The bands in force over a window, in points: absolute bands as they are; a relative band
- * (holdBandRelative / rollbackBandRelative, e.g. 0.3 for "30%") is the larger of its floor and that
- * share of the baseline's rate in the window, as the engine's effectiveBands does with the
- * rollout's baseline rate (src/analysis/gate.ts).
+ * The bands in force over a window, in points: the engine's effectiveBands (src/analysis/gate.ts)
+ * on the baseline's rate in the window. Absolute bands as they are; a relative band
+ * (holdBandRelative / rollbackBandRelative, e.g. 0.3 for "30%") is
+ * max(min(floor, FLOOR_RATE_MULTIPLE x rate), share x rate): the floor, except that it never
+ * exceeds 5 times the rate (so a floor set for a 0.1 % base cannot hide a 10x regression at 0.01 %).
  */
 export function windowBands(gate: ComparisonGate, baselineRate: number): { holdBand: number; rollbackBand: number } {
-  const of = (floor: number, relative: number | undefined) => (relative === undefined ? floor : Math.max(floor, relative * 100 * baselineRate));
-  return { holdBand: of(gate.holdBand, gate.holdBandRelative), rollbackBand: of(gate.rollbackBand, gate.rollbackBandRelative) };
+  return effectiveBands(gate, baselineRate);
 }
 
 /**
@@ -325,10 +327,13 @@ function cwCountVerdict(gate: ComparisonGate, q: QueryParams): CloudWatchQuery[]
     expr("kl", `ce * LOG((ce + ${EPS_TEXT}) / (ex + ${EPS_TEXT})) + se * LOG((se + ${EPS_TEXT}) / (ev - ex + ${EPS_TEXT}))`),
     expr("diff", `${sign > 0 ? "" : "-"}100 * (ce / cd - se / sd)`),
   ];
-  // Relative bands: the larger of the floor and the share of the baseline's rate in the window.
+  // Relative bands (effectiveBands): max(min(floor, 5 x rate), share x rate) on the baseline's rate
+  // in the window, in points.
   const relative = (id: string, floor: number, share: number | undefined): string => {
     if (share === undefined) return num(floor);
-    out.push(expr(id, `IF(${num(share * 100)} * se / sd > ${num(floor)}, ${num(share * 100)} * se / sd, ${num(floor)})`));
+    const cap = `${num(FLOOR_RATE_MULTIPLE * 100)} * se / sd`;
+    out.push(expr(`${id}f`, `IF(${cap} < ${num(floor)}, ${cap}, ${num(floor)})`));
+    out.push(expr(id, `IF(${num(share * 100)} * se / sd > ${id}f, ${num(share * 100)} * se / sd, ${id}f)`));
     return id;
   };
   const rollback = relative("rb", gate.rollbackBand, gate.rollbackBandRelative);
@@ -521,10 +526,13 @@ function promCountVerdict(gate: ComparisonGate, q: QueryParams, cn: string, ce: 
   const diff = `(${sign > 0 ? "" : "-"}100 * (${ce} / ${cn} - ${se} / ${sn}))`;
   const worse = sign > 0 ? `(${ce} > ${ex})` : `(${ce} < ${ex})`;
   const both = `on() (${cn} > 0) and on() (${sn} > 0)`;
-  // Relative bands: clamp_min(share x baseline rate, floor) = max(floor, share x rate), in points.
-  const share = (x: number) => `(${num(x * 100)} * ${se} / ${sn})`;
-  const rollback = gate.rollbackBandRelative === undefined ? num(gate.rollbackBand) : `clamp_min(${share(gate.rollbackBandRelative)}, ${num(gate.rollbackBand)})`;
-  const value = gate.holdBandRelative === undefined ? diff : `(${diff} - clamp_min(${share(gate.holdBandRelative)} - ${num(gate.holdBand)}, 0))`;
+  // Relative bands (effectiveBands): max(min(floor, 5 x rate), share x rate) in points, as
+  // clamp_min(share x rate, scalar(clamp_max(5 x rate, floor))). scalar() of the one-element vector;
+  // the branches that read it are guarded by both sides having traffic.
+  const rate = (x: number) => `(${num(x * 100)} * ${se} / ${sn})`;
+  const inForce = (floor: number, share: number) => `clamp_min(${rate(share)}, scalar(clamp_max(${rate(FLOOR_RATE_MULTIPLE)}, ${num(floor)})))`;
+  const rollback = gate.rollbackBandRelative === undefined ? num(gate.rollbackBand) : inForce(gate.rollbackBand, gate.rollbackBandRelative);
+  const value = gate.holdBandRelative === undefined ? diff : `(${diff} - (${inForce(gate.holdBand, gate.holdBandRelative)} - ${num(gate.holdBand)}))`;
   const fail = `(vector(${FAIL_VALUE}) and on() ${worse} and on() (${kl} >= ${num(q.logThreshold)}) and on() (${diff} > ${rollback}) and ${both})`;
   const judged = `(${value} and on() (${cn} >= ${Math.max(1, gate.minSamples)}) and ${both})`;
   const tooFew = `(vector(${TOO_FEW_VALUE}) and ${both})`;
