@@ -10,7 +10,7 @@ import { EcsSlots, VERSION_PATTERN } from "./ecs-slots.js";
 import { HealthGates } from "./health-gates.js";
 import { ArgsError, check, checked, checkInteger, forbid, loadBalancerArnSuffix, parseArn, plain, requireExactlyOne } from "./internal.js";
 import { checkReleaseAllowed, readServicePolicy, withHealthGate } from "./service-policy.js";
-import { checkTimeoutCoversHooks, StepController } from "./step-controller.js";
+import { StepController } from "./step-controller.js";
 import { WeightedRouting } from "./weighted-routing.js";
 import type { PolicyArgument } from "./policy-argument.js";
 
@@ -213,10 +213,24 @@ export interface ProgressiveServiceArgs {
    */
   logRetentionDays?: pulumi.Input<number>;
   /**
-   * The controller Lambda's timeout in seconds (10..900); at least the longest hook timeout + 10 s.
-   * @default 60, or the longest hook timeout + 30 s when that is more (at most 900)
+   * The controller Lambda's timeout in seconds (10..900). Lifecycle hooks run asynchronously,
+   * outside it, however long their timeout.
+   * @default 60
    */
   controllerTimeoutSeconds?: pulumi.Input<number>;
+  /**
+   * Names of the execution roles of the policy's hook functions: each gets the controller's
+   * hook-result policy (Lambda delivers a hook's answer to the controller with the hook's role).
+   * Without it, attach the output hookResultPolicyArn to those roles yourself.
+   * @default []
+   */
+  hookRoleNames?: pulumi.Input<string>[];
+  /**
+   * Configure each hook function's asynchronous invocation (destinations to the controller, no
+   * retries). Set to false when it is managed elsewhere (see StepController.manageHookInvokeConfig).
+   * @default true
+   */
+  manageHookInvokeConfig?: pulumi.Input<boolean>;
   /**
    * DynamoDB deletion protection of the controller's state table (rollout state and audit trail).
    * @default true
@@ -292,7 +306,6 @@ export function validateProgressiveServiceArgs(args: ProgressiveServiceArgs): Ro
   const resolved =
     args.policy !== undefined && policy !== undefined ? readServicePolicy(policy, undefined) : args.policyDocument !== undefined && doc !== undefined ? readServicePolicy(undefined, doc) : undefined;
   checkInteger(c, "controllerTimeoutSeconds", plain(args.controllerTimeoutSeconds), 10, 900, " seconds");
-  if (resolved) checkTimeoutCoversHooks(c, plain(args.controllerTimeoutSeconds), JSON.stringify(resolved.source), "controllerTimeoutSeconds");
   return resolved;
 }
 
@@ -312,6 +325,8 @@ export class ProgressiveService extends pulumi.ComponentResource {
   public readonly controllerFunctionUrl: pulumi.Output<string>;
   /** Managed policy to attach to operator roles: call the controller, read its state, no table writes. */
   public readonly operatorPolicyArn: pulumi.Output<string>;
+  /** With hooks: the managed policy each hook function's execution role needs to deliver its answer. */
+  public readonly hookResultPolicyArn: pulumi.Output<string | undefined>;
   public readonly stateTableName: pulumi.Output<string>;
   public readonly notificationTopicArn: pulumi.Output<string>;
   public readonly taskDefinitionArn: pulumi.Output<string>;
@@ -477,7 +492,8 @@ export class ProgressiveService extends pulumi.ComponentResource {
         gateAlarmArns: gates.gateAlarmArns,
         freezeAlarmNames: gates.freezeAlarmNames,
         ...(plainPolicy !== undefined && plainPolicy.rings.length > 0 ? { ringRuleArns: routing.ringRuleArns } : {}),
-        hookFunctionArns: policy.apply((p) => [...new Set(p.hooks.map((h) => h.functionArn))]),
+        // Plain when the policy is, so the hook functions' destinations are configured at preview.
+        hookFunctionArns: plainPolicy !== undefined ? [...new Set(plainPolicy.hooks.map((h) => h.functionArn))] : policy.apply((p) => [...new Set(p.hooks.map((h) => h.functionArn))]),
         ...(args.eventBusArn !== undefined ? { eventBusArn: args.eventBusArn } : {}),
         ecsClusterArn: args.clusterArn,
         ecsBlueServiceArn: slots.blueServiceArn,
@@ -487,6 +503,8 @@ export class ProgressiveService extends pulumi.ComponentResource {
         // The controller owns the forward action after creation, stickiness included.
         stickinessSeconds: args.stickinessSeconds ?? 0,
         ...(args.controllerTimeoutSeconds !== undefined ? { timeoutSeconds: args.controllerTimeoutSeconds } : {}),
+        ...(args.hookRoleNames !== undefined ? { hookRoleNames: args.hookRoleNames } : {}),
+        ...(args.manageHookInvokeConfig !== undefined ? { manageHookInvokeConfig: args.manageHookInvokeConfig } : {}),
         ...(args.stateTableDeletionProtection !== undefined ? { stateTableDeletionProtection: args.stateTableDeletionProtection } : {}),
         ...(args.alarmActions !== undefined ? { alarmActions: args.alarmActions } : {}),
         ...(args.controllerCodePath !== undefined ? { codePath: args.controllerCodePath } : {}),
@@ -539,11 +557,13 @@ export class ProgressiveService extends pulumi.ComponentResource {
         { functionName: controller.functionName, input: JSON.stringify({ command: "status" }) },
         { parent: this },
       );
+      // The status comes from the deployed controller (old configuration): a live rollout also
+      // refuses a changed serviceName, loadBalancerArn or listenerArn.
       guardedInput = pulumi
-        .all([startInput, status.result, args.version, policy, controller.functionName])
-        .apply(([input, result, version, p, fn]) =>
+        .all([startInput, status.result, args.version, policy, controller.functionName, pulumi.all([serviceName, args.loadBalancerArn, args.listenerArn])])
+        .apply(([input, result, version, p, fn, [service, lbArn, listenerArn]]) =>
           checked(this, () => {
-            checkReleaseAllowed(result, version, { controllerFunction: fn, steps: p.steps.length });
+            checkReleaseAllowed(result, version, { controllerFunction: fn, steps: p.steps.length, wanted: { serviceName: service, loadBalancerArn: lbArn, ...(listenerArn !== undefined ? { listenerArn } : {}) } });
             return input;
           }),
         );
@@ -563,6 +583,7 @@ export class ProgressiveService extends pulumi.ComponentResource {
     this.controllerFunctionName = controller.functionName;
     this.controllerFunctionUrl = controller.functionUrl;
     this.operatorPolicyArn = controller.operatorPolicyArn;
+    this.hookResultPolicyArn = controller.hookResultPolicyArn;
     this.stateTableName = controller.tableName;
     this.notificationTopicArn = controller.topicArn;
     this.taskDefinitionArn = slots.taskDefinitionArn;
@@ -579,6 +600,7 @@ export class ProgressiveService extends pulumi.ComponentResource {
       controllerFunctionName: this.controllerFunctionName,
       controllerFunctionUrl: this.controllerFunctionUrl,
       operatorPolicyArn: this.operatorPolicyArn,
+      hookResultPolicyArn: this.hookResultPolicyArn,
       stateTableName: this.stateTableName,
       notificationTopicArn: this.notificationTopicArn,
       taskDefinitionArn: this.taskDefinitionArn,

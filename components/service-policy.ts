@@ -65,6 +65,9 @@ const IN_FLIGHT = new Set(["progressing", "paused"]);
 
 interface ControllerStatus {
   ok?: boolean;
+  service?: string;
+  trafficArn?: string;
+  loadBalancerArn?: string;
   phase?: string;
   stableSlot?: string;
   idleSlot?: string;
@@ -78,7 +81,11 @@ interface ControllerStatus {
  * replace a live workload. The same version as the one in flight is fine (a no-op), as is any
  * version when no rollout is running.
  */
-export function checkReleaseAllowed(statusJson: string, version: string, ctx: { controllerFunction: string; steps: number }): void {
+export function checkReleaseAllowed(
+  statusJson: string,
+  version: string,
+  ctx: { controllerFunction: string; steps: number; wanted?: { serviceName: string; loadBalancerArn: string; listenerArn?: string } },
+): void {
   const status_ = `rollgate status --function ${ctx.controllerFunction}`;
   const abort = `rollgate abort --function ${ctx.controllerFunction}`;
   let status: ControllerStatus;
@@ -113,4 +120,57 @@ export function checkReleaseAllowed(statusJson: string, version: string, ctx: { 
         `${abort} (traffic goes back to the stable slot), then run pulumi up again; to keep "${inFlight}" going, set version back to "${inFlight}".`,
     );
   }
+  if (IN_FLIGHT.has(status.phase) && ctx.wanted) {
+    const step = typeof status.state?.stepIndex === "number" && status.state.stepIndex >= 0 ? ` at step ${status.state.stepIndex + 1} of ${ctx.steps}` : "";
+    const live = `release "${inFlight ?? "?"}" is ${status.phase}${step}`;
+    const wayOut = `Finish the rollout first (${status_}) or end it (${abort}), then run pulumi up again`;
+    for (const change of liveRolloutChanges(status, ctx.wanted)) {
+      throw new ArgsError(`ProgressiveService: ${change.field} cannot change while ${live}: ${change.why}. ${wayOut}; or set ${change.field} back to ${JSON.stringify(change.was)}.`);
+    }
+  }
+}
+
+/** The listener, and the load balancer, an ELBv2 listener or listener-rule ARN belongs to. */
+function elbParts(arn: string): { kind: "listener" | "listener-rule"; listenerArn: string; loadBalancerArn: string } | undefined {
+  const m = /^(arn:[^:]+:elasticloadbalancing:[^:]*:\d{12}:)(listener|listener-rule)\/(app\/[^/]+\/[^/]+)\/([^/]+)(?:\/[^/]+)?$/.exec(arn);
+  if (!m) return undefined;
+  return { kind: m[2] as "listener" | "listener-rule", listenerArn: `${m[1]}listener/${m[3]}/${m[4]}`, loadBalancerArn: `${m[1]}loadbalancer/${m[3]}` };
+}
+
+/**
+ * Changes of arguments that would re-point or replace what a live rollout stands on: the state
+ * record (serviceName is its key) and the rule or listener the controller steers (a new one is
+ * created at all-blue while the rollout's state says otherwise). Judged against the configuration
+ * the deployed controller reports; a controller too old to report it is not judged on it.
+ */
+export function liveRolloutChanges(
+  status: Pick<ControllerStatus, "service" | "trafficArn" | "loadBalancerArn">,
+  wanted: { serviceName: string; loadBalancerArn: string; listenerArn?: string },
+): Array<{ field: string; was: string; why: string }> {
+  const out: Array<{ field: string; was: string; why: string }> = [];
+  if (status.service !== undefined && status.service !== wanted.serviceName) {
+    out.push({
+      field: "serviceName",
+      was: status.service,
+      why: `the controller keeps the rollout's state under the service name "${status.service}"; as "${wanted.serviceName}" it would find no rollout and lose this one, and the gate alarms would be renamed under it`,
+    });
+  }
+  const traffic = status.trafficArn !== undefined ? elbParts(status.trafficArn) : undefined;
+  const lb = status.loadBalancerArn ?? traffic?.loadBalancerArn;
+  if (lb !== undefined && lb !== wanted.loadBalancerArn) {
+    out.push({ field: "loadBalancerArn", was: lb, why: `the service's ${traffic?.kind === "listener-rule" ? "listener rule" : "listener"} would be replaced by one on another load balancer, created with all traffic on the blue slot while the rollout's state says otherwise` });
+  }
+  if (traffic?.kind === "listener-rule" && wanted.listenerArn !== traffic.listenerArn) {
+    out.push({
+      field: "listenerArn",
+      was: traffic.listenerArn,
+      why: wanted.listenerArn === undefined
+        ? "without it the service's rule on the shared listener would be replaced by a listener of its own, created with all traffic on the blue slot"
+        : "the service's rule (and its ring rules) would be replaced by new ones on another listener, created with all traffic on the blue slot",
+    });
+  }
+  if (traffic?.kind === "listener" && wanted.listenerArn !== undefined) {
+    out.push({ field: "listenerArn", was: "(unset: a listener of its own)", why: "setting it would replace the service's own listener with a rule on the shared listener, created with all traffic on the blue slot" });
+  }
+  return out;
 }

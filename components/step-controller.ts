@@ -85,10 +85,29 @@ export interface StepControllerArgs {
   ringRuleArns?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /**
    * Lambda functions the policy's lifecycle hooks invoke (the policy's hookFunctions values).
-   * The controller may invoke exactly these.
+   * The controller may invoke exactly these, asynchronously. Pass plain ARNs so the component can
+   * configure each function's asynchronous invocation (see manageHookInvokeConfig).
    * @default []
    */
   hookFunctionArns?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Configure each hook function's asynchronous invocation (one FunctionEventInvokeConfig per
+   * function): no retries, events older than the hook's longest timeout dropped, and its on-success
+   * and on-failure destinations set to the controller, which is how a hook's answer comes back.
+   * A function has one such configuration: set this to false when its configuration is managed
+   * elsewhere, and set those two destinations to the controller's functionArn there.
+   * @default true
+   */
+  manageHookInvokeConfig?: pulumi.Input<boolean>;
+  /**
+   * Names of the hook functions' execution roles. Lambda delivers a destination record with the
+   * hook function's own role, so that role needs lambda:InvokeFunction on the controller; the
+   * component attaches its hook-result policy (output hookResultPolicyArn) to each role named here.
+   * Without it, attach hookResultPolicyArn to those roles yourself, or no answer ever arrives and
+   * every hook times out.
+   * @default []
+   */
+  hookRoleNames?: pulumi.Input<string>[];
   /**
    * How often the controller evaluates the current step (an EventBridge schedule expression).
    * @default "rate(1 minute)"
@@ -105,11 +124,10 @@ export interface StepControllerArgs {
    */
   memorySize?: pulumi.Input<number>;
   /**
-   * Lambda timeout in seconds (10..900). Lifecycle hooks run inside the invocation that starts
-   * them, so the timeout must cover the longest hook's timeout plus the invocation's own AWS calls
-   * (HOOK_MARGIN_SECONDS): a shorter one is refused at preview, because the invocation would be
-   * killed before the hook's result is recorded and the hook would run again every tick.
-   * @default 60, or the longest hook timeout + 30 s when that is more (at most 900)
+   * Lambda timeout in seconds (10..900). An invocation reads the listener, the table and the
+   * signals, decides, writes, and retries lost conditional writes; lifecycle hooks do not run in
+   * it (they are invoked asynchronously and answer later), so a hook's timeout does not bear on it.
+   * @default 60
    */
   timeoutSeconds?: pulumi.Input<number>;
   /**
@@ -171,24 +189,27 @@ export interface StepControllerArgs {
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
-/** What an invocation needs besides a hook's own time: its reads, decision, writes and retries. */
-export const HOOK_MARGIN_SECONDS = 10;
-
-/** The longest lifecycle-hook timeout of a policy (JSON), in seconds; 0 without hooks or when it does not parse. */
-export function longestHookSeconds(policyJson: string | undefined): number {
-  if (policyJson === undefined) return 0;
-  try {
-    const policy = parsePolicy(JSON.parse(policyJson));
-    return Math.ceil(Math.max(0, ...policy.hooks.map((h) => h.timeoutMs)) / 1000);
-  } catch {
-    return 0;
-  }
+/** The controller's timeout: the given one, or 60 s. Hooks run outside it (asynchronously). */
+export function controllerTimeoutFor(given: number | undefined): number {
+  return given ?? 60;
 }
 
-/** The controller's timeout: the given one, or 60 s raised to cover the longest hook (at most 900). */
-export function controllerTimeoutFor(given: number | undefined, policyJson: string | undefined): number {
-  const hooks = longestHookSeconds(policyJson);
-  return given ?? Math.min(900, Math.max(60, hooks > 0 ? hooks + 30 : 0));
+/** A Lambda function ARN's name and qualifier (a version or alias), or undefined when it is not one. */
+export function parseLambdaArn(arn: string): { functionName: string; qualifier?: string } | undefined {
+  const m = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9-_]{1,64})(?::([A-Za-z0-9-_$]+))?$/.exec(arn);
+  return m ? { functionName: m[1]!, ...(m[2] ? { qualifier: m[2] } : {}) } : undefined;
+}
+
+/** The longest timeout (s) of the policy's hooks on each function ARN; empty when the policy does not parse. */
+export function hookTimeoutsByFunction(policyJson: string | undefined): Record<string, number> {
+  if (policyJson === undefined) return {};
+  try {
+    const out: Record<string, number> = {};
+    for (const h of parsePolicy(JSON.parse(policyJson)).hooks) out[h.functionArn] = Math.max(out[h.functionArn] ?? 0, Math.ceil(h.timeoutMs / 1000));
+    return out;
+  } catch {
+    return {};
+  }
 }
 
 /** The controller's configuration file in its code archive (ROLLGATE_CONFIG_FILE). */
@@ -238,7 +259,6 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
   }
   checkInteger(c, "memorySize", plain(args.memorySize), 128, 10240, " MB");
   checkInteger(c, "timeoutSeconds", plain(args.timeoutSeconds), 10, 900, " seconds (an invocation makes several AWS calls with retries; Lambda allows at most 900)");
-  checkTimeoutCoversHooks(c, plain(args.timeoutSeconds), policy);
   checkInteger(c, "maxEventAgeSeconds", plain(args.maxEventAgeSeconds), 60, 21600, " seconds (Lambda's limits)");
   checkInteger(c, "maxRetryAttempts", plain(args.maxRetryAttempts), 0, 2, " (Lambda's limits)");
   const heartbeat = plain(args.heartbeatMinutes);
@@ -249,6 +269,21 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
   }
   const stick = plain(args.stickinessSeconds);
   if (stick !== 0) checkInteger(c, "stickinessSeconds", stick, 1, 604800, " (or 0 for off)");
+  const manage = plain(args.manageHookInvokeConfig);
+  if (manage !== undefined && typeof manage !== "boolean") throw new ArgsError(`${c}: manageHookInvokeConfig must be true or false`);
+  args.hookRoleNames?.forEach((r, i) => {
+    const v = plain(r);
+    if (v !== undefined && !/^[\w+=,.@-]{1,64}$/.test(v)) {
+      throw new ArgsError(`${c}: hookRoleNames[${i}] must be an IAM role name (1 to 64 of letters, digits and +=,.@_-; the name, not the ARN), got ${JSON.stringify(v)}`);
+    }
+  });
+  const hookArns = plain(args.hookFunctionArns);
+  hookArns?.forEach((a, i) => {
+    const v = plain(a);
+    if (v !== undefined && !parseLambdaArn(v)) {
+      throw new ArgsError(`${c}: hookFunctionArns[${i}] must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]), got ${JSON.stringify(v)}`);
+    }
+  });
   const protect = plain(args.stateTableDeletionProtection);
   if (protect !== undefined && typeof protect !== "boolean") throw new ArgsError(`${c}: stateTableDeletionProtection must be true or false`);
   const actions = plain(args.alarmActions);
@@ -259,17 +294,6 @@ export function validateStepControllerArgs(args: StepControllerArgs): "listener"
     }
   });
   return args.listenerArn !== undefined ? "listener" : "rule";
-}
-
-/** Throws when the controller's timeout cannot hold the policy's longest hook. */
-export function checkTimeoutCoversHooks(component: string, timeoutSeconds: number | undefined, policyJson: string | undefined, field = "timeoutSeconds"): void {
-  const hooks = longestHookSeconds(policyJson);
-  if (timeoutSeconds === undefined || hooks === 0) return;
-  if (timeoutSeconds < hooks + HOOK_MARGIN_SECONDS) {
-    throw new ArgsError(
-      `${component}: ${field} ${timeoutSeconds} is shorter than the policy's longest hook timeout (${hooks} s) plus ${HOOK_MARGIN_SECONDS} s for the controller's own calls; the invocation would be killed before the hook's result is recorded. Use ${Math.min(900, hooks + HOOK_MARGIN_SECONDS)} or more, or shorten the hook's timeout`,
-    );
-  }
 }
 
 /** Minutes between ticks of a rate() schedule; undefined for cron() (no fixed interval). */
@@ -397,6 +421,14 @@ export function controllerPolicyStatements(t: ControllerPolicyTargets): IamState
   return statements;
 }
 
+/**
+ * What a hook function's execution role needs: Lambda sends the hook's destination record (its
+ * answer) to the controller with that role. Only the controller function, nothing else.
+ */
+export function hookResultPolicyStatements(controllerArn: string): IamStatement[] {
+  return [{ Sid: "DeliverHookResults", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: controllerArn }];
+}
+
 /** Partition keys of state items (history lives under history#...). */
 export const STATE_PARTITIONS = ["service#*", "global"] as const;
 /** Every DynamoDB action that writes an item. */
@@ -481,6 +513,11 @@ export class StepController extends pulumi.ComponentResource {
   public readonly failedInvocationsAlarmName: pulumi.Output<string>;
   /** ARN of the queue that receives failed and expired asynchronous invocations. */
   public readonly failedInvocationsQueueArn: pulumi.Output<string>;
+  /**
+   * With hooks: ARN of the managed policy a hook function's execution role needs so Lambda can
+   * deliver the hook's answer (its destination record) to the controller. Attached to hookRoleNames.
+   */
+  public readonly hookResultPolicyArn: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: StepControllerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("rollgate:index:StepController", name, {}, opts);
@@ -606,12 +643,7 @@ export class StepController extends pulumi.ComponentResource {
         ),
         role: role.arn,
         memorySize: args.memorySize ?? 256,
-        timeout: pulumi.all([pulumi.output(args.timeoutSeconds), pulumi.output(args.policyJson)]).apply(([t, p]) =>
-          checked(this, () => {
-            checkTimeoutCoversHooks("StepController", t, p);
-            return controllerTimeoutFor(t, p);
-          }),
-        ),
+        timeout: pulumi.output(args.timeoutSeconds).apply((t) => controllerTimeoutFor(t)),
         // Lambda caps the environment at 4 KB (keys and values): checked before AWS refuses it.
         environment: { variables: pulumi.output(env).apply((vars) => checked(this, () => (checkEnvironmentSize("StepController", vars as Record<string, string>), vars))) },
         loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
@@ -714,6 +746,51 @@ export class StepController extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [rolePolicy] },
     );
+    // Lifecycle hooks run asynchronously and answer through their Lambda destinations: each hook
+    // function sends its on-success and on-failure records to the controller, without retries (a
+    // retried hook would answer for the same execution twice) and never later than its timeout.
+    let hookResultPolicy: iam.Policy | undefined;
+    const plainHookArns = plain(args.hookFunctionArns)?.map((a) => plain(a));
+    if (args.hookFunctionArns !== undefined && (plainHookArns === undefined || plainHookArns.length > 0)) {
+      hookResultPolicy = new iam.Policy(
+        `${name}-hook-results`,
+        {
+          description: "rollgate: let a lifecycle hook function's asynchronous invocation deliver its answer (destination record) to the step controller",
+          policy: fn.arn.apply((functionArn) => JSON.stringify({ Version: "2012-10-17", Statement: hookResultPolicyStatements(functionArn) })),
+          tags,
+        },
+        childOpts,
+      );
+      (args.hookRoleNames ?? []).forEach((role, i) => {
+        const roleName = plain(role);
+        new iam.RolePolicyAttachment(`${name}-hook-results-${roleName ?? i}`, { role, policyArn: hookResultPolicy!.arn }, childOpts);
+      });
+      const manage = plain(args.manageHookInvokeConfig) ?? true;
+      if (manage && plainHookArns !== undefined && plainHookArns.every((a) => a !== undefined)) {
+        const timeouts = hookTimeoutsByFunction(plain(args.policyJson));
+        for (const arn of [...new Set(plainHookArns as string[])]) {
+          const parsed = parseLambdaArn(arn)!;
+          new lambda.FunctionEventInvokeConfig(
+            `${name}-hook-${parsed.functionName}${parsed.qualifier ? `-${parsed.qualifier.replace(/\$/g, "")}` : ""}`,
+            {
+              functionName: parsed.functionName,
+              ...(parsed.qualifier ? { qualifier: parsed.qualifier } : {}),
+              maximumRetryAttempts: 0,
+              // An invocation still queued after the hook's timeout could only answer too late.
+              maximumEventAgeInSeconds: Math.min(21600, Math.max(60, timeouts[arn] ?? 900)),
+              destinationConfig: { onSuccess: { destination: fn.arn }, onFailure: { destination: fn.arn } },
+            },
+            childOpts,
+          );
+        }
+      } else if (manage) {
+        pulumi.log.warn(
+          "StepController: hookFunctionArns is not known at preview, so the hook functions' asynchronous invocation (destinations to the controller, no retries) is not configured; pass plain ARNs, or configure it yourself and set manageHookInvokeConfig to false",
+          this,
+        );
+      }
+    }
+
     // Dead-man's switch: the controller counts completed ticks (EMF metric TicksCompleted, namespace
     // Rollgate, dimension service). No completed tick for heartbeatMinutes, or no data at all (the
     // schedule stopped, the function cannot start), fires like the other operational alarms.
@@ -771,7 +848,9 @@ export class StepController extends pulumi.ComponentResource {
     this.heartbeatAlarmName = heartbeatAlarm.name;
     this.failedInvocationsAlarmName = failedAlarm.name;
     this.failedInvocationsQueueArn = failedQueue.arn;
+    this.hookResultPolicyArn = hookResultPolicy ? hookResultPolicy.arn : pulumi.output(undefined);
     this.registerOutputs({
+      hookResultPolicyArn: this.hookResultPolicyArn,
       heartbeatAlarmName: this.heartbeatAlarmName,
       failedInvocationsAlarmName: this.failedInvocationsAlarmName,
       failedInvocationsQueueArn: this.failedInvocationsQueueArn,

@@ -46,3 +46,27 @@ describe("a release during a rollout is refused at preview", () => {
     expect(r.stderr).toContain('to keep "v4", set version back to "v4".');
   });
 });
+
+describe("what a live rollout stands on cannot be re-pointed at preview", () => {
+  // The deployed controller reports its service name, rule and load balancer; the same version
+  // with one of them changed fails the program naming the argument and the way out.
+  const scenarios = {
+    serviceName: run("serviceName"),
+    loadBalancerArn: run("loadBalancerArn"),
+    listenerArn: run("listenerArn"),
+    ownListener: run("ownListener"),
+  };
+  test.each([
+    ["serviceName", /ProgressiveService: serviceName cannot change while release "v2" is progressing at step 2 of 4: the controller keeps the rollout's state under the service name "checkout"; as "checkout-eu" it would find no rollout and lose this one/],
+    ["loadBalancerArn", /ProgressiveService: loadBalancerArn cannot change while release "v2" is progressing at step 2 of 4: the service's listener rule would be replaced by one on another load balancer, created with all traffic on the blue slot/],
+    ["listenerArn", /ProgressiveService: listenerArn cannot change while release "v2" is progressing at step 2 of 4: the service's rule \(and its ring rules\) would be replaced by new ones on another listener/],
+    ["ownListener", /ProgressiveService: listenerArn cannot change while release "v2" is progressing at step 2 of 4: without it the service's rule on the shared listener would be replaced by a listener of its own/],
+  ] as const)("a changed %s is refused, naming it and the way out", { timeout: 180_000 }, async (scenario, message) => {
+    const r = await scenarios[scenario];
+    // The same arguments pass the same check (the guard does not refuse everything).
+    expect(r.stdout).toContain('ALLOWED {"command":"start","release":{"version":"v2"');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/Finish the rollout first \(rollgate status --function svc-controller-function-[0-9a-f]{7}\) or end it \(rollgate abort --function svc-controller-function-[0-9a-f]{7}\), then run pulumi up again; or set \w+ back to "/);
+  });
+});

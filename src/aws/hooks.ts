@@ -1,15 +1,25 @@
 /**
  * Lifecycle hooks: a Lambda function the policy names, invoked by the controller when the engine
- * asks (beforeStep, afterStep, beforePromote, afterRollback). It answers
- * `{ "status": "pass" | "fail" | "retry-later", "reason"?: "..." }`; no answer within the hook's
- * timeout is a timeout. Hooks may run more than once for one request (concurrent invocations,
- * retries), so they must be idempotent.
+ * asks (beforeStep, afterStep, beforePromote, afterRollback).
+ *
+ * The controller invokes it asynchronously (InvocationType "Event") and does not wait: a hook may
+ * run up to its timeout (up to 15 minutes) while the controller's invocations stay short. The hook
+ * returns `{ "status": "pass" | "fail" | "retry-later", "reason"?: "..." }` as before; Lambda
+ * delivers that return value to the controller in the invocation record of the hook function's
+ * on-success / on-failure destination (the StepController component configures both). A hook that
+ * hands its work off may instead return `{ "status": "running" }` and report later with a
+ * `{ "rollgate": "hook-result", "executionId", "status", "reason" }` invocation of the controller.
+ * No answer before the deadline is a timeout.
+ *
+ * At least once: after a failed send or a crash of the controller between recording an execution
+ * and Lambda accepting it, the same execution (same executionId) is sent again, so a hook must be
+ * idempotent per executionId.
  */
 import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
-import type { HookRequest, HookResult, Release } from "../engine/types.js";
+import type { HookRequest, Release } from "../engine/types.js";
 import type { Weights } from "../policy/types.js";
 
-/** What a hook function receives. */
+/** What a hook function receives (the destination's record carries it back as requestPayload). */
 export interface HookPayload {
   hook: string;
   point: HookRequest["point"];
@@ -18,51 +28,36 @@ export interface HookPayload {
   rolloutId: string;
   release: Release;
   weights: Weights;
+  /** This execution's id: an answer counts only for it, once. Idempotency key for the hook's work. */
+  executionId: string;
+  /** 1 for the first execution of this hook at this point, +1 after each "retry-later". */
+  attempt: number;
+  /** The hook's timeout; no answer within it after Lambda accepted the invocation is a timeout. */
+  timeoutMs: number;
+  /** When the answer is due (ISO 8601), give or take Lambda's acceptance of the invocation. */
+  deadline: string;
 }
 
 export interface HookRunner {
-  run(request: HookRequest, payload: HookPayload): Promise<HookResult>;
+  /**
+   * Sends one asynchronous invocation; resolves once Lambda accepted it (HTTP 202), with its
+   * request id. Rejects when it was not accepted (then the controller sends it again later).
+   */
+  start(functionArn: string, payload: HookPayload): Promise<{ requestId?: string }>;
 }
 
-export function createHookRunner(lambda: LambdaClient, clock: () => number = Date.now): HookRunner {
+/** Lambda's limit for an asynchronous invocation's payload (1 MB since 2025; 256 KB before). */
+export const ASYNC_PAYLOAD_MAX_BYTES = 256 * 1024;
+
+export function createHookRunner(lambda: LambdaClient): HookRunner {
   return {
-    async run(request, payload) {
-      const abort = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), request.timeoutMs);
-      });
-      try {
-        const call = lambda.send(
-          new InvokeCommand({ FunctionName: request.functionArn, InvocationType: "RequestResponse", Payload: new TextEncoder().encode(JSON.stringify(payload)) }),
-          { abortSignal: abort.signal },
-        );
-        const res = await Promise.race([call, timedOut]);
-        if (res === "timeout") {
-          abort.abort();
-          call.catch(() => undefined);
-          return { status: "timeout", reason: `no answer within ${request.timeoutMs} ms`, at: clock() };
-        }
-        const text = res.Payload ? new TextDecoder().decode(res.Payload) : "";
-        let body: { status?: unknown; reason?: unknown; errorMessage?: unknown } | undefined;
-        try {
-          body = text ? (JSON.parse(text) as typeof body) : undefined;
-        } catch {
-          body = undefined;
-        }
-        if (res.FunctionError) return { status: "fail", reason: `function error: ${String(body?.errorMessage ?? res.FunctionError)}`, at: clock() };
-        const status = body?.status;
-        if (status !== "pass" && status !== "fail" && status !== "retry-later") {
-          return { status: "fail", reason: `answered without a status ("pass", "fail" or "retry-later"): ${text.slice(0, 200) || "(empty)"}`, at: clock() };
-        }
-        return { status, reason: typeof body?.reason === "string" ? body.reason : status, at: clock() };
-      } catch (err) {
-        // Not being able to call the hook is not the hook failing: ask again on the next tick;
-        // the step's maxHold bounds how long that can go on.
-        return { status: "retry-later", reason: `could not invoke ${request.functionArn}: ${(err as Error).message}`, at: clock() };
-      } finally {
-        clearTimeout(timer);
-      }
+    async start(functionArn, payload) {
+      const body = new TextEncoder().encode(JSON.stringify(payload));
+      // Far below either limit (the payload is a few hundred bytes); checked so a change that grows it fails here, not at AWS.
+      if (body.byteLength > ASYNC_PAYLOAD_MAX_BYTES) throw new Error(`hook payload is ${body.byteLength} bytes, over Lambda's ${ASYNC_PAYLOAD_MAX_BYTES} for an asynchronous invocation`);
+      const res = await lambda.send(new InvokeCommand({ FunctionName: functionArn, InvocationType: "Event", Payload: body }));
+      if (res.StatusCode !== 202) throw new Error(`Lambda answered the asynchronous invocation of ${functionArn} with status ${String(res.StatusCode)}, not 202 (accepted)`);
+      return res.$metadata.requestId ? { requestId: res.$metadata.requestId } : {};
     },
   };
 }

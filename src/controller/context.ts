@@ -87,6 +87,13 @@ export interface StatusResponse {
   ok: true;
   command: "status";
   service: string;
+  /**
+   * Where this controller steers traffic (its rule or listener) and the load balancer it reads:
+   * ProgressiveService compares them with its arguments at preview and refuses to re-point them
+   * while a rollout is live.
+   */
+  trafficArn?: string;
+  loadBalancerArn?: string;
   phase: Phase;
   /** Slot that serves the released (stable) version: after a promotion, the slot promoted into. */
   stableSlot: Slot;

@@ -23,6 +23,7 @@ import { functionUrlResponse, isFunctionUrlEvent, readFunctionUrlEvent, type Fun
 import { command, type Caller } from "./commands.js";
 import { createContext, settleOwed, type CommandResponse, type ControllerDeps, type EvaluationResult, type InvocationResult, type StatusResponse } from "./context.js";
 import { evaluate } from "./evaluate.js";
+import { acceptHookResult } from "./hooks.js";
 import { InvalidPayloadError, parseTrigger } from "./events.js";
 import { status } from "./status.js";
 
@@ -91,6 +92,7 @@ export function createController(deps: ControllerDeps): Controller {
       if (isFunctionUrlEvent(payload)) return settled(viaFunctionUrl(payload));
       const trigger = parseTrigger(payload);
       if (trigger.kind === "command") return settled(command(ctx, trigger.command, { via: "direct-invoke" }));
+      if (trigger.kind === "hook-result") return settled(acceptHookResult(ctx, trigger.answer, (via) => evaluate(ctx, { kind: "tick", via })));
       return settled(evaluate(ctx, trigger));
     },
     tick: () => settled(evaluate(ctx, { kind: "tick" })),

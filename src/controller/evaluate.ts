@@ -91,9 +91,9 @@ function eventRecordOf(trigger: AlarmTrigger, notTrusted: string | undefined): E
   };
 }
 
-export async function evaluate(ctx: ControllerContext, trigger: Exclude<Trigger, { kind: "command" }>, pass = 0, skipHooks: ReadonlySet<string> = new Set()): Promise<EvaluationResult> {
+export async function evaluate(ctx: ControllerContext, trigger: Exclude<Trigger, { kind: "command" | "hook-result" }>, pass = 0, skipHooks: ReadonlySet<string> = new Set()): Promise<EvaluationResult> {
   const { config, emf, log } = ctx;
-  const label = trigger.kind === "tick" ? "tick" : `alarm:${trigger.alarmName}`;
+  const label = trigger.kind === "tick" ? (trigger.via ?? "tick") : `alarm:${trigger.alarmName}`;
   if (pass === 0 && trigger.kind === "alarm" && trigger.state === "ALARM" && config.freezeAlarms.includes(trigger.alarmName)) {
     // A freeze stops every release: an event that is not trusted freezes only if the alarm is in ALARM now.
     // The freeze is global, not tied to a rollout: an event is fresh if its state changed in the last 15 minutes.
@@ -187,12 +187,12 @@ export async function evaluate(ctx: ControllerContext, trigger: Exclude<Trigger,
     };
     return { result: resultOf(ctx, label, final, decision, attempts, extra), record: final, hooks: decision.hooks };
   });
+  // Hooks run asynchronously: this starts them and records timeouts; answers arrive as their own invocations.
   const ran = await runHooks(ctx, outcome.record, outcome.hooks, label, skipHooks);
-  // Decide once more with the hooks' answers, so a passing beforeStep hook shifts traffic now
-  // rather than a tick later. Hooks already run in this invocation are not run again.
+  // Decide once more with the results recorded (timeouts), so a timed-out hook rolls back now.
   if (ran.length > 0 && pass === 0) return evaluate(ctx, trigger, 1, new Set(ran));
   // The dead-man's switch counts completed ticks; an alarm fires when none completes for minutes.
-  if (trigger.kind === "tick" && pass === 0) emf.addMetric("TicksCompleted", "Count", 1);
+  if (trigger.kind === "tick" && trigger.via === undefined && pass === 0) emf.addMetric("TicksCompleted", "Count", 1);
   return outcome.result;
 }
 

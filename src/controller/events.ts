@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { formatPath } from "../policy/errors.js";
+import { answerOfCallback, answerOfRecord, destinationRecordSchema, hookResultCallbackSchema, isHookAnswerPayload, type ReceivedHookAnswer } from "./hook-answers.js";
 
 /** EventBridge scheduled event (the tick). Other fields of the envelope are allowed and ignored. */
 export const scheduledEventSchema = z.looseObject({
@@ -162,9 +163,11 @@ export const commandPayloadSchema = z.union([startCommandSchema, simpleCommandSc
 export type CommandPayload = z.output<typeof startCommandSchema> | z.output<typeof simpleCommandSchema>;
 
 export type Trigger =
-  | { kind: "tick" }
+  /** `via`: what asked for the evaluation when it was not the schedule (a hook's answer). */
+  | { kind: "tick"; via?: string }
   | { kind: "alarm"; alarmName: string; state: "OK" | "ALARM" | "INSUFFICIENT_DATA"; event?: AlarmEventInfo }
-  | { kind: "command"; command: CommandPayload };
+  | { kind: "command"; command: CommandPayload }
+  | { kind: "hook-result"; answer: ReceivedHookAnswer };
 
 export interface PayloadIssue {
   path: string;
@@ -223,6 +226,17 @@ export function parseTrigger(payload: unknown): Trigger {
   }
   const p = payload as Record<string, unknown>;
   if ("command" in p) return { kind: "command", command: parseCommand(p) };
+  if (isHookAnswerPayload(p)) {
+    // A lifecycle hook's answer: a Lambda destination's invocation record, or a hook-result callback.
+    if ("rollgate" in p) {
+      const r = hookResultCallbackSchema.safeParse(p);
+      if (!r.success) throw new InvalidPayloadError(issuesOf(r.error));
+      return { kind: "hook-result", answer: answerOfCallback(r.data) };
+    }
+    const r = destinationRecordSchema.safeParse(p);
+    if (!r.success) throw new InvalidPayloadError(issuesOf(r.error));
+    return { kind: "hook-result", answer: answerOfRecord(r.data) };
+  }
   if (p.source === "aws.events") {
     const r = scheduledEventSchema.safeParse(p);
     if (!r.success) throw new InvalidPayloadError(issuesOf(r.error));

@@ -15,6 +15,8 @@ export async function status(ctx: ControllerContext): Promise<StatusResponse> {
     ok: true,
     command: "status",
     service: config.service,
+    ...(config.ruleArn ?? config.listenerArn ? { trafficArn: (config.ruleArn ?? config.listenerArn)! } : {}),
+    loadBalancerArn: config.loadBalancerArn,
     phase: record.rollout.phase,
     stableSlot,
     idleSlot: otherSlot(stableSlot),

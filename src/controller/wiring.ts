@@ -34,7 +34,7 @@ export function controllerDepsFromClients(config: ControllerConfig, clients: Aws
     metrics: createMetricsReader(clients.cloudwatch),
     publisher: createEventPublisher(clients, { eventBus: config.eventBus, ...(config.topicArn ? { topicArn: config.topicArn } : {}) }),
     ...(config.ecs ? { slots: createSlotDeployer(clients, { clusterArn: config.ecs.clusterArn }) } : {}),
-    ...(config.policy.hooks.length ? { hooks: createHookRunner(clients.lambda, overrides.clock) } : {}),
+    ...(config.policy.hooks.length ? { hooks: createHookRunner(clients.lambda) } : {}),
     ...(config.accountFreezeParameter && clients.ssm ? { accountFreeze: createAccountFreeze(clients.ssm, config.accountFreezeParameter) } : {}),
     ...overrides,
   };

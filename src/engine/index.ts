@@ -1,2 +1,3 @@
 export * from "./decide.js";
 export * from "./types.js";
+export * from "./hooks.js";

@@ -55,6 +55,12 @@ export interface RolloutState {
   /** Results of lifecycle hooks, by hookKey(point, stepIndex, name). */
   hookResults?: Record<string, HookResult>;
   /**
+   * The latest execution of each lifecycle hook, by hookKey: hooks run asynchronously (Lambda
+   * InvocationType "Event") and report back later, so the record of a started execution is what
+   * makes its result acceptable exactly once (src/engine/hooks.ts).
+   */
+  hookRuns?: Record<string, HookRun>;
+  /**
    * Set while a promoted release bakes at 100 % (policy.promotion.bake): the rollout is not
    * over until then, alarm gates still guard it, and a rollback returns to the old slot.
    */
@@ -69,6 +75,39 @@ export interface HookResult {
   status: "pass" | "fail" | "retry-later" | "timeout";
   reason: string;
   at: number;
+  /** The execution the answer belongs to (absent in records written before hooks ran asynchronously). */
+  executionId?: string;
+}
+
+/**
+ * One execution of a lifecycle hook. Committed before the hook is invoked (a crash after the invoke
+ * re-invokes the same execution id: at least once), confirmed when Lambda accepted the invocation.
+ */
+export interface HookRun {
+  /** Random, unguessable: the hook's result is accepted only for it (it is the callback's capability). */
+  executionId: string;
+  key: string;
+  name: string;
+  point: HookPoint;
+  stepIndex: number;
+  functionArn: string;
+  timeoutMs: number;
+  /** 1 for the first execution of this hook at this point; +1 for each retry after "retry-later". */
+  attempt: number;
+  /** Epoch ms the execution was recorded. */
+  startedAt: number;
+  /** How many times the invocation was sent (more than 1 after a failed request or a crash). */
+  invokes: number;
+  /** Epoch ms of the last send; another invocation does not re-send within HOOK_INVOKE_GRACE_MS of it. */
+  lastInvokeAt?: number;
+  /** Epoch ms Lambda accepted the asynchronous invocation (HTTP 202): the deadline counts from here. */
+  invokedAt?: number;
+  /** invokedAt + timeoutMs: no result by then is a timeout. */
+  deadline?: number;
+  /** Lambda's request id of the accepted invocation (to find the hook's logs). */
+  requestId?: string;
+  /** Why the last send failed, when it did. */
+  lastError?: string;
 }
 
 /** A hook the controller must invoke now (then record the result and decide again). */

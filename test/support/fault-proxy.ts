@@ -38,6 +38,8 @@ export interface FaultProxy {
 export function operationOf(req: IncomingMessage, body: Buffer): string {
   const target = req.headers["x-amz-target"];
   if (typeof target === "string") return target.slice(target.lastIndexOf(".") + 1);
+  // Lambda's REST API: POST /2015-03-31/functions/<name>/invocations is Invoke.
+  if (/^\/[0-9-]+\/functions\/[^/]+\/invocations/.test(req.url ?? "")) return "Invoke";
   const rpc = /\/operation\/([A-Za-z]+)/.exec(req.url ?? "");
   if (rpc) return rpc[1]!;
   const action = /(?:^|&)Action=([A-Za-z]+)/.exec(body.toString("utf8"));
