@@ -6,18 +6,30 @@ import { parsePolicy, PRESETS } from "../src/policy/index.js";
 import { CODEDEPLOY_ALARM, controllerFor, runSimulation, type AlarmSpec, type Scenario, type SimPolicy } from "../src/sim/index.js";
 
 /**
- * Canary 5XX rate more than 5 points above the baseline's in one minute (metric math across both
- * target groups). minRequests 10 mirrors HealthGates' default minRequestsPerPeriod: a minute in
- * which either target group served fewer than 10 requests has no datapoint, as in the real alarm.
+ * HealthGates' comparison alarm as the component creates it by default (components/health-gates.ts):
+ * ABS(blue rate - green rate) over one-minute periods, 3 of 5 breaching, each slot needing
+ * minRequestsPerPeriod (10) requests for a datapoint. Its threshold is set per scenario the way
+ * docs/components.md tells users to set comparisonThresholdPercent for their base rate and traffic
+ * (comparisonThresholdPercent below).
  */
-export const DIFF_ALARM: AlarmSpec = {
-  name: "canary-5xx-vs-baseline",
-  metric: "errorRateDifference",
-  threshold: 0.05,
-  datapointsToAlarm: 1,
-  evaluationPeriods: 1,
-  minRequests: 10,
-};
+export const DIFF_ALARM_NAME = "canary-vs-stable";
+
+/**
+ * The docs' rule (docs/components.md, comparisonThresholdPercent): at least
+ * max(2, 3 x 100 x sqrt(p / n)) points, with p the highest error rate both slots see together
+ * (a shared incident: here the scenario's base rate plus the incidents' worst +5 %) and n the
+ * canary's requests a minute at the first step: three times the per-minute noise of the canary's
+ * rate there, so noisy minutes practically never make 3 of 5.
+ */
+export function comparisonThresholdPercent(highRate: number, rps: number, firstStepShare = 0.01): number {
+  const n = Math.max(1, rps * 60 * firstStepShare);
+  return Math.max(2, 3 * 100 * Math.sqrt(highRate / n));
+}
+
+export function healthGatesAlarm(baseRate: number, rps: number): AlarmSpec {
+  const highRate = Math.min(1, baseRate + INCIDENTS.extraErrorRate[1]);
+  return { name: DIFF_ALARM_NAME, metric: "errorRateGap", threshold: comparisonThresholdPercent(highRate, rps) / 100, datapointsToAlarm: 3, evaluationPeriods: 5, minRequests: 10 };
+}
 
 export const POLICY_NAMES = [
   "rollgate low",
@@ -51,7 +63,7 @@ export function policyByName(name: PolicyName, scenarioKey?: string): SimPolicy 
       return parsePolicy({ profile: "high" });
     case "rollgate standard + alarm":
       // The standard preset plus an alarm gate on a canary-minus-baseline 5XX alarm: the fast path.
-      return parsePolicy({ profile: "standard", gates: [...(PRESETS.standard.gates ?? []), { type: "alarm", name: "canary-5xx", alarms: [DIFF_ALARM.name] }] });
+      return parsePolicy({ profile: "standard", gates: [...(PRESETS.standard.gates ?? []), { type: "alarm", name: "canary-5xx", alarms: [DIFF_ALARM_NAME] }] });
     case "oracle holding like standard": {
       // rollgate standard's controller, ladder, holds and advance rule; only the rollback test is told the truth.
       const sc = scenarioKey ? SCENARIOS[scenarioKey] : undefined;
@@ -85,9 +97,9 @@ export function policyByName(name: PolicyName, scenarioKey?: string): SimPolicy 
 /** Shared incidents: one every four hours on average, 2-8 minutes, +1..5 % errors on both groups. */
 export const INCIDENTS = { perHour: 0.25, minutes: [2, 8] as [number, number], extraErrorRate: [0.01, 0.05] as [number, number] };
 
-// Every scenario carries the comparison alarm; only a policy with a gate naming it subscribes to its events.
-const alarms = [DIFF_ALARM];
-const common = { incidents: INCIDENTS, alarms };
+// Every scenario carries the comparison alarm (added below, its threshold set for the scenario's
+// base rate and traffic); only a policy with a gate naming it subscribes to its events.
+const common = { incidents: INCIDENTS };
 const bad = { ...common, observeUntilHorizon: true, horizonMinutes: 120 };
 /** Identical releases (A/A): the false-rollback scenarios. Diurnal swing (+/- 40 %) and incidents everywhere. */
 export const AA_SCENARIOS: Record<string, Scenario> = {
@@ -112,6 +124,7 @@ export const BAD_SCENARIOS: Record<string, Scenario> = {
   "5 -> 7.5 % 100 rps": { rps: 100, baselineErrorRate: 0.05, canaryErrorRate: 0.075, ...bad },
   "latency x1.5 100 rps": { rps: 100, baselineErrorRate: 0.001, canaryErrorRate: 0.001, canaryLatencyFactor: 1.5, ...bad },
 };
+for (const sc of [...Object.values(AA_SCENARIOS), ...Object.values(BAD_SCENARIOS)]) sc.alarms = [healthGatesAlarm(sc.baselineErrorRate, sc.rps)];
 export const SCENARIOS: Record<string, Scenario> = { ...AA_SCENARIOS, ...BAD_SCENARIOS };
 
 export interface Job {

@@ -50,6 +50,22 @@ describe("oracle controller", () => {
   });
 });
 
+describe("HealthGates' comparison alarm (errorRateGap)", () => {
+  test("is symmetric like ABS(b_rate - g_rate): a canary far better than a failing baseline trips it, the one-sided difference does not", () => {
+    const policy = parsePolicy({ profile: "standard", gates: [{ type: "errorRate" }, { type: "alarm", name: "gap", alarms: ["gap"] }] });
+    const scenario = (metric: "errorRateGap" | "errorRateDifference"): Scenario => ({
+      ...base,
+      baselineErrorRate: 0.2,
+      canaryErrorRate: 0.001,
+      alarms: [{ name: "gap", metric, threshold: 0.05, datapointsToAlarm: 3, evaluationPeriods: 5, minRequests: 10 }],
+    });
+    const gap = simulateRollout({ policy, scenario: scenario("errorRateGap"), seed: 4, timeline: false }).outcome;
+    expect(gap.result).toBe("rolled-back");
+    expect(gap.reason).toMatch(/alarm gap in ALARM/);
+    expect(simulateRollout({ policy, scenario: scenario("errorRateDifference"), seed: 4, timeline: false }).outcome.reason).not.toMatch(/alarm gap/);
+  });
+});
+
 describe("holding oracle", () => {
   const standard = parsePolicy({ profile: "standard" });
   const holding = (ratio: number): ComparisonPolicy => ({ kind: "holding-oracle", ratio, policy: standard });

@@ -346,13 +346,17 @@ function evaluateAlarms(
       // The components' IF(req >= minRequestsPerPeriod, ...) guard: too few requests is no datapoint.
       const guard = a.minRequests ?? 0;
       if (!c.hasData || c.requestCount < guard) continue;
-      if (a.metric === "errorRateDifference" && (!b.hasData || b.requestCount < guard)) continue;
+      const paired = a.metric === "errorRateDifference" || a.metric === "errorRateGap";
+      if (paired && (!b.hasData || b.requestCount < guard)) continue;
+      const diff = paired ? c.http5xxCount / c.requestCount - b.http5xxCount / b.requestCount : 0;
       const value =
         a.metric === "canaryErrorRate"
           ? c.http5xxCount / c.requestCount
           : a.metric === "errorRateDifference"
-            ? c.http5xxCount / c.requestCount - b.http5xxCount / b.requestCount
-            : (c.latencyMs["p99"] ?? 0);
+            ? diff
+            : a.metric === "errorRateGap"
+              ? Math.abs(diff)
+              : (c.latencyMs["p99"] ?? 0);
       if (value > a.threshold) breaching++;
     }
     const next: AlarmState = breaching >= mNeeded ? "ALARM" : "OK";

@@ -28,10 +28,11 @@ export interface AlarmSpec {
   /**
    * canaryErrorRate: HTTPCode_Target_5XX_Count / RequestCount of the canary (a fraction);
    * errorRateDifference: canary minus baseline error rate (metric math across the two target
-   * groups, a fraction; a minute without both sides is missing); canaryLatencyP99: p99
-   * TargetResponseTime in ms.
+   * groups, a fraction; a minute without both sides is missing); errorRateGap: its absolute
+   * value, as HealthGates' slot-symmetric comparison alarm computes it (ABS(b_rate - g_rate));
+   * canaryLatencyP99: p99 TargetResponseTime in ms.
    */
-  metric: "canaryErrorRate" | "errorRateDifference" | "canaryLatencyP99";
+  metric: "canaryErrorRate" | "errorRateDifference" | "errorRateGap" | "canaryLatencyP99";
   /** Breaching when the value is greater than this. */
   threshold: number;
   /** M. @default 1 */
@@ -42,7 +43,7 @@ export interface AlarmSpec {
    * Fewest requests a period needs to have a datapoint: a period whose side(s) served fewer
    * requests than this is missing (so not breaching), as the components' alarms make it with
    * `IF(req >= minRequestsPerPeriod, ...)` (HealthGates, default 10). canaryErrorRate and
-   * canaryLatencyP99 count the canary's requests; errorRateDifference needs both target groups
+   * canaryLatencyP99 count the canary's requests; errorRateDifference and errorRateGap need both target groups
    * at or above it, as HealthGates guards each slot's rate before taking the difference.
    * @default 0 (no guard)
    */
