@@ -5,7 +5,7 @@
  * hint: only a fresh one from this account and region rolls back on its own.
  */
 import { SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
-import { CreateTargetGroupCommand, DescribeListenersCommand, DescribeTargetGroupsCommand, ModifyListenerCommand, type Action } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { CreateTargetGroupCommand, DescribeListenersCommand, DescribeTargetGroupsCommand, ModifyListenerCommand, RegisterTargetsCommand, type Action } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createStateStore, type HistoryRecord } from "../src/aws/state.js";
 import { createTrafficRouter, type TrafficRouter } from "../src/aws/traffic.js";
@@ -193,6 +193,36 @@ describe("convergence in every phase: a forward write of an older decision lands
       { TargetGroupArn: w.greenTg, Weight: 999 },
     ]);
     expect((await history(w)).at(-1)).toMatchObject({ action: "forward-repaired", phase: "promoted" });
+  });
+});
+
+describe("onDrift=hold never holds traffic onto an empty slot (ECS: the controller knows the slots)", () => {
+  test("drift toward a stable slot with no healthy targets is re-applied at once; with targets it is held", async () => {
+    const w = await createWorld(moto, { name: "hold-empty", ecs: true, policy: { ...TEST_POLICY, onDrift: "hold" } });
+    const c = controllerFor(w);
+    const taskDefinitionArn = `arn:aws:ecs:us-east-1:123456789012:task-definition/${w.name}-app:1`;
+    await c.command({ command: "start", release: { version: "v2", taskDefinitionArn } });
+    // moto runs no tasks into target groups: registering targets stands in for ECS doing it.
+    await w.clients.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: w.greenTg, Targets: [{ Id: "10.0.1.10", Port: 80 }] }));
+    w.clock.advance(MIN);
+    await c.tick();
+    w.clock.advance(MIN);
+    expect(await c.tick()).toMatchObject({ phase: "progressing", slotWeights: { blue: 899, green: 100 } });
+
+    // The stable slot (blue) has no targets: a person shedding canary traffic would send it into nothing.
+    await setForward(w, weighted(w, 949, 50));
+    w.clock.advance(10_000);
+    const reapplied = await c.tick();
+    expect(reapplied).toMatchObject({ phase: "progressing", action: "hold", transition: true });
+    expect(reapplied.reason).toMatch(/although onDrift=hold: the stable slot it moves traffic to has no healthy targets/);
+    expect((await routerOf(w).read()).weights).toEqual({ blue: 899, green: 100 });
+
+    // With healthy targets in the stable slot the same edit is a safe brake: held and reported.
+    await w.clients.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: w.blueTg, Targets: [{ Id: "10.0.0.10", Port: 80 }] }));
+    await setForward(w, weighted(w, 949, 50));
+    w.clock.advance(10_000);
+    expect(await c.tick()).toMatchObject({ phase: "paused", action: "hold", transition: true, drift: { actual: { stable: 949, canary: 50 } } });
+    expect((await routerOf(w).read()).weights).toEqual({ blue: 949, green: 50 });
   });
 });
 
