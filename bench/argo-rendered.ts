@@ -7,9 +7,16 @@
  *
  *   npx tsx bench/argo-rendered.ts                 # shared example policy, error-rate gate
  *   npx tsx bench/argo-rendered.ts --healthy 300 --bad 100 --rps 20,50,200,1000
+ *   npx tsx bench/argo-rendered.ts --bands relative --base 0.02 --rps 50,200
  *
- * Healthy: identical versions with 0.1 % errors. Bad: the canary serves 1 % errors from the start
- * (0.9 points worse; the gate's rollback band is 0.25). Seeds are fixed, so runs repeat.
+ * Healthy: identical versions with --base errors (default 0.1 %). Bad: the canary serves --bad-rate
+ * errors from the start (default 1 % with the absolute bands; with --bands relative the base plus
+ * twice the rollback band in force, 3.2 % at a 2 % base). --bands relative uses the standard
+ * profile's error-rate gate (hold 10 %, at least 0.1 point; roll back 30 %, at least 0.25) and adds
+ * a row for the same gate with its floors as absolute bands (how the render read it before).
+ * Within-band: a canary worse by half the rollback band in force, which the policy holds and never
+ * rolls back (rolling it back is a false rollback as well).
+ * Seeds are fixed, so runs repeat.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -25,21 +32,38 @@ const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : fallback;
 };
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const healthyRuns = Number(arg("healthy", "200"));
 const badRuns = Number(arg("bad", "100"));
 const rpsList = arg("rps", "20,50,200,1000").split(",").map(Number);
+const bands = arg("bands", "absolute");
+if (bands !== "absolute" && bands !== "relative") throw new Error(`--bands must be absolute or relative; got ${bands}`);
+const base = Number(arg("base", "0.001"));
 
 // The shared example policy (stacks/shared/policy.yaml) with its error-rate gate alone, as in the issue.
 const shared = parse(readFileSync(resolve(import.meta.dirname, "../stacks/shared/policy.yaml"), "utf8")) as PolicyInput & { gates: unknown[] };
-const policyInput: PolicyInput = { ...shared, rings: [], strategy: { ...(shared.strategy as object), steps: (shared.strategy as { steps: Array<{ ring?: string }> }).steps.filter((s) => !s.ring) } as PolicyInput["strategy"], gates: [shared.gates[0]] } as PolicyInput;
-const policy = parsePolicy(policyInput);
+const relativeGate = { type: "errorRate", holdBand: "10%", holdBandMin: 0.1, rollbackBand: "30%", rollbackBandMin: 0.25, minSamples: 200 };
+const floorsGate = { type: "errorRate", holdBand: 0.1, rollbackBand: 0.25, minSamples: 200 };
+const withGate = (gate: unknown): PolicyInput =>
+  ({ ...shared, rings: [], strategy: { ...(shared.strategy as object), steps: (shared.strategy as { steps: Array<{ ring?: string }> }).steps.filter((s) => !s.ring) } as PolicyInput["strategy"], gates: [gate] }) as PolicyInput;
+const policy = parsePolicy(withGate(bands === "relative" ? relativeGate : shared.gates[0]));
 const provider = { kind: "cloudWatch" as const, loadBalancer: "app/lb/1", stableTargetGroup: "targetgroup/stable/1", canaryTargetGroup: "targetgroup/canary/1" };
-const rendered = renderKubernetes({ name: "checkout", image: "x", policy, provider });
-const plan = planKubernetes("checkout", policy, "cloudWatch");
-const query = analysisTiming(plan, { analysisInterval: "1m", metricDelay: "3m" }).query;
+const renderOf = (p: typeof policy) => ({
+  rendered: renderKubernetes({ name: "checkout", image: "x", policy: p, provider }),
+  query: analysisTiming(planKubernetes("checkout", p, "cloudWatch"), { analysisInterval: "1m", metricDelay: "3m" }).query,
+});
+const flavours: Array<[string, ReturnType<typeof renderOf> | "aws"]> = [["Argo (rendered)", renderOf(policy)], ["AWS (engine)", "aws"]];
+if (bands === "relative") flavours.splice(1, 0, ["Argo, floors only (before)", renderOf(parsePolicy(withGate(floorsGate)))]);
+const gate = policy.gates[0] as { rollbackBand: number; rollbackBandRelative?: number };
+const bandInForce = Math.max(gate.rollbackBand, (gate.rollbackBandRelative ?? 0) * 100 * base);
+const badRate = Number(arg("bad-rate", String(bands === "relative" ? base + (2 * bandInForce) / 100 : 0.01)));
 
-const healthy = (rps: number): Scenario => ({ rps, baselineErrorRate: 0.001, canaryErrorRate: 0.001 });
-const bad = (rps: number): Scenario => ({ rps, baselineErrorRate: 0.001, canaryErrorRate: 0.01 });
+const healthy = (rps: number): Scenario => ({ rps, baselineErrorRate: base, canaryErrorRate: base });
+const bad = (rps: number): Scenario => ({ rps, baselineErrorRate: base, canaryErrorRate: badRate });
+// Worse than the baseline by half the rollback band in force (2.3 % at a 2 % base with 30 %): the
+// policy holds such a canary and never rolls it back; a rollback of it is a false rollback too.
+const withinRate = base + bandInForce / 2 / 100;
+const within = (rps: number): Scenario => ({ rps, baselineErrorRate: base, canaryErrorRate: withinRate });
 
 function summarize(outcomes: SimOutcome[]) {
   const n = outcomes.length;
@@ -54,19 +78,22 @@ function summarize(outcomes: SimOutcome[]) {
 
 const aws = (scenario: Scenario, runs: number, seed: number) =>
   summarize(Array.from({ length: runs }, (_, i) => runSimulation(new RollgateController(policy), scenario, seed + i).outcome));
-const argo = (scenario: Scenario, runs: number, seed: number) => summarize(simulateRendered(rendered, query, scenario, runs, seed).outcomes);
+const argo = (r: ReturnType<typeof renderOf>) => (scenario: Scenario, runs: number, seed: number) => summarize(simulateRendered(r.rendered, r.query, scenario, runs, seed).outcomes);
 
-const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const min = (x: number) => (Number.isNaN(x) ? "-" : `${x.toFixed(1)} min`);
-console.log(`# rendered Argo rules vs the AWS flavour: ${healthyRuns} healthy and ${badRuns} bad rollouts per rps (shared policy, error-rate gate, alpha ${policy.alpha})`);
-console.log("| rps | flavour | false rollbacks | healthy paused | bad rolled back | mean detection |");
-console.log("|---|---|---|---|---|---|");
+console.log(
+  `# rendered Argo rules vs the AWS flavour: ${healthyRuns} healthy and ${badRuns} bad rollouts per rps (shared policy's ladder, ${bands} error-rate bands, base ${pct(base)}, bad canary ${pct(badRate)}, within-band canary ${pct(withinRate)}, alpha ${policy.alpha})`,
+);
+console.log("| rps | flavour | false rollbacks | healthy paused | within-band canary rolled back | bad rolled back | mean detection |");
+console.log("|---|---|---|---|---|---|---|");
 const t0 = performance.now();
 for (const rps of rpsList) {
-  for (const [name, run] of [["Argo (rendered)", argo], ["AWS (engine)", aws]] as const) {
+  for (const [name, f] of flavours) {
+    const run = f === "aws" ? aws : argo(f);
     const h = run(healthy(rps), healthyRuns, 1);
+    const w = run(within(rps), badRuns, 200_001);
     const b = run(bad(rps), badRuns, 100_001);
-    console.log(`| ${rps} | ${name} | ${pct(h.rolledBack)} | ${pct(h.paused)} | ${pct(b.rolledBack)} | ${min(b.meanDetection)} |`);
+    console.log(`| ${rps} | ${name} | ${pct(h.rolledBack)} | ${pct(h.paused)} | ${pct(w.rolledBack)} | ${pct(b.rolledBack)} | ${min(b.meanDetection)} |`);
   }
 }
 console.log(`\n(${((performance.now() - t0) / 1000).toFixed(0)} s)`);

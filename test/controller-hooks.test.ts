@@ -238,7 +238,7 @@ describe("a 5-minute hook with the controller invoked every minute (moto, real S
     const confirmed = (await stateOf(w)).hookRuns![SMOKE_KEY]!;
     expect(confirmed).toMatchObject({ invokes: 2, invokedAt: w.clock.now, deadline: w.clock.now + 5 * MIN });
     expect(confirmed.lastError).toBeUndefined();
-    expect((await newest(w)).reason).toMatch(/sent again \(send 2\): Lambda had not accepted it \(Rate exceeded\)/);
+    expect((await newest(w)).reason).toMatch(/sent again \(send 2\): Lambda had not accepted it \(TooManyRequestsException: Rate exceeded\)/);
   });
 });
 

@@ -607,8 +607,14 @@ describe("queries", () => {
     const returned = queries.metricDataQueries.filter((q) => q.returnData);
     expect(returned).toHaveLength(1);
     expect(returned[0]!.expression).toMatch(
-      new RegExp(`^IF\\(cn <= 0, ${NO_DATA_VALUE}, IF\\(sn <= 0, ${NO_BASELINE_VALUE}, IF\\(ce > ex AND kl >= [0-9.]+ AND diff > 0\\.25, ${FAIL_VALUE}, IF\\(cn >= 200, diff, ${TOO_FEW_VALUE}\\)\\)\\)\\)$`),
+      new RegExp(`^IF\\(cn <= 0, ${NO_DATA_VALUE}, IF\\(sn <= 0, ${NO_BASELINE_VALUE}, IF\\(ce > ex AND kl >= [0-9.]+ AND diff > rb, ${FAIL_VALUE}, IF\\(cn >= 200, diff - \\(hb - 0\\.1\\), ${TOO_FEW_VALUE}\\)\\)\\)\\)$`),
     );
+    // The standard profile's relative bands: max(floor, share x the baseline's rate in the window).
+    const byId = new Map(queries.metricDataQueries.map((q) => [q.id as string, q.expression as string | undefined]));
+    expect(byId.get("rbf")).toBe("IF(500 * se / sd < 0.25, 500 * se / sd, 0.25)");
+    expect(byId.get("rb")).toBe("IF(30 * se / sd > rbf, 30 * se / sd, rbf)");
+    expect(byId.get("hbf")).toBe("IF(500 * se / sd < 0.1, 500 * se / sd, 0.1)");
+    expect(byId.get("hb")).toBe("IF(10 * se / sd > hbf, 10 * se / sd, hbf)");
     const dims = queries.metricDataQueries
       .filter((q) => q.metricStat)
       .map((q) => (q.metricStat as { metric: { dimensions: Array<{ value: string }> } }).metric.dimensions.map((d) => d.value).join(","));

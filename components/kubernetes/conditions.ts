@@ -35,6 +35,8 @@
  * short-circuit past. NaN compares false, so it is never a pass and never a fail unless missing
  * data rolls back, where NaN counts as no data on both providers.
  */
+import { effectiveBands } from "../../src/analysis/gate.js";
+import { FLOOR_RATE_MULTIPLE } from "../../src/analysis/sequential.js";
 import type { ComparisonGate, LatencyGate } from "../../src/policy/types.js";
 
 /** Verdict value of a confident regression. */
@@ -193,18 +195,35 @@ export function chernoffExponent(c: WindowCounts): number {
   return c.canaryEvents * Math.log((c.canaryEvents + EPS) / (expected + EPS)) + c.baselineEvents * Math.log((c.baselineEvents + EPS) / (e - expected + EPS));
 }
 
-/** The verdict value of a count gate (errorRate, latency threshold, metric) over a window. */
+/**
+ * The bands in force over a window, in points: the engine's effectiveBands (src/analysis/gate.ts)
+ * on the baseline's rate in the window. Absolute bands as they are; a relative band
+ * (holdBandRelative / rollbackBandRelative, e.g. 0.3 for "30%") is
+ * max(min(floor, FLOOR_RATE_MULTIPLE x rate), share x rate): the floor, except that it never
+ * exceeds 5 times the rate (so a floor set for a 0.1 % base cannot hide a 10x regression at 0.01 %).
+ */
+export function windowBands(gate: ComparisonGate, baselineRate: number): { holdBand: number; rollbackBand: number } {
+  return effectiveBands(gate, baselineRate);
+}
+
+/**
+ * The verdict value of a count gate (errorRate, latency threshold, metric) over a window. With a
+ * relative hold band the judged value is the difference less the band's excess over its floor
+ * (difference - (holdBand in force - holdBand floor)), so the success condition's fixed
+ * `<= holdBand` is the band in force: canary - baseline <= max(floor, share x baseline rate).
+ */
 export function countVerdictValue(gate: ComparisonGate, c: WindowCounts, p: QueryParams): number {
   if (c.canaryTotal <= 0) return NO_DATA_VALUE;
   if (c.baselineTotal <= 0) return NO_BASELINE_VALUE;
   const sign = gate.worseWhen === "higher" ? 1 : -1;
   const diff = sign * 100 * (c.canaryEvents / c.canaryTotal - c.baselineEvents / c.baselineTotal);
+  const bands = windowBands(gate, c.baselineEvents / c.baselineTotal);
   const e = c.canaryEvents + c.baselineEvents;
   const expected = (e * c.canaryTotal) / (c.canaryTotal + c.baselineTotal + EPS);
   const worse = sign > 0 ? c.canaryEvents > expected : c.canaryEvents < expected;
-  if (worse && chernoffExponent(c) >= p.logThreshold && diff > gate.rollbackBand) return FAIL_VALUE;
+  if (worse && chernoffExponent(c) >= p.logThreshold && diff > bands.rollbackBand) return FAIL_VALUE;
   if (c.canaryTotal < Math.max(1, gate.minSamples)) return TOO_FEW_VALUE;
-  return diff;
+  return diff - (bands.holdBand - gate.holdBand);
 }
 
 /** One minute of a percentile latency gate: the percentile (ms) and the request count per side. */
@@ -308,11 +327,22 @@ function cwCountVerdict(gate: ComparisonGate, q: QueryParams): CloudWatchQuery[]
     expr("kl", `ce * LOG((ce + ${EPS_TEXT}) / (ex + ${EPS_TEXT})) + se * LOG((se + ${EPS_TEXT}) / (ev - ex + ${EPS_TEXT}))`),
     expr("diff", `${sign > 0 ? "" : "-"}100 * (ce / cd - se / sd)`),
   ];
+  // Relative bands (effectiveBands): max(min(floor, 5 x rate), share x rate) on the baseline's rate
+  // in the window, in points.
+  const relative = (id: string, floor: number, share: number | undefined): string => {
+    if (share === undefined) return num(floor);
+    const cap = `${num(FLOOR_RATE_MULTIPLE * 100)} * se / sd`;
+    out.push(expr(`${id}f`, `IF(${cap} < ${num(floor)}, ${cap}, ${num(floor)})`));
+    out.push(expr(id, `IF(${num(share * 100)} * se / sd > ${id}f, ${num(share * 100)} * se / sd, ${id}f)`));
+    return id;
+  };
+  const rollback = relative("rb", gate.rollbackBand, gate.rollbackBandRelative);
+  const judged = gate.holdBandRelative === undefined ? "diff" : `diff - (${relative("hb", gate.holdBand, gate.holdBandRelative)} - ${num(gate.holdBand)})`;
   const worse = sign > 0 ? "ce > ex" : "ce < ex";
   out.push(
     expr(
       "verdict",
-      `IF(cn <= 0, ${NO_DATA_VALUE}, IF(sn <= 0, ${NO_BASELINE_VALUE}, IF(${worse} AND kl >= ${num(q.logThreshold)} AND diff > ${num(gate.rollbackBand)}, ${FAIL_VALUE}, IF(cn >= ${Math.max(1, gate.minSamples)}, diff, ${TOO_FEW_VALUE}))))`,
+      `IF(cn <= 0, ${NO_DATA_VALUE}, IF(sn <= 0, ${NO_BASELINE_VALUE}, IF(${worse} AND kl >= ${num(q.logThreshold)} AND diff > ${rollback}, ${FAIL_VALUE}, IF(cn >= ${Math.max(1, gate.minSamples)}, ${judged}, ${TOO_FEW_VALUE}))))`,
       true,
     ),
   );
@@ -496,8 +526,15 @@ function promCountVerdict(gate: ComparisonGate, q: QueryParams, cn: string, ce: 
   const diff = `(${sign > 0 ? "" : "-"}100 * (${ce} / ${cn} - ${se} / ${sn}))`;
   const worse = sign > 0 ? `(${ce} > ${ex})` : `(${ce} < ${ex})`;
   const both = `on() (${cn} > 0) and on() (${sn} > 0)`;
-  const fail = `(vector(${FAIL_VALUE}) and on() ${worse} and on() (${kl} >= ${num(q.logThreshold)}) and on() (${diff} > ${num(gate.rollbackBand)}) and ${both})`;
-  const judged = `(${diff} and on() (${cn} >= ${Math.max(1, gate.minSamples)}) and ${both})`;
+  // Relative bands (effectiveBands): max(min(floor, 5 x rate), share x rate) in points, as
+  // clamp_min(share x rate, scalar(clamp_max(5 x rate, floor))). scalar() of the one-element vector;
+  // the branches that read it are guarded by both sides having traffic.
+  const rate = (x: number) => `(${num(x * 100)} * ${se} / ${sn})`;
+  const inForce = (floor: number, share: number) => `clamp_min(${rate(share)}, scalar(clamp_max(${rate(FLOOR_RATE_MULTIPLE)}, ${num(floor)})))`;
+  const rollback = gate.rollbackBandRelative === undefined ? num(gate.rollbackBand) : inForce(gate.rollbackBand, gate.rollbackBandRelative);
+  const value = gate.holdBandRelative === undefined ? diff : `(${diff} - (${inForce(gate.holdBand, gate.holdBandRelative)} - ${num(gate.holdBand)}))`;
+  const fail = `(vector(${FAIL_VALUE}) and on() ${worse} and on() (${kl} >= ${num(q.logThreshold)}) and on() (${diff} > ${rollback}) and ${both})`;
+  const judged = `(${value} and on() (${cn} >= ${Math.max(1, gate.minSamples)}) and ${both})`;
   const tooFew = `(vector(${TOO_FEW_VALUE}) and ${both})`;
   const noBaseline = `(vector(${NO_BASELINE_VALUE}) and on() (${cn} > 0))`;
   return `${fail} or on() ${judged} or on() ${tooFew} or on() ${noBaseline} or on() vector(${NO_DATA_VALUE})`;

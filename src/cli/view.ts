@@ -133,6 +133,10 @@ export function viewJson(view: ServiceView) {
           killSwitch: r.killSwitch,
           pause: r.rollout.pause ?? null,
           outcome: r.rollout.outcome ?? null,
+          // Lifecycle hook executions without an answer yet (hooks run asynchronously).
+          runningHooks: Object.values(r.rollout.hookRuns ?? {})
+            .filter((run) => r.rollout.hookResults?.[run.key]?.executionId !== run.executionId)
+            .map((run) => ({ name: run.name, point: run.point, stepIndex: run.stepIndex, attempt: run.attempt, executionId: run.executionId, invokes: run.invokes, accepted: run.invokedAt !== undefined, deadline: run.deadline !== undefined ? new Date(run.deadline).toISOString() : null })),
         }
       : {}),
     frozen: view.freeze.frozen,
@@ -227,6 +231,20 @@ function verdictLines(view: ServiceView, style: Style): string[] {
   return view.next.verdicts.map((v) => `${style[VERDICT_STYLE[v.verdict]](v.verdict.padEnd(8))} ${v.reason}`);
 }
 
+/** Lifecycle hooks running now (asynchronous executions without an answer), one line each. */
+export function hookLines(view: ServiceView, style: Style): string[] {
+  const s = view.record?.rollout;
+  if (!s) return [];
+  return Object.values(s.hookRuns ?? {})
+    .filter((run) => s.hookResults?.[run.key]?.executionId !== run.executionId)
+    .map((run) => {
+      const what = `${run.name} (${run.point}, step ${run.stepIndex + 1}, attempt ${run.attempt})`;
+      if (run.deadline === undefined) return `${what} ${style.yellow("sent, not accepted by Lambda yet")} (${run.invokes} send${run.invokes === 1 ? "" : "s"}${run.lastError ? `; last: ${run.lastError}` : ""})`;
+      const left = run.deadline - view.now;
+      return `${what} running since ${fmtTime(run.invokedAt!)}, answer due ${fmtTime(run.deadline)} ${style.dim(left > 0 ? `(${formatDuration(left)} left)` : "(overdue: the next invocation records the timeout)")}`;
+    });
+}
+
 /** `rollgate status --service x`. */
 export function renderStatus(view: ServiceView, style: Style): string {
   const r = view.record;
@@ -243,6 +261,7 @@ export function renderStatus(view: ServiceView, style: Style): string {
   if (lad) lines.push(["ladder", lad]);
   const verdicts = verdictLines(view, style);
   verdicts.forEach((v, i) => lines.push([i === 0 ? "gates" : "", v]));
+  hookLines(view, style).forEach((h, i) => lines.push([i === 0 ? "hooks" : "", h]));
   if (view.next) lines.push(["next", `${style.bold(view.next.action)}: ${view.next.reason}`]);
   lines.push(["switches", `freeze ${view.freeze.frozen ? style.red("ON") : "off"}, kill switch ${r.killSwitch ? style.red("ON") : "off"}`]);
   const last = view.history[0];
@@ -295,6 +314,7 @@ export function renderWatchFrame(view: ServiceView, style: Style, options: { wid
   const lad = ladder(view, style);
   if (lad) out.push(`  ladder  ${lad}`);
   for (const [i, v] of verdictLines(view, style).entries()) out.push(`  ${i === 0 ? "gates " : "      "}  ${v}`);
+  for (const [i, h] of hookLines(view, style).entries()) out.push(`  ${i === 0 ? "hooks " : "      "}  ${h}`);
   if (view.next) out.push(`  next    ${style.bold(view.next.action)}: ${view.next.reason}`);
   if (view.freeze.frozen || r.killSwitch) out.push(`  ${style.red(`${view.freeze.frozen ? "FREEZE ON " : ""}${r.killSwitch ? "KILL SWITCH ON" : ""}`.trim())}`);
   if (view.history.length) {

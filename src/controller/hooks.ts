@@ -16,7 +16,7 @@ import type { HookPayload } from "../aws/hooks.js";
 import { formatDuration } from "../policy/duration.js";
 import { toSlotWeights, withRetries, type ControllerContext, type EvaluationResult } from "./context.js";
 import { publish } from "./converge.js";
-import type { ReceivedHookAnswer } from "./hook-answers.js";
+import { plainReason, type ReceivedHookAnswer } from "./hook-answers.js";
 
 const describe = (run: Pick<HookRun, "name" | "point" | "stepIndex">) => `hook ${run.name} (${run.point}, step ${run.stepIndex + 1})`;
 
@@ -112,7 +112,8 @@ export async function runHooks(ctx: ControllerContext, record: ServiceRecord, re
       } catch (err) {
         emf.addMetric("HookSendFailures", "Count", 1);
         log.warn("sending a hook invocation failed; it is sent again on a later invocation", { hook: run.key, executionId: run.executionId, error: (err as Error).message });
-        return { executionId: run.executionId, error: (err as Error).message.slice(0, 300) };
+        // Bounded, plain text: it is recorded and printed by `rollgate status`.
+        return { executionId: run.executionId, error: plainReason(`${(err as Error).name}: ${(err as Error).message}`).slice(0, 300) };
       }
     }),
   );
