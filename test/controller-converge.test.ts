@@ -11,6 +11,8 @@ import { createStateStore, type HistoryRecord } from "../src/aws/state.js";
 import { createTrafficRouter, type TrafficRouter } from "../src/aws/traffic.js";
 import { FENCE_MS, WRITE_GRACE_MS } from "../src/controller/context.js";
 import { startMoto, type MotoServer } from "../src/local/moto-server.js";
+import { parseAwsTimestamp } from "../src/controller/events.js";
+import { ANOMALY_DETECTION, COMPOSITE, METRIC_MATH, MULTI_TIME_SERIES, SINGLE_METRIC } from "./fixtures/cloudwatch-alarm-events.js";
 import { TEST_POLICY, alarmEvent, awsTimestamp, controllerFor, createWorld, MIN, putTraffic, T0, type World } from "./support/moto-world.js";
 
 let moto: MotoServer;
@@ -299,7 +301,7 @@ describe("no skipped steps", () => {
   });
 });
 
-/** The real event shapes of the CloudWatch user guide ("Alarm events and EventBridge"), for our alarm. */
+/** The shapes of the CloudWatch user guide's samples ("Alarm events and EventBridge"), rebuilt for our alarm and any date (the verbatim samples: test/fixtures/cloudwatch-alarm-events.ts). */
 function realEvent(kind: "single" | "math" | "composite" | "muted", w: World, at: number): Record<string, unknown> {
   const arn = `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${w.alarmName}`;
   const state = { value: "ALARM", reason: "Threshold Crossed: 1 out of the last 1 datapoints [99.5 (02/10/19 16:59:00)] was greater than the threshold (50.0)", reasonData: '{"version":"1.0"}', timestamp: awsTimestamp(at) };
@@ -336,9 +338,18 @@ function realEvent(kind: "single" | "math" | "composite" | "muted", w: World, at
         },
       };
     case "muted":
-      // Mute rules silence actions, not state changes or events. The published example of a muted
-      // event could not be found here; the mute fields are carried under any name containing "mute".
-      return { ...base, detail: { alarmName: w.alarmName, configuration: { description: "5xx", metrics: [] }, previousState, state: { ...state, actionsMutedBy: "arn:aws:cloudwatch:us-east-1:123456789012:alarm-mute-rule:deploy-window" } } };
+      // Mute rules silence actions, not state changes or events: the user guide's samples carry
+      // detail.muteDetail (test/fixtures/cloudwatch-alarm-events.ts has them verbatim).
+      return {
+        ...base,
+        detail: {
+          alarmName: w.alarmName,
+          configuration: { description: "5xx", metrics: [] },
+          previousState,
+          state,
+          muteDetail: { mutedByArn: "arn:aws:cloudwatch:us-east-1:123456789012:alarm-mute-rule:deploy-window", muteWindowStart: awsTimestamp(at - MIN), muteWindowEnd: awsTimestamp(at + 60 * MIN) },
+        },
+      };
   }
 }
 
@@ -373,7 +384,7 @@ describe("fresh alarm events only", () => {
     const rollback = (await history(w)).at(-1)!;
     expect(rollback).toMatchObject({ action: "rollback", event: { fresh: true, id: expect.stringContaining(kind), alarmArn: `arn:aws:cloudwatch:us-east-1:123456789012:alarm:${w.alarmName}` } });
     if (kind === "composite") expect(rollback.event).toMatchObject({ actionsSuppressedBy: "WaitPeriod", actionsSuppressedReason: "Actions suppressed by WaitPeriod" });
-    if (kind === "muted") expect(rollback.event!.mute).toMatch(/alarm-mute-rule:deploy-window/);
+    if (kind === "muted") expect(rollback.event!.muteDetail).toMatchObject({ mutedByArn: "arn:aws:cloudwatch:us-east-1:123456789012:alarm-mute-rule:deploy-window" });
   });
 
   test.each([
@@ -396,6 +407,49 @@ describe("fresh alarm events only", () => {
     expect(rolled).toMatchObject({ action: "rollback", phase: "rolled-back", eventNotTrusted: expect.stringMatching(why) });
     expect(rolled).not.toHaveProperty("fastPath");
     expect((await history(w)).at(-1)!.event).toMatchObject({ fresh: false, staleReason: expect.stringMatching(why) });
+  });
+
+  test.each([
+    ["single metric", SINGLE_METRIC],
+    ["metric math", METRIC_MATH],
+    ["anomaly detection", ANOMALY_DETECTION],
+    ["composite (actions suppressed)", COMPOSITE],
+    ["multi time series", MULTI_TIME_SERIES],
+  ] as const)("AWS's documented %s event, verbatim: dated before the rollout started, no fast-path rollback; dated after, a rollback in that invocation, recorded with its id, ARN, suppression and mute details", async (name, sample) => {
+    const detail = sample.detail as { alarmName: string; state: { timestamp: string }; muteDetail?: Record<string, string> };
+    const stateAt = parseAwsTimestamp(detail.state.timestamp)!;
+    const policy = { strategy: { type: "canary" as const, steps: [{ percent: 10, hold: "1m" }, { percent: 50, hold: "1m" }] }, gates: [{ type: "alarm" as const, name: "alarms", alarms: [detail.alarmName] }] };
+    const slug = name.replace(/\W+/g, "-").slice(0, 20);
+    const expectedEvent = {
+      id: sample.id,
+      alarmName: detail.alarmName,
+      alarmArn: sample.resources[0],
+      stateTimestamp: detail.state.timestamp,
+      ...(detail.muteDetail ? { muteDetail: detail.muteDetail } : {}),
+      ...(sample === COMPOSITE ? { actionsSuppressedBy: "WaitPeriod", actionsSuppressedReason: "Actions suppressed by WaitPeriod" } : {}),
+    };
+
+    // The rollout started a minute after the event's state changed: the event is old news.
+    const stale = await createWorld(moto, { name: `doc-stale-${slug}`, policy });
+    stale.clock.now = stateAt + MIN;
+    await controllerFor(stale).command({ command: "start", release: { version: "v2" } });
+    stale.clock.advance(5_000);
+    const held = await controllerFor(stale).handle(sample);
+    expect(held).toMatchObject({ phase: "progressing", transition: false, eventNotTrusted: expect.stringMatching(/before the rollout started/) });
+    expect(held).not.toHaveProperty("fastPath");
+    expect((await routerOf(stale).read()).weights).toEqual({ blue: 899, green: 100 });
+    expect((await history(stale)).at(-1)).toMatchObject({ action: "alarm-event-not-trusted", event: { ...expectedEvent, fresh: false } });
+
+    // The rollout started five minutes before it: the event rolls back at once, without a metric read.
+    const fresh = await createWorld(moto, { name: `doc-fresh-${slug}`, policy });
+    fresh.clock.now = stateAt - 5 * MIN;
+    await controllerFor(fresh).command({ command: "start", release: { version: "v2" } });
+    fresh.clock.now = stateAt + 2_000;
+    const from = fresh.calls.length;
+    expect(await controllerFor(fresh).handle(sample)).toMatchObject({ action: "rollback", fastPath: true, phase: "rolled-back", slotWeights: { blue: 999, green: 0 } });
+    expect(fresh.calls.slice(from)).not.toContain("DescribeAlarmsCommand");
+    expect((await routerOf(fresh).read()).weights).toEqual({ blue: 999, green: 0 });
+    expect((await history(fresh)).at(-1)).toMatchObject({ action: "rollback", event: { ...expectedEvent, fresh: true } });
   });
 
   test("a stale error-budget ALARM event does not set the global freeze unless the alarm is in ALARM now", async () => {

@@ -11,6 +11,7 @@ import { ConfigError, controllerEnv, parseControllerEnv } from "../src/controlle
 import { InvalidPayloadError, parseTrigger } from "../src/controller/events.js";
 import { startMoto, type MotoServer } from "../src/local/moto-server.js";
 import { controllerFor, createWorld, MIN, type World } from "./support/moto-world.js";
+import { ALARM_CONTRIBUTOR, ANOMALY_DETECTION, COMPOSITE, METRIC_MATH, MULTI_TIME_SERIES, SINGLE_METRIC } from "./fixtures/cloudwatch-alarm-events.js";
 
 let moto: MotoServer;
 beforeAll(async () => {
@@ -77,6 +78,47 @@ describe("bad payloads are rejected naming the field, and change nothing in moto
       event: {},
     });
     expect(parseTrigger({ command: "status" })).toMatchObject({ kind: "command", command: { command: "status" } });
+  });
+});
+
+describe("AWS's documented alarm state change events (test/fixtures/cloudwatch-alarm-events.ts, verbatim)", () => {
+  test.each([
+    ["single metric", SINGLE_METRIC],
+    ["metric math", METRIC_MATH],
+    ["anomaly detection", ANOMALY_DETECTION],
+    ["composite (actions suppressed, WaitPeriod)", COMPOSITE],
+    ["multi time series", MULTI_TIME_SERIES],
+  ] as const)("%s: parsed with its id, alarm ARN, state timestamp, suppression and mute details", (_name, sample) => {
+    const t = parseTrigger(sample);
+    const detail = sample.detail as { alarmName: string; state: Record<string, string>; muteDetail?: Record<string, string> };
+    expect(t).toMatchObject({ kind: "alarm", alarmName: detail.alarmName, state: "ALARM" });
+    if (t.kind !== "alarm") throw new Error("not an alarm trigger");
+    expect(t.event).toMatchObject({ id: sample.id, time: sample.time, account: "123456789012", region: "us-east-1", alarmArn: sample.resources[0], stateTimestamp: detail.state.timestamp });
+    // CloudWatch's +0000 timestamps parse to the instant they name.
+    expect(new Date(t.event!.stateAt!).toISOString()).toBe(detail.state.timestamp!.replace("+0000", "Z"));
+    if (detail.muteDetail) expect(t.event!.muteDetail).toEqual(detail.muteDetail);
+    else expect(t.event!.muteDetail).toBeUndefined();
+    expect(t.event!.mute).toBeUndefined();
+    if (sample === COMPOSITE) expect(t.event).toMatchObject({ actionsSuppressedBy: "WaitPeriod", actionsSuppressedReason: "Actions suppressed by WaitPeriod" });
+    else expect(t.event!.actionsSuppressedBy).toBeUndefined();
+  });
+
+  test("a multi-time-series alarm's contributor event is refused, saying which event to route instead", () => {
+    const err = (() => {
+      try {
+        parseTrigger(ALARM_CONTRIBUTOR);
+      } catch (e) {
+        return e as InvalidPayloadError;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(InvalidPayloadError);
+    expect(err!.message).toMatch(/detail-type: .*contributor event is not a controller trigger.*"CloudWatch Alarm State Change"/);
+  });
+
+  test("muteDetail with a field of the wrong type is refused naming it", () => {
+    const bad = { ...SINGLE_METRIC, detail: { ...SINGLE_METRIC.detail, muteDetail: { mutedByArn: 42 } } };
+    expect(() => parseTrigger(bad)).toThrow(/detail\.muteDetail\.mutedByArn/);
   });
 });
 

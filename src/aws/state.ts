@@ -122,6 +122,8 @@ export interface EventRecord {
   /** Composite alarm action suppression and alarm mute details, when the event carries them. */
   actionsSuppressedBy?: string;
   actionsSuppressedReason?: string;
+  /** The alarm mute rule muting the alarm's actions when the event was sent (detail.muteDetail). */
+  muteDetail?: { mutedByArn?: string; muteWindowStart?: string; muteWindowEnd?: string };
   mute?: string;
 }
 

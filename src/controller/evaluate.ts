@@ -87,6 +87,7 @@ function eventRecordOf(trigger: AlarmTrigger, notTrusted: string | undefined): E
     ...(ev?.stateTimestamp !== undefined ? { stateTimestamp: ev.stateTimestamp } : {}),
     ...(ev?.actionsSuppressedBy !== undefined ? { actionsSuppressedBy: ev.actionsSuppressedBy } : {}),
     ...(ev?.actionsSuppressedReason !== undefined ? { actionsSuppressedReason: ev.actionsSuppressedReason } : {}),
+    ...(ev?.muteDetail !== undefined ? { muteDetail: ev.muteDetail } : {}),
     ...(ev?.mute !== undefined ? { mute: ev.mute } : {}),
   };
 }

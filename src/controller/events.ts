@@ -49,6 +49,17 @@ export const alarmEventSchema = z.looseObject({
         },
         { error: "must be an object with the new state's value" },
       ),
+      /** An alarm mute rule was muting the alarm's actions (documented in the CloudWatch user guide's sample events). */
+      muteDetail: z
+        .looseObject(
+          {
+            mutedByArn: boundedString(ARN_MAX, "the mute rule's ARN").optional(),
+            muteWindowStart: boundedString(64, "the mute window's start").optional(),
+            muteWindowEnd: boundedString(64, "the mute window's end").optional(),
+          },
+          { error: "must be an object (mutedByArn, muteWindowStart, muteWindowEnd)" },
+        )
+        .optional(),
     },
     { error: "must be an object with alarmName and state" },
   ),
@@ -78,7 +89,9 @@ export interface AlarmEventInfo {
   stateAt?: number;
   actionsSuppressedBy?: string;
   actionsSuppressedReason?: string;
-  /** Any mute fields of the event (alarm mute rules), as a short excerpt. */
+  /** detail.muteDetail: the alarm mute rule that muted the alarm's actions, and its window. */
+  muteDetail?: { mutedByArn?: string; muteWindowStart?: string; muteWindowEnd?: string };
+  /** Any other mute fields of the event, as a short excerpt. */
   mute?: string;
 }
 
@@ -121,7 +134,7 @@ function muteExcerpt(detail: Record<string, unknown>): string | undefined {
   const found: Record<string, unknown> = {};
   const state = (detail.state ?? {}) as Record<string, unknown>;
   for (const [where, obj] of [["detail", detail], ["state", state]] as const) {
-    for (const [k, v] of Object.entries(obj)) if (/mute/i.test(k)) found[`${where}.${k}`] = v;
+    for (const [k, v] of Object.entries(obj)) if (/mute/i.test(k) && !(where === "detail" && k === "muteDetail")) found[`${where}.${k}`] = v;
   }
   if (Object.keys(found).length === 0) return undefined;
   const text = JSON.stringify(found);
@@ -243,6 +256,15 @@ export function parseTrigger(payload: unknown): Trigger {
     return { kind: "tick" };
   }
   if (p.source === "aws.cloudwatch") {
+    if (p["detail-type"] === "CloudWatch Alarm Contributor State Change") {
+      throw new InvalidPayloadError([
+        {
+          path: "detail-type",
+          message:
+            'a multi-time-series alarm\'s contributor event is not a controller trigger: route the alarm\'s own "CloudWatch Alarm State Change" events to the controller (it changes state when its contributors do)',
+        },
+      ]);
+    }
     const r = alarmEventSchema.safeParse(p);
     if (!r.success) throw new InvalidPayloadError(issuesOf(r.error));
     const d = r.data.detail;
@@ -257,6 +279,10 @@ export function parseTrigger(payload: unknown): Trigger {
       ...(d.state.actionsSuppressedBy !== undefined ? { actionsSuppressedBy: d.state.actionsSuppressedBy } : {}),
       ...(d.state.actionsSuppressedReason !== undefined ? { actionsSuppressedReason: d.state.actionsSuppressedReason.slice(0, REASON_MAX) } : {}),
     };
+    if (d.muteDetail) {
+      const { mutedByArn, muteWindowStart, muteWindowEnd } = d.muteDetail;
+      event.muteDetail = { ...(mutedByArn !== undefined ? { mutedByArn } : {}), ...(muteWindowStart !== undefined ? { muteWindowStart } : {}), ...(muteWindowEnd !== undefined ? { muteWindowEnd } : {}) };
+    }
     const mute = muteExcerpt(d as Record<string, unknown>);
     if (mute) event.mute = mute;
     return { kind: "alarm", alarmName: d.alarmName, state: d.state.value, event };
