@@ -767,7 +767,8 @@ export class StepController extends pulumi.ComponentResource {
       });
       const manage = plain(args.manageHookInvokeConfig) ?? true;
       if (manage && plainHookArns !== undefined && plainHookArns.every((a) => a !== undefined)) {
-        const timeouts = hookTimeoutsByFunction(plain(args.policyJson));
+        // The policy may be an Output (ProgressiveService merges its health gate in): read it when resolved.
+        const timeouts = pulumi.output(args.policyJson).apply(hookTimeoutsByFunction);
         for (const arn of [...new Set(plainHookArns as string[])]) {
           const parsed = parseLambdaArn(arn)!;
           new lambda.FunctionEventInvokeConfig(
@@ -777,7 +778,7 @@ export class StepController extends pulumi.ComponentResource {
               ...(parsed.qualifier ? { qualifier: parsed.qualifier } : {}),
               maximumRetryAttempts: 0,
               // An invocation still queued after the hook's timeout could only answer too late.
-              maximumEventAgeInSeconds: Math.min(21600, Math.max(60, timeouts[arn] ?? 900)),
+              maximumEventAgeInSeconds: timeouts.apply((t) => Math.min(21600, Math.max(60, t[arn] ?? 900))),
               destinationConfig: { onSuccess: { destination: fn.arn }, onFailure: { destination: fn.arn } },
             },
             childOpts,

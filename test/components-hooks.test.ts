@@ -99,3 +99,36 @@ describe("StepController: hooks answer through their Lambda destinations (Pulumi
     expect(() => C.validateStepControllerArgs(args(over))).toThrow(message);
   });
 });
+
+describe("ProgressiveService wires the hooks of its policy (Pulumi mocks)", () => {
+  test("plain hook ARNs from the policy: each function's async config points at its controller; hookRoleNames get the hook-result policy", async () => {
+    mocks.reset();
+    const svc = new C.ProgressiveService(
+      "shop",
+      {
+        serviceName: "shop",
+        version: "v1",
+        policy: { profile: "standard", hookFunctions: { smoke: SMOKE }, hooks: [{ name: "smoke", function: "smoke", at: ["beforeStep"], timeout: "10m" }] },
+        vpcId: "vpc-0abc",
+        loadBalancerArn: LB,
+        listenerArn: LISTENER,
+        priority: 10,
+        hostHeaders: ["shop.example.com"],
+        clusterArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:cluster/main`,
+        image: `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/shop:v1`,
+        subnetIds: ["subnet-a"],
+        securityGroupIds: ["sg-tasks"],
+        hookRoleNames: ["shop-smoke-role"],
+      },
+      { transformations: [recordingTransformation(mocks)] },
+    );
+    const policyArn = await valueOf(svc.hookResultPolicyArn);
+    await settle();
+    const rs = [...mocks.resources];
+    const fnArn = rs.find((r) => r.type === "aws:lambda/function:Function" && r.name === "shop-controller-function")!.state.arn as string;
+    const config = rs.find((r) => r.name === "shop-controller-hook-checkout-smoke")!;
+    expect(config.inputs).toMatchObject({ functionName: "checkout-smoke", maximumRetryAttempts: 0, maximumEventAgeInSeconds: 600, destinationConfig: { onSuccess: { destination: fnArn }, onFailure: { destination: fnArn } } });
+    expect(rs.find((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment")!.inputs).toMatchObject({ role: "shop-smoke-role", policyArn });
+    expect(policyArn).toMatch(/^arn:aws:iam::/);
+  });
+});

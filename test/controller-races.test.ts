@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createStateStore, type HistoryRecord } from "../src/aws/state.js";
 import { createTrafficRouter } from "../src/aws/traffic.js";
 import { startMoto, type MotoServer } from "../src/local/moto-server.js";
-import { alarmEvent, controllerFor, createWorld, MIN, putTraffic, T0, tickEvent, type World } from "./support/moto-world.js";
+import { alarmEvent, controllerFor, createWorld, MIN, putTraffic, T0, TEST_POLICY, tickEvent, type World } from "./support/moto-world.js";
 
 let moto: MotoServer;
 beforeAll(async () => {
@@ -117,6 +117,22 @@ describe("concurrency against moto", () => {
     // One event per transition (EventBridge and SNS each).
     expect(count(w, "PutEventsCommand")).toBe(3);
     expect(count(w, "PublishCommand")).toBe(3);
+  });
+});
+
+describe("repairs under concurrency", () => {
+  test.each(["reapply", "hold"] as const)("24 concurrent ticks after a hand edit that raises the canary (onDrift=%s): one re-apply record, the committed weights on the listener, nothing recorded twice", async (onDrift) => {
+    const w = await createWorld(moto, { name: `race-repair-${onDrift}`, policy: { ...TEST_POLICY, onDrift } });
+    await controllerFor(w).command({ command: "start", release: { version: "v2" } });
+    await routerOf(w).setWeights({ blue: 500, green: 499 });
+    w.clock.advance(10_000);
+    const burst = await Promise.all(Array.from({ length: 24 }, () => controllerFor(w).handle(tickEvent)));
+    expect(burst.filter((r) => "transition" in r && r.transition)).toHaveLength(1);
+    expect((await routerOf(w).read()).weights).toEqual({ blue: 899, green: 100 });
+    const history = await expectGaplessHistory(w);
+    expect(history.map((h) => h.action)).toEqual(["advance", "hold"]);
+    expect(history[1]).toMatchObject({ drift: { actual: { stable: 500, canary: 499 } }, repair: { before: { targets: [{ weight: 500 }, { weight: 499 }] } } });
+    expect(await controllerFor(w).status()).toMatchObject({ phase: "progressing", drift: false, applied: true });
   });
 });
 
