@@ -8,6 +8,7 @@
  *   npx tsx bench/argo-rendered.ts                 # shared example policy, error-rate gate
  *   npx tsx bench/argo-rendered.ts --healthy 300 --bad 100 --rps 20,50,200,1000
  *   npx tsx bench/argo-rendered.ts --bands relative --base 0.02 --rps 50,200
+ *   npx tsx bench/argo-rendered.ts --render-check --rps 20,50,100,200,1000   # what renderKubernetes({ expectedRps }) reports
  *
  * Healthy: identical versions with --base errors (default 0.1 %). Bad: the canary serves --bad-rate
  * errors from the start (default 1 % with the absolute bands; with --bands relative the base plus
@@ -87,6 +88,24 @@ console.log(
 console.log("| rps | flavour | false rollbacks | healthy paused | within-band canary rolled back | bad rolled back | mean detection |");
 console.log("|---|---|---|---|---|---|---|");
 const t0 = performance.now();
+if (process.argv.includes("--render-check")) {
+  // The render-time check itself: renderKubernetes with expectedRps, its figures and its warnings.
+  console.log("\n| rps | false rollbacks (300 identical) | paused at maxHold | bad canaries caught (150, canary at baseline + 2 x rollback band): Argo / AWS | render says |");
+  console.log("|---|---|---|---|---|");
+  for (const rps of rpsList) {
+    let r;
+    try {
+      r = renderKubernetes({ name: "checkout", image: "x", policy, provider, expectedRps: rps });
+    } catch (e) {
+      console.log(`| ${rps} | refused: ${(e as Error).message.split("\n")[1]} | | | |`);
+      continue;
+    }
+    const says = r.warnings.filter((w) => w.path === "args.expectedRps").map((w) => (/of canaries failing/.test(w.message) ? `detection warning: matches AWS from ${r.detectionMatchRps ?? "(not found)"} rps` : "pause warning"));
+    console.log(`| ${rps} | ${pct(r.noise!.falseRollbackRate)} | ${pct(r.noise!.pausedRate)} | ${pct(r.detection!.argo)} / ${pct(r.detection!.aws)} | ${says.length ? says.join("; ") : "no warning"} |`);
+  }
+  console.log(`\n(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  process.exit(0);
+}
 for (const rps of rpsList) {
   for (const [name, f] of flavours) {
     const run = f === "aws" ? aws : argo(f);

@@ -37,6 +37,7 @@ export const POLICY_NAMES = [
   "rollgate high",
   "rollgate standard + alarm",
   "oracle holding like standard",
+  "oracle holding, tempered like rollgate",
   "oracle advancing every 10 min",
   "CodeDeploy 10%/5m, alarm >= 10 req",
   "Argo 5m window/interval, failureLimit 3",
@@ -69,6 +70,14 @@ export function policyByName(name: PolicyName, scenarioKey?: string): SimPolicy 
       const sc = scenarioKey ? SCENARIOS[scenarioKey] : undefined;
       const ratio = sc ? sc.canaryErrorRate / sc.baselineErrorRate : 1;
       return { kind: "holding-oracle", ratio, clustered: (sc?.meanBurst ?? 1) > 1, policy: parsePolicy({ profile: "standard" }) };
+    }
+    case "oracle holding, tempered like rollgate": {
+      // The same, but its test pays rollgate's dispersion correction (tempering by the estimated
+      // dispersion, at most 2 nats a minute) even when errors are independent: what is left
+      // between this row and rollgate standard is the prior and the final look's half of alpha.
+      const sc = scenarioKey ? SCENARIOS[scenarioKey] : undefined;
+      const ratio = sc ? sc.canaryErrorRate / sc.baselineErrorRate : 1;
+      return { kind: "holding-oracle", ratio, clustered: true, policy: parsePolicy({ profile: "standard" }) };
     }
     case "oracle advancing every 10 min": {
       const sc = scenarioKey ? SCENARIOS[scenarioKey] : undefined;

@@ -665,9 +665,21 @@ describe("the noise check at a declared expectedRps (rendered rules through the 
     expect(r.noise!.falseRollbackRate).toBeGreaterThan(0.01);
   });
 
-  test("at low traffic the render warns that bad canaries are caught less often than on AWS, and says at what rps they match", () => {
-    const r = render({ profile: "standard", gates: [{ type: "errorRate" }] }, { expectedRps: 20 });
+  test("at low traffic the render warns that bad canaries are caught less often than on AWS, and names the rps the policy needs: rendering at that rps does not warn, just below it does", () => {
+    const policy: PolicyInput = { profile: "standard", gates: [{ type: "errorRate" }] };
+    const r = render(policy, { expectedRps: 20 });
     expect(r.detection!.aws - r.detection!.argo).toBeGreaterThan(0.05);
-    expect(r.warnings).toContainEqual({ path: "args.expectedRps", message: expect.stringMatching(/roll back [0-9.]+ % of canaries failing .* the AWS flavour [0-9.]+ %.*at [0-9]+ rps they are/) });
+    const warning = r.warnings.find((w) => w.path === "args.expectedRps" && /of canaries failing/.test(w.message))!;
+    expect(warning.message).toMatch(/at 20 rps the rendered rules roll back [0-9.]+ % of canaries failing 0\.6 % of requests \(baseline 0\.1 %\), the AWS flavour [0-9.]+ % \(simulated, 150 rollouts each\); they are within 5 points of each other from [0-9]+ rps/);
+    const [, from, below] = /from ([0-9]+) rps .*; ([0-9]+) rps still gives/.exec(warning.message)!;
+    expect(Number(from)).toBe(r.detectionMatchRps);
+    expect(Number(below)).toBeLessThan(Number(from));
+    // Precise: at the rps named the render does not warn about detection; at the probe below it, it does.
+    const at = render(policy, { expectedRps: Number(from) });
+    expect(at.detection!.aws - at.detection!.argo).toBeLessThanOrEqual(0.05);
+    expect(at.warnings.some((w) => /of canaries failing/.test(w.message))).toBe(false);
+    const under = render(policy, { expectedRps: Number(below) });
+    expect(under.detection!.aws - under.detection!.argo).toBeGreaterThan(0.05);
+    expect(under.warnings.some((w) => /of canaries failing/.test(w.message))).toBe(true);
   });
 });

@@ -148,6 +148,8 @@ export interface RenderedKubernetes {
   noise?: NoiseFigures;
   /** With expectedRps and an errorRate gate: bad canaries caught by the rendered rules and by the AWS flavour. */
   detection?: DetectionFigures;
+  /** When the render warns that detection trails the AWS flavour: the rps from which it does not (detectionMatch). */
+  detectionMatchRps?: number;
 }
 
 /** What the policy needs from Argo, decided from the policy alone (before any value is known). */
@@ -716,13 +718,11 @@ function checkNoise(rendered: RenderedKubernetes, plan: ArgoPlan, v: Resolved): 
   if (detected) {
     rendered.detection = detected;
     if (detected.aws - detected.argo > DETECTION_GAP) {
-      let match = `the gap stays above ${pct(DETECTION_GAP)} up to ${v.expectedRps * 16} rps`;
-      for (let factor = 2; factor <= 16; factor *= 2) {
-        const f = detectionFigures(rendered, query, v.expectedRps * factor, 100)!;
-        if (f.aws - f.argo <= DETECTION_GAP) {
-          match = `at ${v.expectedRps * factor} rps they are ${pct(f.argo)} and ${pct(f.aws)}`;
-          break;
-        }
+      const found = detectionMatch(rendered, query, v.expectedRps);
+      let match = `the gap stays above ${points(DETECTION_GAP)} up to ${v.expectedRps * 16} rps`;
+      if (found) {
+        rendered.detectionMatchRps = found.rps;
+        match = `they are within ${points(DETECTION_GAP)} of each other from ${found.rps} rps (${pct(found.argo)} and ${pct(found.aws)} there; ${found.below} rps still gives ${pct(found.belowFigures.argo)} and ${pct(found.belowFigures.aws)}), so the policy needs about ${found.rps} rps for the AWS flavour's detection`;
       }
       rendered.warnings.push({
         path: "args.expectedRps",
@@ -736,6 +736,50 @@ function checkNoise(rendered: RenderedKubernetes, plan: ArgoPlan, v: Resolved): 
       message: `${pct(at.pausedRate)} of healthy rollouts would pause at maxHold, a step still undecided (too few samples, or noise inside the hold band) (${how}); ${needed(tooManyPauses)}. Lengthen maxHold, lower minSamples, or start at a higher percent`,
     });
   }
+}
+
+const points = (x: number) => `${Number((100 * x).toFixed(1))} points`;
+
+/**
+ * The lowest rps (to within about 10 %) from which the rendered rules catch bad canaries within
+ * DETECTION_GAP of the AWS flavour: doubling from the declared rps to 16 times it, then bisecting
+ * the last doubling. Every probe uses the same runs and seeds as the render's own figure, so
+ * rendering with expectedRps at the rps found does not warn (a test holds it to that).
+ */
+function detectionMatch(
+  rendered: RenderedKubernetes,
+  query: QueryParams,
+  rps: number,
+): { rps: number; argo: number; aws: number; below: number; belowFigures: DetectionFigures } | undefined {
+  const close = (f: DetectionFigures) => f.aws - f.argo <= DETECTION_GAP;
+  let lo = rps;
+  let loFigures = detectionFigures(rendered, query, lo)!;
+  let hi: number | undefined;
+  let hiFigures: DetectionFigures | undefined;
+  for (let factor = 2; factor <= 16; factor *= 2) {
+    const f = detectionFigures(rendered, query, rps * factor)!;
+    if (close(f)) {
+      hi = rps * factor;
+      hiFigures = f;
+      break;
+    }
+    lo = rps * factor;
+    loFigures = f;
+  }
+  if (hi === undefined || hiFigures === undefined) return undefined;
+  while (hi - lo > Math.max(1, 0.1 * lo)) {
+    const mid = Math.round((lo + hi) / 2);
+    if (mid <= lo || mid >= hi) break;
+    const f = detectionFigures(rendered, query, mid)!;
+    if (close(f)) {
+      hi = mid;
+      hiFigures = f;
+    } else {
+      lo = mid;
+      loFigures = f;
+    }
+  }
+  return { rps: hi, argo: hiFigures.argo, aws: hiFigures.aws, below: lo, belowFigures: loFigures };
 }
 
 type Resolved = Required<Omit<RenderInput, "provider" | "policy" | "ingress" | "analysisServer">> & {

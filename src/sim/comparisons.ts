@@ -109,7 +109,11 @@ export interface OraclePolicy {
 export interface HoldingOraclePolicy {
   kind: "holding-oracle";
   ratio: number;
-  /** @default false */
+  /**
+   * Temper its test as rollgate's is (the dispersion estimated from the totals, at most 2 nats a
+   * minute): right when errors cluster; with independent errors it shows what that correction costs.
+   * @default false
+   */
   clustered?: boolean;
   /** @default 0.005 (the standard error gate's) */
   alpha?: number;
