@@ -314,8 +314,12 @@ export function backgroundRunReaction(phase: Phase, inconclusivePause: boolean):
 /**
  * The blue-green pre/post-promotion runs (setPauseOrAbortForBlueGreen, rollout/analysis.go lines
  * 152-171): Inconclusive pauses, Error/Failed abort. Pre-promotion must be Successful before the
- * active Service switches (bluegreen.go); post-promotion runs after the switch and aborts back to
- * the old ReplicaSet while scaleDownDelaySeconds keeps it.
+ * active Service switches (bluegreen.go). Post-promotion starts once the active Service selects
+ * the new ReplicaSet (analysis.go lines 300-348); until it is Successful Status.StableRS stays the
+ * previous ReplicaSet (sync.go lines 1307-1313), which is kept at full size (bluegreen.go lines
+ * 74-86) and which an abort points the active Service back at (service.go lines 112-114).
+ * scaleDownDelaySeconds applies only after promotion (replicaset.go lines 346-384). The render's
+ * bake step (render.ts planBake) relies on the canary strategy's equivalent of these rules.
  */
 export function blueGreenRunReaction(phase: Phase): RolloutReaction {
   if (phase === "Inconclusive") return "pause-inconclusive";
