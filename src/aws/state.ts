@@ -21,7 +21,7 @@
  * an edited, deleted or forged record is found by verifyHistory (`rollgate history --verify`).
  */
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { GetCommand, QueryCommand, ScanCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, QueryCommand, ScanCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { Phase, Release, RolloutState } from "../engine/types.js";
 import type { Weights } from "../policy/types.js";
 import { ConflictError } from "./errors.js";
@@ -286,6 +286,20 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
   }
 
   /**
+   * One conditional update of a service's state item: true when it applied, false when its
+   * condition did not hold (another writer got there first); any other error is thrown.
+   */
+  async function updateStateIf(service: string, update: Omit<UpdateCommandInput, "TableName" | "Key">): Promise<boolean> {
+    try {
+      await documents.send(new UpdateCommand({ TableName: table, Key: { pk: servicePk(service), sk: STATE_SK }, ...update }));
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
    * One partition's history, paged. Oldest first and strongly consistent for a chain check (all of
    * it); newest first up to `limit` for listings.
    */
@@ -355,21 +369,11 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
       }
     },
     async markApplied(service, version) {
-      try {
-        await documents.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: { pk: servicePk(service), sk: STATE_SK },
-            UpdateExpression: "SET applied = :t",
-            ConditionExpression: "version = :v",
-            ExpressionAttributeValues: { ":t": true, ":v": version },
-          }),
-        );
-        return true;
-      } catch (err) {
-        if (isConditionFailure(err)) return false;
-        throw err;
-      }
+      return updateStateIf(service, {
+        UpdateExpression: "SET applied = :t",
+        ConditionExpression: "version = :v",
+        ExpressionAttributeValues: { ":t": true, ":v": version },
+      });
     },
     async markPublished(service, seqs) {
       if (seqs.length === 0) return;
@@ -389,22 +393,12 @@ export function createStateStore(documents: DynamoDBDocumentClient, options: Sta
       }
     },
     async claimOutbox(service, seq, now, staleBefore) {
-      try {
-        await documents.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: { pk: servicePk(service), sk: STATE_SK },
-            UpdateExpression: "SET outbox.#k.claimedAt = :now",
-            ConditionExpression: "attribute_exists(outbox.#k) AND (attribute_not_exists(outbox.#k.claimedAt) OR outbox.#k.claimedAt < :stale)",
-            ExpressionAttributeNames: { "#k": outboxKey(seq) },
-            ExpressionAttributeValues: { ":now": now, ":stale": staleBefore },
-          }),
-        );
-        return true;
-      } catch (err) {
-        if (isConditionFailure(err)) return false;
-        throw err;
-      }
+      return updateStateIf(service, {
+        UpdateExpression: "SET outbox.#k.claimedAt = :now",
+        ConditionExpression: "attribute_exists(outbox.#k) AND (attribute_not_exists(outbox.#k.claimedAt) OR outbox.#k.claimedAt < :stale)",
+        ExpressionAttributeNames: { "#k": outboxKey(seq) },
+        ExpressionAttributeValues: { ":now": now, ":stale": staleBefore },
+      });
     },
     async historyRecord(service, sk) {
       const res = await documents.send(new GetCommand({ TableName: table, Key: { pk: historyPk(service), sk }, ConsistentRead: true }));
