@@ -711,15 +711,19 @@ export class StepController extends pulumi.ComponentResource {
     const ownActions = pulumi.all([topic.arn, pulumi.output(args.alarmActions ?? [])]).apply(([t, extra]) => [t, ...extra]);
     // Any error or throttle in a minute pages: either means rollouts are not being driven.
     // No invocations in a minute means none of either in it; the schedule invokes every minute.
-    const selfAlarm = (suffix: string, metricName: string, alarmDescription: string) =>
+    // One alarm on "any of this metric in a minute", routed to the operational actions.
+    const selfAlarm = (
+      suffix: string,
+      metricName: string,
+      alarmDescription: string,
+      metric: Pick<cloudwatch.MetricAlarmArgs, "namespace" | "dimensions" | "statistic"> = { namespace: "AWS/Lambda", dimensions: { FunctionName: fn.name }, statistic: "Sum" },
+    ) =>
       new cloudwatch.MetricAlarm(
         `${name}-${suffix}`,
         {
           alarmDescription,
-          namespace: "AWS/Lambda",
           metricName,
-          dimensions: { FunctionName: fn.name },
-          statistic: "Sum",
+          ...metric,
           period: 60,
           evaluationPeriods: 1,
           comparisonOperator: "GreaterThanThreshold",
@@ -816,24 +820,11 @@ export class StepController extends pulumi.ComponentResource {
       },
       childOpts,
     );
-    const failedAlarm = new cloudwatch.MetricAlarm(
-      `${name}-failed-invocations`,
-      {
-        alarmDescription: "rollgate controller: ticks or alarm events failed every retry or expired; they are in the failed-invocations queue.",
-        namespace: "AWS/SQS",
-        metricName: "ApproximateNumberOfMessagesVisible",
-        dimensions: { QueueName: failedQueue.name },
-        statistic: "Maximum",
-        period: 60,
-        evaluationPeriods: 1,
-        comparisonOperator: "GreaterThanThreshold",
-        threshold: 0,
-        treatMissingData: "notBreaching",
-        alarmActions: ownActions,
-        okActions: ownActions,
-        tags,
-      },
-      childOpts,
+    const failedAlarm = selfAlarm(
+      "failed-invocations",
+      "ApproximateNumberOfMessagesVisible",
+      "rollgate controller: ticks or alarm events failed every retry or expired; they are in the failed-invocations queue.",
+      { namespace: "AWS/SQS", dimensions: { QueueName: failedQueue.name }, statistic: "Maximum" },
     );
 
     this.functionName = fn.name;
